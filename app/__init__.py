@@ -1,0 +1,1 @@
+"""GLM Studio: a Streamlit agent workbench for the GLM-4 model family."""

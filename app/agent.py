@@ -1,0 +1,192 @@
+"""The turn loop: model -> tool calls -> observations -> model, as a stream of typed events.
+
+It knows nothing of Streamlit: pages render the events and append the messages they carry.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from app.tools.base import Tool, ToolContext, ToolResult
+from app.tools.registry import dispatch
+from models.backends.base import ChatBackend
+from models.events import Done, TextDelta, ToolCall, ToolCallDelta
+from models.messages import GenerationParams, Message
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    """The model finished writing a call; `message` is the assistant call to append to the history."""
+
+    message: Message
+
+
+@dataclass(frozen=True)
+class ToolRunning:
+    """Heartbeat while a tool runs, so the page can show progress and a Stop can take effect."""
+
+    call: Message
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    """A tool returned; `message` is the observation to append."""
+
+    call: Message
+    message: Message
+    result: ToolResult
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The final assistant message of the turn (partial when `stopped`)."""
+
+    message: Message
+    stopped: bool = False
+
+
+@dataclass(frozen=True)
+class TurnError:
+    """The turn ended without an answer; messages appended so far stay valid."""
+
+    text: str
+
+
+AgentEvent = TextDelta | ToolCallDelta | ToolStarted | ToolRunning | ToolFinished | Answer | TurnError
+
+HEARTBEAT_S = 0.25
+
+
+@dataclass
+class StepStats:
+    """Timings of the turn, filled in as it runs (time to first token, chunks streamed)."""
+
+    started: float = field(default_factory=time.monotonic)
+    first_token: float | None = None
+    chunks: int = 0
+    generating: float = 0.0
+
+    def as_info(self) -> dict[str, float]:
+        info: dict[str, float] = {}
+        if self.first_token is not None:
+            info["ttft_s"] = round(self.first_token - self.started, 3)
+        if self.generating > 0 and self.chunks:
+            info["tokens_per_s"] = round(self.chunks / self.generating, 1)
+        return info
+
+
+def run_turn(
+    backend: ChatBackend,
+    tools: Sequence[Tool],
+    history: Sequence[Message],
+    params: GenerationParams,
+    ctx: ToolContext,
+    max_steps: int,
+) -> Iterator[AgentEvent]:
+    """Run one user turn over `history` (which ends with the user's message).
+
+    Closing the generator early (the page was interrupted) sets `ctx.cancel`, which stops the
+    generation and any running tool.
+    """
+    try:
+        yield from _turn(backend, tools, list(history), params, ctx, max_steps)
+    except GeneratorExit:
+        ctx.cancel.set()
+        raise
+
+
+def _turn(
+    backend: ChatBackend,
+    tools: Sequence[Tool],
+    messages: list[Message],
+    params: GenerationParams,
+    ctx: ToolContext,
+    max_steps: int,
+) -> Iterator[AgentEvent]:
+    stats = StepStats()
+    calls_made = 0
+    while True:
+        text: list[str] = []
+        calls: list[ToolCall] = []
+        done = Done()
+        step_start = time.monotonic()
+        try:
+            for event in backend.stream(messages, tools, params, ctx.cancel):
+                if isinstance(event, TextDelta | ToolCallDelta):
+                    if stats.first_token is None:
+                        stats.first_token = time.monotonic()
+                    stats.chunks += 1
+                    if isinstance(event, TextDelta):
+                        text.append(event.text)
+                    yield event
+                elif isinstance(event, ToolCall):
+                    calls.append(event)
+                elif isinstance(event, Done):
+                    done = event
+        except Exception as exc:
+            yield TurnError(f"The model failed: {type(exc).__name__}: {exc}")
+            return
+        finally:
+            stats.generating += time.monotonic() - step_start
+        if done.finish_reason == "cancelled" or ctx.cancel.is_set():
+            yield Answer(Message("assistant", "".join(text), info={**stats.as_info(), "stopped": True}), True)
+            return
+        if not calls:
+            yield Answer(Message("assistant", "".join(text), info=stats.as_info()))
+            return
+        if done.finish_reason == "length":
+            yield TurnError(
+                f"The model's call to {calls[0].name!r} was cut off at {params.max_new_tokens} new tokens "
+                "and was not run. Raise 'Max new tokens' and retry."
+            )
+            return
+        for call in calls:
+            if calls_made >= max_steps:
+                yield TurnError(
+                    f"Stopped after {max_steps} tool calls in one turn (GLM_MAX_STEPS={max_steps})."
+                )
+                return
+            calls_made += 1
+            call_message = Message("assistant", call.text, metadata=call.name, tool_call_id=call.id)
+            yield ToolStarted(call_message)
+            started = time.monotonic()
+            result = yield from _run_tool(call, call_message, ctx, tools)
+            seconds = time.monotonic() - started
+            observation = Message(
+                "observation",
+                result.content,
+                metadata=result.metadata,
+                tool_call_id=call.id,
+                attachments=result.attachments,
+                info={**result.info, "seconds": round(seconds, 3), "is_error": result.is_error},
+            )
+            messages += [call_message, observation]
+            yield ToolFinished(call_message, observation, result, seconds)
+            if ctx.cancel.is_set():
+                yield Answer(Message("assistant", "", info={"stopped": True}), True)
+                return
+
+
+def _run_tool(
+    call: ToolCall, call_message: Message, ctx: ToolContext, tools: Sequence[Tool]
+) -> Iterator[ToolRunning]:
+    """Dispatch in a worker thread, yielding heartbeats until it returns; returns the ToolResult."""
+    outcome: queue.Queue[ToolResult] = queue.Queue(maxsize=1)
+    worker = threading.Thread(
+        target=lambda: outcome.put(dispatch(call.name, call.text, ctx, tools)),
+        name=f"tool-{call.name}",
+        daemon=True,
+    )
+    started = time.monotonic()
+    worker.start()
+    while True:
+        try:
+            return outcome.get(timeout=HEARTBEAT_S)
+        except queue.Empty:
+            yield ToolRunning(call_message, time.monotonic() - started)

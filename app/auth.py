@@ -1,0 +1,161 @@
+"""Who is using the app: nobody in particular (local), a password-file user, or an OIDC login.
+
+`GLM_AUTH` picks the mode: unset or `none` (one local user), `password` (lines `name:scrypt$salt$hash`
+in `GLM_AUTH_FILE`, default `<GLM_DATA_DIR>/users.txt`) or `oidc` (Streamlit's `st.login`, handled by
+the page). Manage the password file with `python -m app.auth add NAME` / `remove NAME`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from app.config import data_dir, env_str
+
+LOCAL_USER = "local"
+MODES = ("none", "password", "oidc")
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+_USERNAME = re.compile(r"[^\s:]{1,64}")
+
+
+class AuthConfigError(RuntimeError):
+    """Sign-in is misconfigured (unknown mode, missing or malformed password file)."""
+
+
+def auth_mode() -> str:
+    mode = env_str("GLM_AUTH", "none").lower()
+    if mode not in MODES:
+        raise AuthConfigError(f"GLM_AUTH must be one of {', '.join(MODES)}; got {mode!r}")
+    return mode
+
+
+def password_file() -> Path:
+    return Path(env_str("GLM_AUTH_FILE", str(data_dir() / "users.txt"))).expanduser()
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """`scrypt$<salt hex>$<hash hex>` with a fresh random salt unless one is given."""
+    salt = secrets.token_bytes(16) if salt is None else salt
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def _read(path: Path) -> dict[str, str]:
+    if not path.exists():
+        raise AuthConfigError(
+            f"GLM_AUTH=password but there is no password file at {path}; "
+            "add a user with `python -m app.auth add NAME`"
+        )
+    users: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, _, record = line.partition(":")
+        parts = record.split("$")
+        if len(parts) != 3 or parts[0] != "scrypt" or not _USERNAME.fullmatch(name):
+            raise AuthConfigError(f"{path}:{number}: expected `name:scrypt$salt$hash`")
+        users[name] = record
+    return users
+
+
+def verify_password(username: str, password: str, path: Path | None = None) -> bool:
+    """True when the password file has this user with this password. Takes as long for unknown users."""
+    users = _read(path or password_file())
+    record = users.get(username)
+    known = record is not None
+    if record is None:
+        record = hash_password("", salt=b"\0" * 16)
+    _, salt, expected = record.split("$")
+    try:
+        candidate = hash_password(password, salt=bytes.fromhex(salt))
+    except ValueError as exc:
+        raise AuthConfigError(f"malformed salt for user {username!r}") from exc
+    return hmac.compare_digest(candidate.encode(), f"scrypt${salt}${expected}".encode()) and known
+
+
+def _write(path: Path, users: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.writelines(f"{name}:{record}\n" for name, record in users.items())
+    os.replace(partial, path)
+
+
+def add_user(username: str, password: str, path: Path | None = None) -> None:
+    """Adds a user, or sets a new password for an existing one."""
+    if not _USERNAME.fullmatch(username):
+        raise ValueError("a username is 1-64 characters with no spaces or ':'")
+    if not password:
+        raise ValueError("the password can't be empty")
+    path = path or password_file()
+    users = _read(path) if path.exists() else {}
+    users[username] = hash_password(password)
+    _write(path, users)
+
+
+def remove_user(username: str, path: Path | None = None) -> bool:
+    """Removes a user; False when there was no such user."""
+    path = path or password_file()
+    users = _read(path)
+    if users.pop(username, None) is None:
+        return False
+    _write(path, users)
+    return True
+
+
+def oidc_user_id(claims: Mapping[str, Any]) -> str:
+    """A stable user id from OIDC claims (issuer and subject; an email can change hands)."""
+    issuer, subject = claims.get("iss"), claims.get("sub")
+    if not issuer or not subject:
+        raise AuthConfigError("the identity provider returned no 'iss'/'sub' claims")
+    return f"{issuer}#{subject}"
+
+
+def _read_new_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    if password != getpass.getpass("Again: "):
+        raise SystemExit("The passwords differ.")
+    return password
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.auth", description="Manage GLM Studio's password file."
+    )
+    parser.add_argument(
+        "--file", type=Path, help="password file (default: GLM_AUTH_FILE or <data dir>/users.txt)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "add", help="add a user or change a password (reads it from stdin when piped)"
+    ).add_argument("username")
+    commands.add_parser("remove", help="remove a user").add_argument("username")
+    args = parser.parse_args(argv)
+    path = args.file or password_file()
+    try:
+        if args.command == "add":
+            add_user(args.username, _read_new_password(), path)
+            print(f"Saved {args.username} in {path}")
+        elif not remove_user(args.username, path):
+            print(f"No user {args.username} in {path}", file=sys.stderr)
+            return 1
+    except (ValueError, AuthConfigError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

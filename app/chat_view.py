@@ -1,0 +1,186 @@
+"""Streamlit rendering shared by the chat pages: history, tool steps, the live turn, sidebar controls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from app.agent import AgentEvent, Answer, ToolFinished, ToolRunning, ToolStarted, TurnError
+from app.render import SafeMarkdownStream, safe_markdown
+from app.session import ConversationState
+from app.timings import format_timings
+from app.tools.browser.citations import render_citations
+from models.events import TextDelta, ToolCallDelta
+from models.messages import Attachment, GenerationParams, Message
+
+CALL_LANGUAGE = {"python": "python", "simple_browser": "python"}
+MAX_OBSERVATION_SHOWN = 20_000
+
+
+def generation_controls(prefix: str) -> GenerationParams:
+    """Sidebar sliders for the sampling settings, kept per workspace."""
+    with st.sidebar.expander("Generation", expanded=False):
+        temperature = st.slider("Temperature", 0.0, 1.5, 0.8, 0.05, key=f"{prefix}-temperature")
+        top_p = st.slider("Top p", 0.05, 1.0, 0.8, 0.05, key=f"{prefix}-top-p")
+        max_new = st.number_input("Max new tokens", 16, 32768, 1024, 64, key=f"{prefix}-max-new")
+    return GenerationParams(temperature=temperature, top_p=top_p, max_new_tokens=int(max_new))
+
+
+def render_answer(text: str, tool_state: dict[str, Any]) -> None:
+    st.markdown(safe_markdown(render_citations(text, tool_state)))
+
+
+def render_attachments(attachments: Iterable[Attachment], key: str) -> None:
+    for i, item in enumerate(attachments):
+        if item.kind == "image" and item.data:
+            st.image(item.data, caption=item.name or None, width="content")
+        elif item.kind == "file" and item.path and Path(item.path).is_file():
+            st.download_button(
+                f"⬇ {item.name}", Path(item.path).read_bytes(), file_name=item.name, key=f"{key}-file-{i}"
+            )
+
+
+def _step_label(call: Message, observation: Message | None) -> str:
+    if observation is None:
+        return f"🛠 {call.metadata}"
+    seconds = observation.info.get("seconds")
+    took = f" · {seconds:.2f} s" if isinstance(seconds, int | float) else ""
+    return f"{'⚠️' if observation.info.get('is_error') else '🛠'} {call.metadata}{took}"
+
+
+def _render_observation(observation: Message, key: str) -> None:
+    text = observation.content
+    if len(text) > MAX_OBSERVATION_SHOWN:
+        text = (
+            text[:MAX_OBSERVATION_SHOWN]
+            + f"\n… ({len(observation.content) - MAX_OBSERVATION_SHOWN} more characters)"
+        )
+    st.caption("Observation")
+    st.code(text, language="text", wrap_lines=True)
+    render_attachments(observation.attachments, key)
+
+
+def render_tool_step(call: Message, observation: Message | None, key: str) -> None:
+    state = "error" if observation is not None and observation.info.get("is_error") else "complete"
+    with st.status(_step_label(call, observation), state=state, expanded=False):
+        st.code(call.content, language=CALL_LANGUAGE.get(call.metadata, "json"), wrap_lines=True)
+        if observation is not None:
+            _render_observation(observation, key)
+
+
+def render_history(messages: list[Message], tool_state: dict[str, Any]) -> None:
+    """Replay the conversation: each user message, then one assistant bubble per turn."""
+    i = 0
+    while i < len(messages):
+        message = messages[i]
+        if message.role == "user":
+            with st.chat_message("user"):
+                st.markdown(safe_markdown(message.content))
+                render_attachments(message.attachments, f"m{i}")
+            i += 1
+            continue
+        with st.chat_message("assistant"):
+            while i < len(messages) and messages[i].role != "user":
+                i = _render_assistant_part(messages, i, tool_state)
+
+
+def _render_assistant_part(messages: list[Message], i: int, tool_state: dict[str, Any]) -> int:
+    message = messages[i]
+    if message.is_tool_call:
+        observation = (
+            messages[i + 1] if i + 1 < len(messages) and messages[i + 1].role == "observation" else None
+        )
+        render_tool_step(message, observation, f"m{i}")
+        return i + (2 if observation is not None else 1)
+    if message.role == "assistant":
+        render_answer(message.content, tool_state)
+        if message.info.get("stopped"):
+            st.caption("⏹ stopped")
+        if timings := format_timings(message.info):
+            st.caption(timings)
+    elif message.role == "observation":
+        _render_observation(message, f"m{i}")
+    return i + 1
+
+
+def stream_turn(events: Iterator[AgentEvent], state: ConversationState) -> None:
+    """Render a live turn inside the assistant bubble, keeping what it produced in `state.pending`.
+
+    Text streams with `st.write_stream`; each tool call gets an `st.status` that shows the call
+    as it is written, a running clock, then the observation.
+    """
+    event: AgentEvent | None = next(events, None)
+    while event is not None:
+        if isinstance(event, TextDelta):
+            rest: list[AgentEvent] = []
+            st.write_stream(_text_until_other(event, events, state, rest))
+            event = rest[0] if rest else None
+        elif isinstance(event, ToolCallDelta | ToolStarted):
+            event = _live_tool_step(event, events, state)
+        elif isinstance(event, Answer):
+            state.streaming = []
+            state.pending.append(event.message)
+            if timings := format_timings(event.message.info):
+                st.caption(timings)
+            event = next(events, None)
+        elif isinstance(event, TurnError):
+            st.error(event.text)
+            event = next(events, None)
+        else:
+            event = next(events, None)
+
+
+def _text_until_other(
+    first: TextDelta, events: Iterator[AgentEvent], state: ConversationState, rest: list[AgentEvent]
+) -> Iterator[str]:
+    safe = SafeMarkdownStream()
+    state.streaming.append(first.text)
+    yield safe.feed(first.text)
+    for event in events:
+        if not isinstance(event, TextDelta):
+            rest.append(event)
+            break
+        state.streaming.append(event.text)
+        yield safe.feed(event.text)
+    yield safe.flush()
+
+
+def _live_tool_step(
+    event: AgentEvent, events: Iterator[AgentEvent], state: ConversationState
+) -> AgentEvent | None:
+    """Show one tool call from its first written character to its observation."""
+    name = event.name if isinstance(event, ToolCallDelta) else event.message.metadata
+    state.streaming = []
+    with st.status(f"🛠 {name}: writing the call…", expanded=True) as status:
+        code_box, clock = st.empty(), st.empty()
+        written: list[str] = []
+        while event is not None:
+            if isinstance(event, ToolCallDelta):
+                written.append(event.text)
+                code_box.code("".join(written), language=CALL_LANGUAGE.get(name, "json"))
+            elif isinstance(event, ToolStarted):
+                state.pending.append(event.message)
+                code_box.code(
+                    event.message.content, language=CALL_LANGUAGE.get(name, "json"), wrap_lines=True
+                )
+                status.update(label=f"🛠 {name}: running…")
+            elif isinstance(event, ToolRunning):
+                clock.caption(f"running for {event.seconds:.1f} s")
+            elif isinstance(event, ToolFinished):
+                state.pending.append(event.message)
+                clock.empty()
+                _render_observation(event.message, f"live{len(state.pending)}")
+                failed = bool(event.message.info.get("is_error"))
+                status.update(
+                    label=_step_label(event.call, event.message),
+                    state="error" if failed else "complete",
+                    expanded=False,
+                )
+                return next(events, None)
+            else:
+                return event
+            event = next(events, None)
+    return None

@@ -1,0 +1,163 @@
+"""Fit or retrieve: what of the documents goes to the model for one question, and the messages that carry it.
+
+Whole documents go in when they fit the budget; otherwise the best BM25-ranked chunks that fit, in reading
+order, each labelled `[file, page]` so the model can cite it and the user can check the citation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from app.config import env_int
+from app.docs.document import Document
+from app.docs.index import rank_chunks
+from app.docs.tokens import estimate_tokens
+from models.messages import Message
+
+CountTokens = Callable[[str], int]
+
+MESSAGE_OVERHEAD = 4  # role token, metadata line, newline
+PROMPT_OVERHEAD = 4  # [gMASK]<sop> and the generation prompt
+SAFETY_MARGIN = 32  # tokenizers may count a concatenation a little differently from its parts
+MAX_CHARS_PER_TOKEN = 16  # no tokenizer averages more over real text; skips counting what can't fit
+
+INSTRUCTIONS = (
+    "Answer the user's questions from the documents below. After each claim, cite the file and page it "
+    "comes from, using the labels given in square brackets, for example [report.pdf, p. 12]. "
+    "If the documents don't contain the answer, say so."
+)
+RETRIEVED_NOTE = "Only the passages most relevant to the question were selected from the documents."
+
+
+@dataclass(frozen=True)
+class Source:
+    """A passage the model was given, for the UI to show under the answer."""
+
+    file: str
+    page: str
+    text: str
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class DocContext:
+    strategy: Literal["none", "whole", "retrieved"]
+    text: str
+    sources: tuple[Source, ...] = field(default_factory=tuple)
+    tokens: int = 0
+    budget: int = 0
+
+
+def context_window(backend_window: int) -> int:
+    """The backend's window, capped by `GLM_MAX_CONTEXT` when that is set."""
+    cap = env_int("GLM_MAX_CONTEXT", 0)
+    return min(cap, backend_window) if cap > 0 and backend_window > 0 else cap or backend_window
+
+
+def prompt_tokens(messages: Sequence[Message], count_tokens: CountTokens) -> int:
+    """Tokens a prompt made of these messages takes, with the chat template's own tokens."""
+    body = sum(count_tokens(m.content) + count_tokens(m.metadata) + MESSAGE_OVERHEAD for m in messages)
+    return body + PROMPT_OVERHEAD
+
+
+def document_budget(
+    window: int, history: Sequence[Message], question: str, count_tokens: CountTokens, answer_tokens: int
+) -> int:
+    """Tokens left for documents once the history, the question, the instructions and the answer have room."""
+    skeleton = build_messages(history, question, DocContext("retrieved", ""))
+    used = prompt_tokens(skeleton, count_tokens) + answer_tokens + SAFETY_MARGIN
+    return max(0, window - used)
+
+
+def build_context(
+    question: str, documents: Sequence[Document], count_tokens: CountTokens = estimate_tokens, budget: int = 0
+) -> DocContext:
+    """Everything if it fits in `budget` tokens, else the best-ranked chunks that do."""
+    documents = [d for d in documents if d.pages]
+    if not documents:
+        return DocContext("none", "", budget=budget)
+    whole = "\n\n".join(_render(d.name, [(p.label, p.text) for p in d.pages]) for d in documents)
+    if len(whole) <= budget * MAX_CHARS_PER_TOKEN:
+        tokens = count_tokens(whole)
+        if tokens <= budget:
+            sources = tuple(Source(d.name, p.label, p.text) for d in documents for p in d.pages)
+            return DocContext("whole", whole, sources, tokens, budget)
+    return _retrieve(question, documents, count_tokens, budget)
+
+
+def _retrieve(question: str, documents: list[Document], count_tokens: CountTokens, budget: int) -> DocContext:
+    hits = [(h.document, h.chunk, h.score) for h in rank_chunks(question, documents)]
+    if not hits:  # nothing matched (say, "summarise this"): the beginnings, in order
+        hits = [(i, c, 0.0) for i, d in enumerate(documents) for c in range(len(d.chunks))]
+    chosen: list[tuple[int, int, float]] = []
+    used, opened, misses = 0, set(), 0
+    for i, c, score in hits:
+        cost = count_tokens(_label_block(documents[i], c)) + 2
+        if i not in opened:
+            cost += count_tokens(_render(documents[i].name, []))
+        if used + cost > budget:
+            misses += 1
+            if misses > 50:  # the budget is as full as it will get
+                break
+            continue
+        chosen.append((i, c, score))
+        opened.add(i)
+        used += cost
+    while True:
+        text = _render_chosen(documents, chosen)
+        tokens = count_tokens(text) if chosen else 0
+        if tokens <= budget:
+            break
+        chosen.pop()  # the lowest-ranked: counted as parts, the whole came out a little larger
+    sources = tuple(
+        Source(
+            documents[i].name,
+            documents[i].pages[documents[i].chunks[c].page].label,
+            documents[i].chunks[c].text,
+            s,
+        )
+        for i, c, s in chosen
+    )
+    return DocContext("retrieved", text, sources, tokens, budget)
+
+
+def _label_block(document: Document, chunk: int) -> str:
+    part = document.chunks[chunk]
+    return f"[{document.name}, {document.pages[part.page].label}]\n{part.text}"
+
+
+def _render(name: str, passages: list[tuple[str, str]]) -> str:
+    body = "\n\n".join(f"[{name}, {label}]\n{text}" for label, text in passages)
+    return f'<document name="{name}">\n{body}\n</document>'
+
+
+def _render_chosen(documents: list[Document], chosen: list[tuple[int, int, float]]) -> str:
+    """The chosen chunks grouped by file, in reading order."""
+    blocks = []
+    for i, d in enumerate(documents):
+        mine = sorted(c for j, c, _ in chosen if j == i)
+        if mine:
+            blocks.append(
+                _render(d.name, [(d.pages[d.chunks[c].page].label, d.chunks[c].text) for c in mine])
+            )
+    return "\n\n".join(blocks)
+
+
+def build_messages(history: Sequence[Message], question: str, ctx: DocContext) -> list[Message]:
+    """The prompt: one system message with the instructions and the documents, the chat so far, the question.
+
+    A system message at the head of `history` is kept, ahead of the instructions; tool calls, observations
+    and display-only `info` are left out.
+    """
+    system = [m.content for m in history[:1] if m.role == "system" and m.content]
+    system.append(INSTRUCTIONS)
+    if ctx.strategy == "retrieved":
+        system.append(RETRIEVED_NOTE)
+    if ctx.text:
+        system.append(ctx.text)
+    turns = [
+        Message(m.role, m.content) for m in history if m.role in ("user", "assistant") and not m.is_tool_call
+    ]
+    return [Message("system", "\n\n".join(system)), *turns, Message("user", question)]

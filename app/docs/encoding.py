@@ -1,0 +1,49 @@
+"""Bytes of unknown encoding to text: a BOM first, then strict UTF-8, then charset-normalizer's guess."""
+
+from __future__ import annotations
+
+import codecs
+
+from charset_normalizer import CharsetMatch, from_bytes
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+_COMMON = ["gb18030", "cp1252", "big5", "shift_jis", "cp932", "euc_jp", "cp949", "euc_kr", "cp1251", "koi8_r"]
+
+
+def decode_text(data: bytes) -> str | None:
+    """The text, or None when the bytes don't look like text in any encoding."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in data[:4096] and not _looks_like_utf16(data):
+        return None
+    matches = list(from_bytes(data))
+    if not matches:
+        return None
+    return str(min(matches, key=lambda m: _rank(m, matches[0])))
+
+
+def _rank(match: CharsetMatch, best: CharsetMatch) -> tuple[int, int]:
+    """charset-normalizer's order, except that among near-ties the most widely used encoding wins:
+    short samples decode cleanly in many code pages, and GB18030 or cp1252 is far likelier than cp949 or cp1257.
+    """
+    near = match.chaos <= best.chaos + 0.2 and match.coherence >= best.coherence - 0.1
+    common = _COMMON.index(match.encoding) if match.encoding in _COMMON else len(_COMMON)
+    return (0, common) if near else (1, 0)
+
+
+def _looks_like_utf16(data: bytes) -> bool:
+    """BOM-less UTF-16 of mostly ASCII text has a zero in every other byte."""
+    head = data[:4096]
+    return head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4

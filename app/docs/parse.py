@@ -1,0 +1,243 @@
+"""File bytes to citable pages, one reader per format. Run it through `isolate.parse_isolated`, not directly,
+for files you don't trust: these readers are only as safe as the libraries under them."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import PurePath
+
+from app.docs.document import Page
+from app.docs.encoding import decode_text
+from app.docs.errors import EncryptedDocument, UnsafeDocument, UnsupportedDocument
+from app.docs.limits import MAX_UNZIPPED_BYTES, MAX_ZIP_RATIO
+
+Progress = Callable[[int, int], None]
+
+SECTION_CHARS = 4000
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+_CSV_SUFFIXES = {".csv", ".tsv"}
+SUPPORTED = "PDF, DOCX, PPTX, HTML, CSV, Markdown, plain text and code files"
+
+
+def file_kind(name: str, data: bytes) -> str:
+    suffix = PurePath(name).suffix.lower()
+    if suffix == ".pdf" or data.startswith(b"%PDF"):
+        return "pdf"
+    if suffix in {".docx", ".pptx"}:
+        return suffix[1:]
+    if suffix in _HTML_SUFFIXES:
+        return "html"
+    if suffix in _CSV_SUFFIXES:
+        return "csv"
+    return "text"
+
+
+def parse_bytes(name: str, data: bytes, progress: Progress | None = None) -> tuple[str, list[Page]]:
+    """The file's kind and its pages; raises a `DocumentError` with a message for the user."""
+    kind, pages = iter_pages(name, data, progress)
+    found = list(pages)
+    if not found:
+        raise no_text(name, kind)
+    return kind, found
+
+
+def iter_pages(name: str, data: bytes, progress: Progress | None = None) -> tuple[str, Iterator[Page]]:
+    """Like `parse_bytes`, but the pages (blank ones left out) come as they are read."""
+    report = progress or (lambda done, total: None)
+    kind = file_kind(name, data)
+    readers = {"pdf": _pdf, "docx": _docx, "pptx": _pptx, "html": _html, "csv": _csv, "text": _text}
+    return kind, (p for p in readers[kind](name, data, report) if p.text.strip())
+
+
+def no_text(name: str, kind: str) -> UnsupportedDocument:
+    hint = " (a scanned PDF needs OCR, which isn't supported)" if kind == "pdf" else ""
+    return UnsupportedDocument(name, f"no text found in the file{hint}")
+
+
+def _pdf(name: str, data: bytes, report: Progress) -> Iterator[Page]:
+    import pymupdf
+
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+    try:
+        doc = pymupdf.open(stream=data, filetype="pdf")
+    except RuntimeError as exc:
+        raise UnsupportedDocument(name, "not a readable PDF (the file is damaged or not a PDF)") from exc
+    with doc:
+        if doc.needs_pass:
+            raise EncryptedDocument(
+                name, "the PDF is password-protected; remove the password and upload it again"
+            )
+        total = doc.page_count
+        if total == 0:
+            raise UnsupportedDocument(name, "the PDF has no readable pages (the file may be damaged)")
+        step = max(1, total // 100)
+        for i, page in enumerate(doc, start=1):
+            yield Page(i, f"p. {i}", page.get_text())
+            if i % step == 0 or i == total:
+                report(i, total)
+
+
+def check_zip(name: str, data: bytes, what: str) -> None:
+    """Refuse an Office file that isn't a zip, or whose entries would expand far beyond its size."""
+    try:
+        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except zipfile.BadZipFile as exc:
+        if data.startswith(_OLE_MAGIC):
+            raise EncryptedDocument(
+                name,
+                f"the {what} is password-protected or in an old binary format; save it as a plain {what}",
+            ) from exc
+        raise UnsupportedDocument(name, f"not a valid {what} file (damaged or a different format)") from exc
+    unzipped = sum(e.file_size for e in entries)
+    bomb = any(
+        e.file_size > 10 * 2**20 and e.file_size > MAX_ZIP_RATIO * max(e.compress_size, 1) for e in entries
+    )
+    if bomb or unzipped > MAX_UNZIPPED_BYTES:
+        raise UnsafeDocument(
+            name,
+            f"refused: this {len(data) / 2**20:.1f} MiB {what} would expand to {unzipped / 2**20:,.0f} MiB "
+            "(a compression bomb or a damaged file)",
+        )
+
+
+def _docx(name: str, data: bytes, report: Progress) -> list[Page]:
+    import docx
+    from docx.text.paragraph import Paragraph
+
+    check_zip(name, data, "DOCX")
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises many kinds on bad XML or missing parts
+        raise UnsupportedDocument(name, f"not a readable DOCX ({type(exc).__name__})") from exc
+    headers = _unique(p.text for s in document.sections for p in s.header.paragraphs if p.text.strip())
+    blocks = list(document.iter_inner_content())
+    pages: list[list[str]] = [["\n".join(headers)] if headers else []]
+    breaks = 0
+    for i, block in enumerate(blocks, start=1):
+        if isinstance(block, Paragraph):
+            fragments = _split_at_breaks(block)
+            pages[-1].append(fragments[0])
+            for fragment in fragments[1:]:
+                pages.append([fragment])
+                breaks += 1
+        else:
+            pages[-1].append(_table_text(block))
+        if i % 200 == 0 or i == len(blocks):
+            report(i, len(blocks))
+    label = "p." if breaks else "part"
+    return [
+        Page(n, f"{label} {n}", "\n".join(t for t in lines if t)) for n, lines in enumerate(pages, start=1)
+    ]
+
+
+def _split_at_breaks(paragraph) -> list[str]:
+    """The paragraph's text, split where Word drew a page break or the author put one."""
+    rendered = paragraph.rendered_page_breaks
+    if rendered:
+        first = rendered[0]
+        return [first.preceding_paragraph_fragment.text, first.following_paragraph_fragment.text]
+    if paragraph._p.xpath('.//w:br[@w:type="page"]'):
+        return [paragraph.text, ""]
+    return [paragraph.text]
+
+
+def _table_text(table) -> str:
+    rows = []
+    for row in table.rows:
+        cells, seen = [], set()
+        for cell in row.cells:
+            if id(cell._tc) in seen:
+                continue
+            seen.add(id(cell._tc))
+            nested = [_table_text(t) for t in cell.tables]
+            cells.append(" ".join([cell.text.strip(), *nested]).strip())
+        rows.append(" | ".join(cells))
+    return "\n".join(rows)
+
+
+def _pptx(name: str, data: bytes, report: Progress) -> Iterator[Page]:
+    import pptx
+
+    check_zip(name, data, "PPTX")
+    try:
+        deck = pptx.Presentation(io.BytesIO(data))
+    except Exception as exc:  # python-pptx raises many kinds on bad XML or missing parts
+        raise UnsupportedDocument(name, f"not a readable PPTX ({type(exc).__name__})") from exc
+    slides = list(deck.slides)
+    for n, slide in enumerate(slides, start=1):
+        parts = [t for shape in slide.shapes for t in _shape_texts(shape)]
+        if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
+            notes = slide.notes_slide.notes_text_frame.text.strip()
+            if notes:
+                parts.append(f"Notes: {notes}")
+        yield Page(n, f"slide {n}", "\n".join(parts))
+        report(n, len(slides))
+
+
+def _shape_texts(shape) -> Iterator[str]:
+    if getattr(shape, "shapes", None) is not None:  # a group
+        for inner in shape.shapes:
+            yield from _shape_texts(inner)
+    if getattr(shape, "has_text_frame", False) and shape.text_frame.text.strip():
+        yield shape.text_frame.text
+    if getattr(shape, "has_table", False):
+        yield "\n".join(" | ".join(c.text.strip() for c in row.cells) for row in shape.table.rows)
+
+
+def _decode(name: str, data: bytes) -> str:
+    text = decode_text(data)
+    if text is None:
+        raise UnsupportedDocument(name, f"this doesn't look like a text file; supported: {SUPPORTED}")
+    return text
+
+
+def _text(name: str, data: bytes, report: Progress) -> list[Page]:
+    pages = sections(_decode(name, data).splitlines(), "lines")
+    report(len(pages), len(pages))
+    return pages
+
+
+def _csv(name: str, data: bytes, report: Progress) -> list[Page]:
+    """Like text, with the header row repeated at the top of every section so each stands alone."""
+    lines = _decode(name, data).splitlines()
+    pages = sections(lines[1:], "lines", first_line=2, preamble=lines[0] if lines else "")
+    report(len(pages), len(pages))
+    return pages
+
+
+def _html(name: str, data: bytes, report: Progress) -> list[Page]:
+    import lxml.html
+    import trafilatura
+
+    html = _decode(name, data)
+    text = trafilatura.extract(html, include_tables=True, include_comments=False, favor_recall=True)
+    if not text and html.strip():
+        text = lxml.html.fromstring(html).text_content()
+    pages = sections((text or "").splitlines(), "part")
+    report(len(pages), len(pages))
+    return pages
+
+
+def sections(lines: list[str], style: str, first_line: int = 1, preamble: str = "") -> list[Page]:
+    """Group lines into pages of about SECTION_CHARS, labelled by line range ("lines 1-80") or "part N"."""
+    pages: list[Page] = []
+    start, current, size = first_line, [], 0
+    for offset, line in enumerate(lines):
+        current.append(line)
+        size += len(line) + 1
+        if size >= SECTION_CHARS or offset == len(lines) - 1:
+            end = first_line + offset
+            n = len(pages) + 1
+            label = f"lines {start}-{end}" if style == "lines" else f"part {n}"
+            body = "\n".join(current)
+            pages.append(Page(n, label, f"{preamble}\n{body}" if preamble else body))
+            start, current, size = end + 1, [], 0
+    return pages
+
+
+def _unique(items) -> list[str]:
+    return list(dict.fromkeys(items))

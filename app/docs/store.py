@@ -1,0 +1,103 @@
+"""Upload to indexed `Document`, cached by content hash in memory and on disk (`data_dir()/doc_cache`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from pathlib import Path
+
+from app.config import data_dir
+from app.docs.chunk import chunk_pages
+from app.docs.document import Document, Page
+from app.docs.errors import DocumentError, UnsafeDocument
+from app.docs.isolate import parse_isolated
+from app.docs.limits import max_upload_mb
+from app.docs.parse import Progress
+from app.docs.tokens import search_terms
+
+_FORMAT = 1
+_MEMORY_SIZE = 16
+_memory: OrderedDict[str, Document | DocumentError] = OrderedDict()
+_lock = threading.Lock()
+
+
+def load_document(name: str, data: bytes, progress: Progress | None = None) -> Document:
+    """Parse (in a limited child process), chunk and index a file, or take it from the cache.
+
+    Raises a `DocumentError` whose text is meant for the user; a file that failed once fails again at once.
+    """
+    limit = max_upload_mb()
+    if len(data) > limit * 2**20:
+        raise UnsafeDocument(
+            name, f"the file is {len(data) / 2**20:.1f} MiB; the upload limit is {limit} MiB"
+        )
+    sha = hashlib.sha256(data).hexdigest()
+    cached = _remember(sha) or _read_disk(sha)
+    if isinstance(cached, DocumentError):
+        raise type(cached)(name, cached.reason)
+    if cached is None:
+        try:
+            kind, pages = parse_isolated(name, data, progress)
+        except DocumentError as exc:
+            _remember(sha, exc)
+            raise
+        cached = make_document(name, sha, kind, pages)
+        _write_disk(cached)
+    _remember(sha, cached)
+    if progress is not None:
+        progress(len(cached.pages), len(cached.pages))
+    return replace(cached, name=name)
+
+
+def make_document(name: str, sha256: str, kind: str, pages: list[Page] | tuple[Page, ...]) -> Document:
+    chunks = tuple(chunk_pages(pages))
+    terms = tuple(tuple(search_terms(c.text)) for c in chunks)
+    return Document(name, sha256, kind, tuple(pages), chunks, terms)
+
+
+def cache_dir() -> Path:
+    path = data_dir() / "doc_cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def clear_memory_cache() -> None:
+    with _lock:
+        _memory.clear()
+
+
+def _remember(sha: str, value: Document | DocumentError | None = None) -> Document | DocumentError | None:
+    with _lock:
+        if value is not None:
+            _memory[sha] = value
+            while len(_memory) > _MEMORY_SIZE:
+                _memory.popitem(last=False)
+        elif sha in _memory:
+            _memory.move_to_end(sha)
+        return _memory.get(sha)
+
+
+def _read_disk(sha: str) -> Document | None:
+    path = cache_dir() / f"{sha}.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if raw.get("format") != _FORMAT:
+        return None
+    return make_document(
+        raw["name"], sha, raw["kind"], [Page(n, label, text) for n, label, text in raw["pages"]]
+    )
+
+
+def _write_disk(doc: Document) -> None:
+    path = cache_dir() / f"{doc.sha256}.json"
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    pages = [[p.number, p.label, p.text] for p in doc.pages]
+    record = {"format": _FORMAT, "name": doc.name, "kind": doc.kind, "pages": pages}
+    tmp.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,61 @@
+"""All Tools: chat with GLM-4, which may run Python, browse the web and call registered functions."""
+
+import json
+
+import streamlit as st
+
+from app import session
+from app.agent import run_turn
+from app.chat_view import generation_controls, render_history, stream_turn
+from app.config import max_steps
+from app.conversations_view import conversation_sidebar
+from app.render import safe_markdown
+from app.tools.browser import search_setup_hint
+from app.tools.builtins import load_tools
+from app.tools.registry import all_tools
+from models.messages import Message
+
+WORKSPACE = "chat"
+
+state = session.conversation(WORKSPACE)
+session.interrupted_turn(state)
+plugin_errors = load_tools()
+
+with st.sidebar:
+    conversation_sidebar(WORKSPACE, state)
+    retry = st.button("↻ Retry last answer", use_container_width=True, disabled=not state.messages)
+    system_prompt = st.text_area(
+        "System prompt", key="chat-system", placeholder="Optional instructions for GLM-4"
+    )
+    params = generation_controls(WORKSPACE)
+    st.subheader("Tools")
+    enabled = [t for t in all_tools() if st.toggle(t.name, value=True, key=f"tool-{t.name}")]
+    for tool in all_tools():
+        with st.expander(f"{tool.name} schema"):
+            st.code(json.dumps(tool.function_schema, indent=2, ensure_ascii=False), language="json")
+    for path, error in plugin_errors.items():
+        if error:
+            st.error(f"{path}: {error}")
+    if any(t.name == "simple_browser" for t in enabled) and (hint := search_setup_hint()):
+        st.info(hint)
+
+st.title("All Tools")
+render_history(state.messages, state.tool_state)
+backend = session.text_backend()
+prompt = st.chat_input("Ask GLM-4…", disabled=backend is None)
+
+user_message = session.begin_retry(state) if retry else Message("user", prompt) if prompt else None
+if user_message is not None and backend is not None:
+    with st.chat_message("user"):
+        st.markdown(safe_markdown(user_message.content))
+    session.begin_turn(state, user_message)
+    system = [Message("system", system_prompt)] if system_prompt.strip() else []
+    ctx = state.tool_context()
+    with st.chat_message("assistant"):
+        st.button("⏹ Stop", key="stop")
+        events = run_turn(
+            backend, enabled, [*system, *state.messages, user_message], params, ctx, max_steps()
+        )
+        stream_turn(events, state)
+    session.end_turn(state)
+    st.rerun()

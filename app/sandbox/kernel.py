@@ -1,0 +1,338 @@
+"""One sandboxed ipykernel and the session object that runs cells on it, nbclient-style.
+
+A cell is sent on the shell channel; iopub messages whose parent is that request are collected
+until the kernel reports `idle`, against a monotonic deadline, checking that the kernel is alive.
+On timeout or Stop the kernel is interrupted; if it does not come back within a few seconds it is
+killed and restarted, and a kernel that died is restarted: either way the result says state was lost.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import random
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import zmq
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpec
+
+from app.sandbox.errors import CellTimeoutError, DeadKernelError, KernelStartError
+from app.sandbox.limits import KernelLimits
+from app.sandbox.outputs import ExecutionResult, OutputCollector
+from app.sandbox.spec import kernel_env, kernel_spec, require_sandbox
+
+INTERRUPT_GRACE_S = 3.0
+START_TIMEOUT_S = 60.0
+MAX_HISTORY = 300
+_POLL_S = 0.1
+_UID_BASE = 200_000
+_UID_SPAN = 50_000
+_uids_in_use: set[int] = set()
+_uid_lock = threading.Lock()
+
+
+def allocate_uid(limits: KernelLimits) -> int | None:
+    """A host uid of its own for a kernel when the app runs as root (see spec.sandbox_argv)."""
+    if not limits.sandbox or os.geteuid() != 0:
+        return None
+    with _uid_lock:
+        while True:
+            uid = _UID_BASE + random.randrange(_UID_SPAN)
+            if uid not in _uids_in_use:
+                _uids_in_use.add(uid)
+                return uid
+
+
+def release_uid(uid: int | None) -> None:
+    with _uid_lock:
+        _uids_in_use.discard(uid)
+
+
+def chown_tree(path: Path, uid: int | None) -> None:
+    if uid is None:
+        return
+    os.chown(path, uid, uid)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
+
+
+class _SandboxManager(KernelManager):
+    """A KernelManager for one kernel spec, whose connection file the kernel's own uid can read."""
+
+    def __init__(self, spec: KernelSpec, owner: int | None, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._kernel_spec = spec
+        self._owner = owner
+
+    def write_connection_file(self, **kwargs: object) -> None:
+        super().write_connection_file(**kwargs)
+        if self._owner is not None:
+            os.chown(self.connection_file, self._owner, self._owner)
+
+
+class Kernel:
+    """One kernel process with `workdir` mounted at /mnt/data (the working directory when unsandboxed)."""
+
+    def __init__(self, workdir: Path, limits: KernelLimits, uid: int | None = None) -> None:
+        self.workdir = workdir
+        self.limits = limits
+        self.uid = uid
+        self.runtime_dir = Path(tempfile.mkdtemp(prefix="glm-kernel-"))
+        self._manager: _SandboxManager | None = None
+        self.client = None
+
+    def start(self) -> Kernel:
+        require_sandbox(self.limits)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.uid is not None:
+            os.chown(self.runtime_dir, self.uid, self.uid)
+            os.chown(self.workdir, self.uid, self.uid)
+        spec = kernel_spec(self.limits, self.runtime_dir, self.workdir, self.uid)
+        home = "/tmp" if self.limits.sandbox else str(self.runtime_dir)
+        self._manager = _SandboxManager(
+            spec,
+            self.uid,
+            transport="ipc",
+            ip=str(self.runtime_dir / "k"),
+            connection_file=str(self.runtime_dir / "kernel.json"),
+        )
+        log_path = self.runtime_dir / "kernel.log"
+        try:
+            with open(log_path, "wb") as log:
+                self._manager.start_kernel(
+                    env=kernel_env(self.limits, home),
+                    cwd=str(self.workdir if not self.limits.sandbox else self.runtime_dir),
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
+            self.client = self._manager.blocking_client()
+            self.client.start_channels()
+            self.client.wait_for_ready(timeout=START_TIMEOUT_S)
+        except (RuntimeError, OSError) as exc:
+            detail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+            self.kill()
+            raise KernelStartError(f"The Python kernel failed to start: {exc}\n{detail}".strip()) from exc
+        return self
+
+    def alive(self) -> bool:
+        return self._manager is not None and self._manager.is_alive()
+
+    def interrupt(self) -> None:
+        if self.alive():
+            self._manager.interrupt_kernel()
+
+    def kill(self) -> None:
+        """Stop the kernel at once and remove its sockets; safe to call twice."""
+        if self.client is not None:
+            self.client.stop_channels()
+            self.client = None
+        if self._manager is not None:
+            if self._manager.has_kernel:
+                self._manager.shutdown_kernel(now=True)
+            self._manager = None
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+    @property
+    def pid(self) -> int | None:
+        provisioner = self._manager.provisioner if self._manager else None
+        process = getattr(provisioner, "process", None)
+        return process.pid if process else None
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the kernel's whole process tree (Linux /proc)."""
+        total, stack = 0, [self.pid] if self.pid else []
+        while stack:
+            pid = stack.pop()
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                continue
+            rss = [line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")]
+            total += int(rss[0]) * 1024 if rss else 0
+            stack += [int(c) for c in children]
+        return total
+
+    def send(self, code: str) -> str:
+        return self.client.execute(code, store_history=True, allow_stdin=False)
+
+    def collect(self, msg_id: str, deadline: float, out: OutputCollector, stop: Callable[[], bool]) -> bool:
+        """Gather the request's iopub messages until idle (True) or until `stop()` (False).
+
+        Raises CellTimeoutError past `deadline` and DeadKernelError when the process is gone.
+        """
+        replied = False
+        client = self.client
+        while True:
+            if stop():
+                return False
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CellTimeoutError(msg_id)
+            try:
+                msg = client.get_iopub_msg(timeout=min(remaining, _POLL_S))
+            except zmq.ZMQError:  # channels closed by a concurrent shutdown
+                raise DeadKernelError(msg_id) from None
+            except queue.Empty:
+                if not self.alive():
+                    raise DeadKernelError(msg_id) from None
+                if replied:  # the idle status was lost (iopub high-water mark); the reply is enough
+                    return True
+                replied = self._replied(msg_id)
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                self._replied(msg_id)
+                return True
+            out.add(msg)
+
+    def _replied(self, msg_id: str) -> bool:
+        """Drain the shell channel; True once the reply to `msg_id` has come."""
+        while True:
+            try:
+                reply = self.client.get_shell_msg(timeout=0)
+            except queue.Empty:
+                return False
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return True
+
+
+@dataclass
+class Cell:
+    code: str
+    result: ExecutionResult
+
+
+class KernelSession:
+    """A browser session's kernel: runs cells one at a time and restarts the kernel when needed.
+
+    Use as a context manager (or call `close`); `execute` never raises for what the code does.
+    """
+
+    def __init__(
+        self, session_id: str, workdir: Path, limits: KernelLimits | None = None, kernel: Kernel | None = None
+    ) -> None:
+        self.session_id = session_id
+        self.workdir = workdir
+        self.limits = limits or KernelLimits.from_env()
+        self.kernel = kernel
+        self.cells: deque[Cell] = deque(maxlen=MAX_HISTORY)
+        self.last_used = time.monotonic()
+        self._lock = threading.Lock()
+        self._interrupt = threading.Event()
+        self._closed = False
+
+    def __enter__(self) -> KernelSession:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if self.kernel is None:
+            self.kernel = Kernel(self.workdir, self.limits, allocate_uid(self.limits)).start()
+
+    @property
+    def output_budget(self) -> int:
+        """Characters of a cell's output kept in memory (head plus half as much tail)."""
+        return max(4 * self.limits.max_output, 200_000)
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    def interrupt(self) -> None:
+        """Ask the running cell, if any, to stop (the UI's Stop button)."""
+        if self.busy:
+            self._interrupt.set()
+
+    def execute(
+        self, code: str, timeout: float | None = None, cancel: threading.Event | None = None
+    ) -> ExecutionResult:
+        timeout = timeout or self.limits.timeout_s
+        with self._lock:
+            self._interrupt.clear()
+            started = time.monotonic()
+            result = self._run(code, timeout, cancel)
+            result.duration_s = time.monotonic() - started
+            self.last_used = time.monotonic()
+            self.cells.append(Cell(code, result))
+            return result
+
+    def _run(self, code: str, timeout: float, cancel: threading.Event | None) -> ExecutionResult:
+        notes: list[str] = []
+        if self.kernel is None or not self.kernel.alive():
+            if self.kernel is not None:
+                notes.append("The kernel had died; it was restarted and its state was lost.")
+            self._restart()
+        out = OutputCollector(budget=self.output_budget)
+
+        def stopped() -> bool:
+            return self._interrupt.is_set() or (cancel is not None and cancel.is_set())
+
+        status, error = "ok", None
+        try:
+            msg_id = self.kernel.send(code)
+            if not self.kernel.collect(msg_id, time.monotonic() + timeout, out, stopped):
+                status, error = "interrupted", self._recover(msg_id, out, "Cell interrupted by the user")
+            elif any(o.output_type == "error" for o in out.outputs):
+                err = next(o for o in out.outputs if o.output_type == "error").content
+                status, error = "error", f"{err.get('ename', 'Error')}: {err.get('evalue', '')}"
+        except CellTimeoutError:
+            status, error = "timeout", self._recover(msg_id, out, f"Cell timed out after {timeout:g} s")
+        except DeadKernelError:
+            status = "died"
+            error = (
+                "The kernel died while running this cell (os._exit, a crash or too much memory); "
+                "it was restarted and its state was lost: variables and imports must be redefined."
+            )
+            self._restart()
+        if notes:
+            error = " ".join([*notes, error] if error else notes)
+        return ExecutionResult(status, out.finish(), error, out.execution_count)
+
+    def _recover(self, msg_id: str, out: OutputCollector, what: str) -> str:
+        """Interrupt; kill and restart when the kernel does not come back within the grace period."""
+        try:
+            self.kernel.interrupt()
+            if self.kernel.collect(msg_id, time.monotonic() + INTERRUPT_GRACE_S, out, lambda: False):
+                return f"{what} and was interrupted; the kernel's state was kept."
+        except (CellTimeoutError, DeadKernelError):
+            pass
+        self._restart()
+        return f"{what} and did not stop when interrupted; the kernel was restarted and its state was lost."
+
+    def _restart(self) -> None:
+        if self._closed:
+            raise KernelStartError("This Python session was shut down.")
+        uid = self.kernel.uid if self.kernel is not None else allocate_uid(self.limits)
+        if self.kernel is not None:
+            self.kernel.kill()
+        self.kernel = None
+        self.kernel = Kernel(self.workdir, self.limits, uid).start()
+
+    def close(self) -> None:
+        """Stop the kernel; waits briefly for a running cell to be interrupted first."""
+        self._closed = True
+        self._interrupt.set()
+        acquired = self._lock.acquire(timeout=INTERRUPT_GRACE_S + 2)
+        try:
+            if self.kernel is not None:
+                self.kernel.kill()
+                release_uid(self.kernel.uid)
+                self.kernel = None
+        finally:
+            if acquired:
+                self._lock.release()

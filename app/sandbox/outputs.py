@@ -1,0 +1,187 @@
+"""A cell's outputs: collected in order from iopub messages, bounded in memory, and rendered as text."""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["ok", "error", "timeout", "interrupted", "died"]
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
+_MAX_IMAGES = 20
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def cap_text(text: str, limit: int) -> str:
+    """Keep the head and the tail of `text` within `limit` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 80, 2)
+    head, tail = text[: keep // 2], text[len(text) - keep // 2 :]
+    cut = len(text) - len(head) - len(tail)
+    return f"{head}\n... [{cut} characters of output cut] ...\n{tail}"
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
+        return None
+    return struct.unpack(">II", data[16:24])
+
+
+@dataclass
+class Output:
+    """One output in notebook terms: `stream`, `display_data`, `execute_result` or `error`."""
+
+    output_type: str
+    content: dict[str, Any]
+
+    @property
+    def png(self) -> bytes | None:
+        data = self.content.get("data", {}).get("image/png")
+        return base64.b64decode(data) if data else None
+
+    def text(self) -> str:
+        """Plain text for the model: ANSI stripped, images summarised."""
+        if self.output_type == "stream":
+            return strip_ansi(self.content["text"])
+        if self.output_type == "error":
+            return strip_ansi("\n".join(self.content.get("traceback", []))) + "\n"
+        png = self.png
+        if png is not None:
+            size = png_size(png)
+            return f"[image: {size[0]}x{size[1]} PNG]\n" if size else "[image: PNG]\n"
+        plain = self.content.get("data", {}).get("text/plain", "")
+        return strip_ansi(plain) + "\n" if plain else ""
+
+
+@dataclass
+class ExecutionResult:
+    status: Status
+    outputs: list[Output] = field(default_factory=list)
+    error: str | None = None
+    execution_count: int | None = None
+    duration_s: float = 0.0
+
+    @property
+    def images(self) -> list[bytes]:
+        return [png for out in self.outputs if (png := out.png) is not None]
+
+    def text(self) -> str:
+        parts = [out.text() for out in self.outputs]
+        if self.error:
+            parts.append(f"[{self.error}]\n")
+        return "".join(parts)
+
+
+def _text_size(out: Output) -> int:
+    if out.output_type == "stream":
+        return len(out.content["text"])
+    if out.output_type == "error":
+        return sum(len(line) for line in out.content.get("traceback", []))
+    data = out.content.get("data", {})
+    return len(data.get("text/plain", "")) if "image/png" in data else sum(len(str(v)) for v in data.values())
+
+
+class OutputCollector:
+    """Turns iopub messages into outputs, keeping at most about `budget` characters of text.
+
+    Past the budget the head is kept plus a rolling tail, so a cell that prints millions of lines
+    costs a bounded amount of memory; what was dropped in between is noted in the outputs.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.execution_count: int | None = None
+        self._head: list[Output] = []
+        self._tail: deque[Output] = deque()
+        self._used = 0
+        self._tail_len = 0
+        self._dropped = 0
+        self._images = 0
+
+    @property
+    def outputs(self) -> list[Output]:
+        return self._head + list(self._tail)
+
+    def add(self, msg: dict[str, Any]) -> None:
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "execute_input":
+            self.execution_count = content.get("execution_count")
+        elif kind == "stream":
+            self._add_stream(content["name"], content["text"])
+        elif kind in {"display_data", "execute_result", "error"}:
+            if kind == "execute_result":
+                self.execution_count = content.get("execution_count", self.execution_count)
+            if "image/png" in content.get("data", {}):
+                self._images += 1
+                if self._images > _MAX_IMAGES:
+                    return
+            self._append(Output(kind, {k: v for k, v in content.items() if k != "transient"}))
+        elif kind == "clear_output":
+            self._head.clear()
+            self._tail.clear()
+            self._used = self._tail_len = 0
+
+    def _add_stream(self, name: str, text: str) -> None:
+        if not self._tail:
+            room = max(self.budget - self._used, 0)
+            head, text = text[:room], text[room:]
+            if head:
+                last = self._head[-1] if self._head else None
+                if last and last.output_type == "stream" and last.content["name"] == name:
+                    last.content["text"] += head
+                else:
+                    self._head.append(Output("stream", {"name": name, "text": head}))
+                self._used += len(head)
+            if not text:
+                return
+        last = self._tail[-1] if self._tail else None
+        if last and last.output_type == "stream" and last.content["name"] == name:
+            last.content["text"] += text
+            self._tail_len += len(text)
+            self._trim()
+        else:
+            self._append(Output("stream", {"name": name, "text": text}), force_tail=True)
+
+    def _append(self, out: Output, force_tail: bool = False) -> None:
+        size = _text_size(out)
+        if not force_tail and not self._tail and self._used + size <= self.budget:
+            self._head.append(out)
+            self._used += size
+            return
+        self._tail.append(out)
+        self._tail_len += size
+        self._trim()
+
+    def _trim(self) -> None:
+        limit = self.budget // 2
+        while self._tail_len > limit and self._tail:
+            first, excess = self._tail[0], self._tail_len - limit
+            size = _text_size(first)
+            if first.output_type == "stream" and size > excess:
+                first.content["text"] = first.content["text"][excess:]
+                size = excess
+            elif len(self._tail) == 1 and first.output_type != "stream":
+                break
+            else:
+                self._tail.popleft()
+            self._tail_len -= size
+            self._dropped += size
+
+    def finish(self) -> list[Output]:
+        """The outputs in order, with a note where anything was dropped."""
+        notes = []
+        if self._dropped:
+            notes.append(f"{self._dropped} characters of output dropped")
+        if self._images > _MAX_IMAGES:
+            notes.append(f"{self._images - _MAX_IMAGES} images dropped")
+        if not notes:
+            return self.outputs
+        note = Output("stream", {"name": "stdout", "text": f"\n... [{'; '.join(notes)}] ...\n"})
+        return [*self._head, note, *self._tail]

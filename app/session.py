@@ -1,0 +1,157 @@
+"""Typed access to what a browser session owns (`st.session_state`) and what the process shares
+(`st.cache_resource`: loaded models, the conversation store)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from app.auth import LOCAL_USER
+from app.config import data_dir
+from app.store import ConversationNotFound, Store
+from app.tools.base import ToolContext
+from models.backends import BackendLoadError, ChatBackend, get_text_backend
+from models.messages import Message
+from models.settings import ModelSettings
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(root: str) -> Store:
+    return Store(Path(root))
+
+
+def store() -> Store:
+    """The conversation store under `GLM_DATA_DIR`, opened once per process."""
+    return _open_store(str(data_dir()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _load_text_backend(settings: ModelSettings) -> ChatBackend:
+    return get_text_backend(settings)
+
+
+def text_backend() -> ChatBackend | None:
+    """The configured text model, loaded once per process; shows why when it can't be loaded."""
+    settings = ModelSettings.from_env()
+    where = settings.api_base if settings.backend == "openai" else "in-process"
+    try:
+        with st.spinner(f"Loading {settings.model} ({where})…"):
+            return _load_text_backend(settings)
+    except BackendLoadError as exc:
+        st.error(str(exc), icon="⚠️")
+        return None
+
+
+def user_id() -> str:
+    return st.session_state.get("user_id", LOCAL_USER)
+
+
+def session_id() -> str:
+    if "session_id" not in st.session_state:
+        st.session_state["session_id"] = uuid.uuid4().hex
+    return st.session_state["session_id"]
+
+
+def session_dir() -> Path:
+    """This browser session's private folder (the code interpreter's /mnt/data)."""
+    path = store().user_dir(user_id()) / "sessions" / session_id()
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+@dataclass
+class ConversationState:
+    """The open conversation of one workspace in this browser session."""
+
+    workspace: str
+    id: str | None = None
+    messages: list[Message] = field(default_factory=list)
+    tool_state: dict[str, Any] = field(default_factory=dict)
+    pending: list[Message] = field(default_factory=list)
+    streaming: list[str] = field(default_factory=list)
+    replacing: bool = False
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def tool_context(self) -> ToolContext:
+        self.cancel = threading.Event()
+        return ToolContext(session_id(), session_dir(), self.tool_state, self.cancel)
+
+
+def conversation(workspace: str) -> ConversationState:
+    """The workspace's open conversation, reopened from the URL (`?c=id`) after a reload."""
+    key = f"conversation:{workspace}"
+    state: ConversationState = st.session_state.setdefault(key, ConversationState(workspace))
+    wanted = st.query_params.get("c")
+    if wanted and wanted != state.id:
+        try:
+            stored = store().load_conversation(user_id(), wanted)
+        except ConversationNotFound:
+            st.query_params.pop("c", None)
+            st.warning("That conversation doesn't exist or isn't yours.")
+        else:
+            if stored.workspace == workspace:
+                state = ConversationState(workspace, stored.id, stored.messages, stored.tool_state)
+                st.session_state[key] = state
+    elif state.id and not wanted:
+        st.query_params["c"] = state.id
+    return state
+
+
+def new_conversation(workspace: str) -> None:
+    st.session_state[f"conversation:{workspace}"] = ConversationState(workspace)
+    st.query_params.pop("c", None)
+
+
+def begin_turn(state: ConversationState, user_message: Message) -> None:
+    """Start a turn: the user's message joins the view; nothing is written until the turn ends."""
+    state.pending = [user_message]
+    state.streaming = []
+
+
+def last_turn_start(messages: list[Message]) -> int | None:
+    """Index of the last user message: where the newest turn begins."""
+    return next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
+
+
+def begin_retry(state: ConversationState) -> Message | None:
+    """Take the last turn off the view; its user message starts the new turn, which replaces it."""
+    start = last_turn_start(state.messages)
+    if start is None:
+        return None
+    user_message = state.messages[start]
+    del state.messages[start:]
+    state.replacing = True
+    return user_message
+
+
+def end_turn(state: ConversationState) -> None:
+    """Write the finished (or stopped) turn in one transaction and show it."""
+    if state.streaming:
+        state.pending.append(Message("assistant", "".join(state.streaming), info={"stopped": True}))
+    turn, state.pending, state.streaming = state.pending, [], []
+    if not turn:
+        return
+    db, user = store(), user_id()
+    if state.id is None:
+        state.id = db.create_conversation(user, state.workspace)
+        st.query_params["c"] = state.id
+    if state.replacing:
+        state.replacing = False
+        db.replace_last_turn(user, state.id, turn, state.tool_state)
+    else:
+        db.append_turn(user, state.id, turn, state.tool_state)
+    state.messages.extend(turn)
+
+
+def interrupted_turn(state: ConversationState) -> bool:
+    """A turn the previous script run didn't finish (Stop, or a new input): keep what it produced."""
+    if not state.pending:
+        return False
+    state.cancel.set()
+    end_turn(state)
+    return True

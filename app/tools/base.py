@@ -1,0 +1,82 @@
+"""What a tool is, what it receives and what it returns."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.messages import Attachment
+
+EMPTY_OBSERVATION = "(no output)"
+
+
+@dataclass
+class ToolContext:
+    """Per-session, per-conversation resources handed to a tool call.
+
+    `state` is JSON-serialisable tool state owned by one conversation (the browser's citation map, say);
+    `workdir` is the session's private folder (the code interpreter's /mnt/data).
+    """
+
+    session_id: str
+    workdir: Path
+    state: dict[str, Any] = field(default_factory=dict)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class ToolResult:
+    """An observation for the model plus display-only extras for the UI."""
+
+    content: str
+    metadata: str = ""
+    is_error: bool = False
+    attachments: list[Attachment] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.content.strip():
+            self.content = EMPTY_OBSERVATION
+
+
+def _json_text(arguments: dict[str, Any]) -> str:
+    return json.dumps(arguments, ensure_ascii=False)
+
+
+def _json_arguments(text: str) -> dict[str, Any]:
+    return json.loads(text)
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool the model can call.
+
+    `run` takes the call as GLM-4 writes it (code for `python`, Python-call syntax for
+    `simple_browser`, a JSON object for functions). Chat-completions servers send structured
+    arguments instead; `text_from_arguments` / `arguments_from_text` convert between the two.
+    Built-in tools have their own entry in the GLM-4 template (`{"type": name}`).
+    """
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    run: Callable[[str, ToolContext], ToolResult]
+    builtin: bool = False
+    text_from_arguments: Callable[[dict[str, Any]], str] = _json_text
+    arguments_from_text: Callable[[str], dict[str, Any]] = _json_arguments
+
+    @property
+    def function_schema(self) -> dict[str, Any]:
+        """The OpenAI function object (name, description, parameters)."""
+        return {"name": self.name, "description": self.description, "parameters": self.parameters}
+
+    @property
+    def template_entry(self) -> dict[str, Any]:
+        """The entry for the GLM-4 template's `tools` list."""
+        if self.builtin:
+            return {"type": self.name}
+        return {"type": "function", "function": self.function_schema}

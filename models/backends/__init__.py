@@ -1,0 +1,46 @@
+"""Text backends behind one interface (`ChatBackend`), chosen by `GLM_BACKEND`."""
+
+from __future__ import annotations
+
+import os
+
+from models.backends.base import ChatBackend, ToolDeclaration
+from models.settings import ModelSettings
+
+__all__ = ["BackendLoadError", "ChatBackend", "ToolDeclaration", "get_text_backend"]
+
+
+class BackendLoadError(RuntimeError):
+    """The configured model can't be loaded or reached; the message says what to set."""
+
+
+def get_text_backend(settings: ModelSettings | None = None) -> ChatBackend:
+    """Build the configured backend (uncached: the app caches it once per process)."""
+    settings = settings or ModelSettings.from_env()
+    if settings.backend == "openai":
+        from models.backends.remote import load_openai_backend
+
+        try:
+            return load_openai_backend(
+                settings.api_base,
+                settings.api_key,
+                settings.model,
+                settings.api_mode,
+                settings.max_context,
+                model_explicit="GLM_MODEL" in os.environ,
+            )
+        except Exception as exc:
+            raise BackendLoadError(
+                f"Can't reach the OpenAI-compatible server at GLM_API_BASE={settings.api_base} "
+                f"({type(exc).__name__}: {exc}). Start the server or set GLM_API_BASE / GLM_API_KEY."
+            ) from exc
+    from models.backends.local import load_transformers_backend
+
+    try:
+        return load_transformers_backend(settings.model, settings.trust_remote_code, settings.max_context)
+    except Exception as exc:
+        raise BackendLoadError(
+            f"Can't load GLM_MODEL={settings.model} with transformers ({type(exc).__name__}: {exc}). "
+            "Set GLM_MODEL to a local checkpoint folder (try `python -m models.tiny ./tiny-glm` for a tiny "
+            "test model), or use a server with GLM_BACKEND=openai and GLM_API_BASE."
+        ) from exc

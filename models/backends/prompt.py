@@ -1,0 +1,68 @@
+"""Backends that send GLM-4 prompt text and parse the raw output themselves."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from models.backends.base import ToolDeclaration
+from models.events import Done, ModelEvent, ToolCall
+from models.messages import GenerationParams, Message
+from models.parser import OutputParser
+from models.protocol import render_prompt
+
+TextStream = Generator[str, None, str]
+"""Text chunks; the generator's return value is the finish reason ("stop", "length", "cancelled")."""
+
+
+class TextSource(Protocol):
+    def stream_text(self, prompt: str, params: GenerationParams, cancel: threading.Event) -> TextStream: ...
+
+
+def new_call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def parse_stream(chunks: TextStream) -> Iterator[ModelEvent]:
+    """Raw model text in, protocol events out."""
+    parser = OutputParser()
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration as end:
+            finish = end.value or "stop"
+            break
+        yield from parser.feed(chunk)
+    events, output = parser.finish()
+    yield from events
+    if output.is_tool_call:
+        yield ToolCall(output.tool, output.text, new_call_id())
+        if finish == "stop":
+            finish = "tool_call"
+    yield Done(finish)
+
+
+Renderer = Callable[[Sequence[Message], Sequence[dict[str, Any]]], str]
+
+
+@dataclass
+class PromptBackend:
+    """A ChatBackend over any TextSource: render the prompt, stream it, parse the output."""
+
+    source: TextSource
+    context_window: int
+    count_tokens: Callable[[str], int]
+    render: Renderer = render_prompt
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDeclaration],
+        params: GenerationParams,
+        cancel: threading.Event,
+    ) -> Iterator[ModelEvent]:
+        prompt = self.render(messages, [t.template_entry for t in tools])
+        yield from parse_stream(self.source.stream_text(prompt, params, cancel))

@@ -1,0 +1,196 @@
+"""OpenAI-compatible servers (vLLM, SGLang, llama.cpp, the Zhipu open platform) in both API modes."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.backends.base import ToolDeclaration
+from models.backends.prompt import PromptBackend, TextStream, new_call_id
+from models.events import Done, ModelEvent, TextDelta, ToolCall, ToolCallDelta
+from models.messages import GenerationParams, Message
+from models.parser import normalize_call
+from models.protocol import STOP_STRINGS, STOP_TOKEN_IDS
+from models.tokens import estimate_tokens
+
+DEFAULT_CONTEXT = 8192
+
+
+@dataclass
+class CompletionsSource:
+    """`/v1/completions`: the app renders the GLM-4 prompt and parses the output itself."""
+
+    client: Any
+    model: str
+
+    def stream_text(self, prompt: str, params: GenerationParams, cancel: threading.Event) -> TextStream:
+        stream = self.client.completions.create(
+            model=self.model,
+            prompt=prompt,
+            max_tokens=params.max_new_tokens,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            stop=list(STOP_STRINGS),
+            stream=True,
+            extra_body={"stop_token_ids": list(STOP_TOKEN_IDS)},
+        )
+        finish = "stop"
+        with stream:
+            for chunk in stream:
+                if cancel.is_set():
+                    return "cancelled"
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                if choice.text:
+                    yield choice.text
+                finish = choice.finish_reason or finish
+        return "cancelled" if cancel.is_set() else finish
+
+
+def to_chat_messages(messages: Sequence[Message], tools: Sequence[ToolDeclaration]) -> list[dict[str, Any]]:
+    """GLM-4 history as chat-completions messages: tool calls as `tool_calls`, observations as `tool`."""
+    by_name = {t.name: t for t in tools}
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.is_tool_call:
+            out.append(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": m.tool_call_id or new_call_id(),
+                            "type": "function",
+                            "function": {"name": m.metadata, "arguments": _arguments_json(by_name, m)},
+                        }
+                    ],
+                }
+            )
+        elif m.role == "observation":
+            out.append({"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content})
+        elif m.content:
+            out.append({"role": m.role, "content": m.content})
+    return out
+
+
+def _arguments_json(tools: dict[str, ToolDeclaration], message: Message) -> str:
+    tool = tools.get(message.metadata)
+    try:
+        arguments = tool.arguments_from_text(message.content) if tool else json.loads(message.content)
+    except (ValueError, KeyError, TypeError):
+        arguments = {"input": message.content}
+    return json.dumps(arguments, ensure_ascii=False)
+
+
+@dataclass
+class _PendingCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ChatCompletionsBackend:
+    """`/v1/chat/completions` with `tools`: the server renders the prompt and parses tool calls."""
+
+    client: Any
+    model: str
+    context_window: int = DEFAULT_CONTEXT
+
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDeclaration],
+        params: GenerationParams,
+        cancel: threading.Event,
+    ) -> Iterator[ModelEvent]:
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": to_chat_messages(messages, tools),
+            "max_tokens": params.max_new_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "stream": True,
+        }
+        if tools:
+            request["tools"] = [{"type": "function", "function": t.function_schema} for t in tools]
+        calls: dict[int, _PendingCall] = {}
+        finish = "stop"
+        with self.client.chat.completions.create(**request) as stream:
+            for chunk in stream:
+                if cancel.is_set():
+                    finish = "cancelled"
+                    break
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                delta = choice.delta
+                if delta.content:
+                    yield TextDelta(delta.content)
+                for part in delta.tool_calls or []:
+                    yield from _grow_call(calls.setdefault(part.index or 0, _PendingCall()), part)
+                finish = choice.finish_reason or finish
+        by_name = {t.name: t for t in tools}
+        for index in sorted(calls):
+            call = calls[index]
+            yield ToolCall(call.name, _call_text(by_name.get(call.name), call), call.id or new_call_id())
+        if calls and finish in ("stop", "tool_calls"):
+            finish = "tool_call"
+        yield Done(finish)
+
+
+def _grow_call(call: _PendingCall, part: Any) -> Iterator[ToolCallDelta]:
+    call.id = part.id or call.id
+    function = part.function
+    if function is None:
+        return
+    call.name = function.name or call.name
+    if function.arguments:
+        call.arguments.append(function.arguments)
+        yield ToolCallDelta(call.name, function.arguments)
+
+
+def _call_text(tool: ToolDeclaration | None, call: _PendingCall) -> str:
+    """The call in GLM-4 form (code for `python`, JSON for functions); raw text when it won't convert."""
+    raw = "".join(call.arguments)
+    if tool is None:
+        return raw
+    try:
+        return normalize_call(call.name, tool.text_from_arguments(json.loads(raw or "{}")))
+    except (ValueError, KeyError, TypeError):
+        return raw
+
+
+def make_client(api_base: str, api_key: str) -> Any:
+    from openai import OpenAI
+
+    return OpenAI(base_url=api_base, api_key=api_key or "EMPTY", timeout=600.0, max_retries=0)
+
+
+def served_model(client: Any, wanted: str, explicit: bool) -> tuple[str, int]:
+    """The model name to request and its context length as the server reports it (vLLM: max_model_len)."""
+    models = list(client.models.list())
+    names = [m.id for m in models]
+    name = wanted if explicit or wanted in names or not names else names[0]
+    for m in models:
+        if m.id == name:
+            return name, int(getattr(m, "max_model_len", 0) or 0)
+    return name, 0
+
+
+def load_openai_backend(
+    api_base: str, api_key: str, model: str, mode: str, max_context: int = 0, model_explicit: bool = False
+) -> ChatCompletionsBackend | PromptBackend:
+    client = make_client(api_base, api_key)
+    name, served_context = served_model(client, model, model_explicit)
+    context = max_context or served_context or DEFAULT_CONTEXT
+    if mode == "completions":
+        return PromptBackend(CompletionsSource(client, name), context, estimate_tokens)
+    return ChatCompletionsBackend(client, name, context)

