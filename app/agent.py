@@ -9,8 +9,9 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from app.timings import StepTimer
 from app.tools.base import Tool, ToolContext, ToolResult
 from app.tools.registry import dispatch
 from models.backends.base import ChatBackend
@@ -63,24 +64,6 @@ AgentEvent = TextDelta | ToolCallDelta | ToolStarted | ToolRunning | ToolFinishe
 HEARTBEAT_S = 0.25
 
 
-@dataclass
-class StepStats:
-    """Timings of the turn, filled in as it runs (time to first token, chunks streamed)."""
-
-    started: float = field(default_factory=time.monotonic)
-    first_token: float | None = None
-    chunks: int = 0
-    generating: float = 0.0
-
-    def as_info(self) -> dict[str, float]:
-        info: dict[str, float] = {}
-        if self.first_token is not None:
-            info["ttft_s"] = round(self.first_token - self.started, 3)
-        if self.generating > 0 and self.chunks:
-            info["tokens_per_s"] = round(self.chunks / self.generating, 1)
-        return info
-
-
 def run_turn(
     backend: ChatBackend,
     tools: Sequence[Tool],
@@ -109,19 +92,20 @@ def _turn(
     ctx: ToolContext,
     max_steps: int,
 ) -> Iterator[AgentEvent]:
-    stats = StepStats()
+    timer = StepTimer()
     calls_made = 0
+    first_step = True
     while True:
+        if not first_step:
+            timer.model_step()
+        first_step = False
         text: list[str] = []
         calls: list[ToolCall] = []
         done = Done()
-        step_start = time.monotonic()
         try:
             for event in backend.stream(messages, tools, params, ctx.cancel):
                 if isinstance(event, TextDelta | ToolCallDelta):
-                    if stats.first_token is None:
-                        stats.first_token = time.monotonic()
-                    stats.chunks += 1
+                    timer.token()
                     if isinstance(event, TextDelta):
                         text.append(event.text)
                     yield event
@@ -132,13 +116,13 @@ def _turn(
         except Exception as exc:
             yield TurnError(f"The model failed: {type(exc).__name__}: {exc}")
             return
-        finally:
-            stats.generating += time.monotonic() - step_start
         if done.finish_reason == "cancelled" or ctx.cancel.is_set():
-            yield Answer(Message("assistant", "".join(text), info={**stats.as_info(), "stopped": True}), True)
+            yield Answer(
+                Message("assistant", "".join(text), info={"timings": timer.to_dict(), "stopped": True}), True
+            )
             return
         if not calls:
-            yield Answer(Message("assistant", "".join(text), info=stats.as_info()))
+            yield Answer(Message("assistant", "".join(text), info={"timings": timer.to_dict()}))
             return
         if done.finish_reason == "length":
             yield TurnError(
@@ -156,7 +140,8 @@ def _turn(
             call_message = Message("assistant", call.text, metadata=call.name, tool_call_id=call.id)
             yield ToolStarted(call_message)
             started = time.monotonic()
-            result = yield from _run_tool(call, call_message, ctx, tools)
+            with timer.tool(call.name):
+                result = yield from _run_tool(call, call_message, ctx, tools)
             seconds = time.monotonic() - started
             observation = Message(
                 "observation",

@@ -29,6 +29,18 @@ def generation_controls(prefix: str) -> GenerationParams:
     return GenerationParams(temperature=temperature, top_p=top_p, max_new_tokens=int(max_new))
 
 
+def edit_last_question(state: ConversationState) -> str | None:
+    """An editor for the last question; returns the new text when the user resends it."""
+    last = next((m for m in reversed(state.messages) if m.role == "user"), None)
+    if last is None:
+        return None
+    with st.expander(":material/edit: Edit last question"), st.form(f"edit-{state.workspace}", border=False):
+        text = st.text_area("Question", last.content, label_visibility="collapsed")
+        if st.form_submit_button("Resend") and text.strip():
+            return text
+    return None
+
+
 def render_answer(text: str, tool_state: dict[str, Any]) -> None:
     st.markdown(safe_markdown(render_citations(text, tool_state)))
 
@@ -39,16 +51,20 @@ def render_attachments(attachments: Iterable[Attachment], key: str) -> None:
             st.image(item.data, caption=item.name or None, width="content")
         elif item.kind == "file" and item.path and Path(item.path).is_file():
             st.download_button(
-                f"⬇ {item.name}", Path(item.path).read_bytes(), file_name=item.name, key=f"{key}-file-{i}"
+                f":material/download: {item.name}",
+                Path(item.path).read_bytes(),
+                file_name=item.name,
+                key=f"{key}-file-{i}",
             )
 
 
 def _step_label(call: Message, observation: Message | None) -> str:
     if observation is None:
-        return f"🛠 {call.metadata}"
+        return f":material/build: {call.metadata}"
     seconds = observation.info.get("seconds")
     took = f" · {seconds:.2f} s" if isinstance(seconds, int | float) else ""
-    return f"{'⚠️' if observation.info.get('is_error') else '🛠'} {call.metadata}{took}"
+    icon = ":material/error:" if observation.info.get("is_error") else ":material/build:"
+    return f"{icon} {call.metadata}{took}"
 
 
 def _render_observation(observation: Message, key: str) -> None:
@@ -98,8 +114,8 @@ def _render_assistant_part(messages: list[Message], i: int, tool_state: dict[str
     if message.role == "assistant":
         render_answer(message.content, tool_state)
         if message.info.get("stopped"):
-            st.caption("⏹ stopped")
-        if timings := format_timings(message.info):
+            st.caption(":material/stop_circle: stopped")
+        if timings := format_timings(message.info.get("timings", {})):
             st.caption(timings)
     elif message.role == "observation":
         _render_observation(message, f"m{i}")
@@ -123,7 +139,7 @@ def stream_turn(events: Iterator[AgentEvent], state: ConversationState) -> None:
         elif isinstance(event, Answer):
             state.streaming = []
             state.pending.append(event.message)
-            if timings := format_timings(event.message.info):
+            if timings := format_timings(event.message.info.get("timings", {})):
                 st.caption(timings)
             event = next(events, None)
         elif isinstance(event, TurnError):
@@ -154,7 +170,7 @@ def _live_tool_step(
     """Show one tool call from its first written character to its observation."""
     name = event.name if isinstance(event, ToolCallDelta) else event.message.metadata
     state.streaming = []
-    with st.status(f"🛠 {name}: writing the call…", expanded=True) as status:
+    with st.status(f":material/build: {name}: writing the call…", expanded=True) as status:
         code_box, clock = st.empty(), st.empty()
         written: list[str] = []
         while event is not None:
@@ -166,7 +182,7 @@ def _live_tool_step(
                 code_box.code(
                     event.message.content, language=CALL_LANGUAGE.get(name, "json"), wrap_lines=True
                 )
-                status.update(label=f"🛠 {name}: running…")
+                status.update(label=f":material/build: {name}: running…")
             elif isinstance(event, ToolRunning):
                 clock.caption(f"running for {event.seconds:.1f} s")
             elif isinstance(event, ToolFinished):

@@ -13,7 +13,7 @@ MAX_LISTED = 50
 
 
 def conversation_sidebar(workspace: str, state: ConversationState) -> None:
-    if st.button("＋ New chat", key=f"{workspace}-new", use_container_width=True, type="primary"):
+    if st.button(":material/add: New chat", key=f"{workspace}-new", use_container_width=True, type="primary"):
         session.new_conversation(workspace)
         st.rerun()
     db, user = session.store(), session.user_id()
@@ -22,7 +22,7 @@ def conversation_sidebar(workspace: str, state: ConversationState) -> None:
         st.caption("Conversations")
     for summary in summaries:
         current = summary.id == state.id
-        label = ("▸ " if current else "") + summary.title
+        label = (":material/chat: " if current else "") + summary.title
         if st.button(label, key=f"{workspace}-open-{summary.id}", use_container_width=True, disabled=current):
             st.query_params["c"] = summary.id
             st.rerun()
@@ -42,12 +42,20 @@ def _manage_open(workspace: str, state: ConversationState) -> None:
             db.rename(user, stored.id, title.strip())
             st.rerun()
         st.download_button(
-            "⬇ Markdown", to_markdown(stored), f"{stored.id}.md", "text/markdown", key=f"{workspace}-md"
+            ":material/download: Markdown",
+            to_markdown(stored),
+            f"{stored.id}.md",
+            "text/markdown",
+            key=f"{workspace}-md",
         )
         st.download_button(
-            "⬇ JSON", to_json(stored), f"{stored.id}.json", "application/json", key=f"{workspace}-json"
+            ":material/download: JSON",
+            to_json(stored),
+            f"{stored.id}.json",
+            "application/json",
+            key=f"{workspace}-json",
         )
-        if st.button("🗑 Delete", key=f"{workspace}-delete"):
+        if st.button(":material/delete: Delete", key=f"{workspace}-delete"):
             db.delete(user, stored.id)
             session.new_conversation(workspace)
             st.rerun()

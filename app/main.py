@@ -12,12 +12,12 @@ import streamlit as st  # noqa: E402
 
 from app.gate import signed_in  # noqa: E402
 
-st.set_page_config(page_title="GLM Studio", page_icon="✨", layout="wide")
+st.set_page_config(page_title="GLM Studio", page_icon=":material/auto_awesome:", layout="wide")
 
 PAGES = [
-    st.Page("pages/chat.py", title="All Tools", icon="🛠️", url_path="", default=True),
-    st.Page("pages/documents.py", title="Long document", icon="📄", url_path="documents"),
-    st.Page("pages/vision.py", title="Vision", icon="🖼️", url_path="vision"),
+    st.Page("pages/chat.py", title="All Tools", icon=":material/construction:", url_path="", default=True),
+    st.Page("pages/documents.py", title="Long document", icon=":material/description:", url_path="documents"),
+    st.Page("pages/vision.py", title="Vision", icon=":material/image:", url_path="vision"),
 ]
 
 if signed_in():

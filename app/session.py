@@ -43,7 +43,7 @@ def text_backend() -> ChatBackend | None:
         with st.spinner(f"Loading {settings.model} ({where})…"):
             return _load_text_backend(settings)
     except BackendLoadError as exc:
-        st.error(str(exc), icon="⚠️")
+        st.error(str(exc), icon=":material/error:")
         return None
 
 
@@ -127,6 +127,17 @@ def begin_retry(state: ConversationState) -> Message | None:
     del state.messages[start:]
     state.replacing = True
     return user_message
+
+
+def next_user_message(
+    state: ConversationState, prompt: str | None, retry: bool, edited: str | None
+) -> Message | None:
+    """The message that starts this run's turn: a new question, a retry, or an edited last question."""
+    if retry:
+        return begin_retry(state)
+    if edited is not None and begin_retry(state) is not None:
+        return Message("user", edited)
+    return Message("user", prompt) if prompt else None
 
 
 def end_turn(state: ConversationState) -> None:

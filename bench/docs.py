@@ -4,7 +4,7 @@
    against PyMuPDF's raw `get_text` on the same file in this process. Target: at least 0.5x raw.
 2. Time from upload to a ready index for that file: with the parser process cold, warm (started ahead,
    as the app does after its first file) and from the content-hash cache.
-3. Needle recall: 20 facts planted in a generated corpus of about 1M tokens (two 1,000-page PDFs),
+3. Needle recall: 20 facts planted in a generated corpus of about 1M tokens (two 750-page PDFs),
    each asked for; counts how often the planted passage is among what the model is sent. Target 20/20.
 """
 
@@ -30,12 +30,41 @@ STARS = [
     "Orion", "Lyra", "Draco", "Cygnus", "Pegasus", "Aquila", "Carina", "Cetus", "Corvus", "Hydra",
     "Lepus", "Lupus", "Norma", "Pavo", "Pictor", "Puppis", "Sagitta", "Scutum", "Vela", "Volans",
 ]  # fmt: skip
-COMMON = "the of and to in a is that for it as was with be by on not this are at from or have an which".split()
-TRAPS = "vault code opens audit access key door record archive number".split()  # near-miss words in the filler
+COMMON = ["the", "of", "and", "to", "in", "a", "is", "that", "for", "it", "as", "was", "with", "be", "by"]
+TRAPS = [
+    "vault",
+    "code",
+    "opens",
+    "audit",
+    "access",
+    "key",
+    "door",
+    "record",
+    "archive",
+    "number",
+]  # near misses
+NEEDLE_PAGES = 750  # per file, two files: about 4M characters, 1M tokens
 
 
 def vocabulary(rng: random.Random) -> list[str]:
-    syllables = ["ka", "lo", "mi", "ren", "tas", "vu", "po", "sel", "dar", "ni", "qu", "bem", "tor", "ix", "fa", "gre"]
+    syllables = [
+        "ka",
+        "lo",
+        "mi",
+        "ren",
+        "tas",
+        "vu",
+        "po",
+        "sel",
+        "dar",
+        "ni",
+        "qu",
+        "bem",
+        "tor",
+        "ix",
+        "fa",
+        "gre",
+    ]
     return list({"".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))) for _ in range(4000)})
 
 
@@ -43,15 +72,17 @@ def page_text(rng: random.Random, words: list[str]) -> str:
     out = []
     for i in range(WORDS_PER_PAGE):
         roll = rng.random()
-        out.append(rng.choice(COMMON) if roll < 0.4 else rng.choice(TRAPS) if roll < 0.42 else rng.choice(words))
+        out.append(
+            rng.choice(COMMON) if roll < 0.4 else rng.choice(TRAPS) if roll < 0.42 else rng.choice(words)
+        )
         if i % 14 == 13:
             out[-1] += "."
     return " ".join(out)
 
 
-def make_pdf(rng: random.Random, words: list[str], facts: dict[int, str]) -> bytes:
+def make_pdf(rng: random.Random, words: list[str], facts: dict[int, str], pages: int = PAGES) -> bytes:
     doc = pymupdf.open()
-    for n in range(1, PAGES + 1):
+    for n in range(1, pages + 1):
         text = page_text(rng, words)
         if n in facts:
             cut = rng.randint(50, WORDS_PER_PAGE - 50)
@@ -100,30 +131,38 @@ def ingest(rng: random.Random, words: list[str]) -> None:
     build_index([doc])
     from_disk = time.perf_counter() - start
     raw, warm = statistics.median(raw_runs), statistics.median(warm_runs)
-    print(f"1,000-page PDF: {len(data) / 2**20:.1f} MiB, {doc.text_chars:,} characters, {len(doc.chunks):,} chunks")
+    size = f"{len(data) / 2**20:.1f} MiB, {doc.text_chars:,} characters, {len(doc.chunks):,} chunks"
+    print(f"1,000-page PDF: {size}")
     print(f"  raw PyMuPDF get_text:           {PAGES / raw:7.0f} pages/s ({raw:.2f} s, median of 3)")
     print(f"  pipeline, parse + index (warm): {PAGES / warm:7.0f} pages/s ({warm:.2f} s, median of 3)")
     print(f"  ratio pipeline / raw:           {raw / warm:7.2f}x  (target >= 0.5x)")
     print(f"  pipeline with a cold parser:    {PAGES / cold:7.0f} pages/s, ratio {raw / cold:.2f}x")
-    print(f"upload to ready index: cold {cold:.2f} s, warm {warm:.2f} s, disk cache {from_disk:.3f} s, "
-          f"memory cache {cached * 1000:.1f} ms")  # fmt: skip
+    caches = f"disk cache {from_disk:.3f} s, memory cache {cached * 1000:.1f} ms"
+    print(f"upload to ready index: cold {cold:.2f} s, warm {warm:.2f} s, {caches}")
 
 
 def needles(rng: random.Random, words: list[str]) -> None:
-    pages = rng.sample(range(1, 2 * PAGES + 1), len(STARS))
-    codes = {star: f"{rng.randint(1000, 9999)}-{rng.choice('ABCDEFGHJK')}{rng.choice('LMNPQRSTUV')}" for star in STARS}
-    facts = {page: f"The {star} vault opens with code {codes[star]}, as recorded in the audit." for page, star in
-             zip(pages, STARS, strict=True)}  # fmt: skip
+    pages = rng.sample(range(1, 2 * NEEDLE_PAGES + 1), len(STARS))
+    codes = {
+        star: f"{rng.randint(1000, 9999)}-{rng.choice('ABCDEFGHJK')}{rng.choice('LMNPQRSTUV')}"
+        for star in STARS
+    }
+    facts = {
+        p: f"The {star} vault opens with code {codes[star]}, as in the audit."
+        for p, star in zip(pages, STARS)
+    }
     start = time.perf_counter()
     docs = []
     for part in (0, 1):
-        mine = {p - part * PAGES: f for p, f in facts.items() if part * PAGES < p <= (part + 1) * PAGES}
-        docs.append(load_document(f"corpus-{part + 1}.pdf", make_pdf(rng, words, mine)))
+        low = part * NEEDLE_PAGES
+        mine = {p - low: f for p, f in facts.items() if low < p <= low + NEEDLE_PAGES}
+        docs.append(load_document(f"corpus-{part + 1}.pdf", make_pdf(rng, words, mine, NEEDLE_PAGES)))
     made = time.perf_counter() - start
     chars = sum(d.text_chars for d in docs)
     estimated = sum(estimate_tokens(p.text) for d in docs for p in d.pages)
-    print(f"needle corpus: 2 PDFs, 2,000 pages, {chars:,} characters, ~{chars // 4:,} tokens at 4 chars/token "
-          f"(conservative estimate {estimated:,}); generated + ingested in {made:.1f} s")  # fmt: skip
+    print(f"needle corpus: 2 PDFs, {2 * NEEDLE_PAGES:,} pages, {chars:,} characters")
+    print(f"  ~{chars // 4:,} tokens at 4 characters a token, {estimated:,} by the conservative estimate")
+    print(f"  generated, parsed and indexed in {made:.1f} s")
     for window in (32_768, 8_192):
         found, ranks, times = 0, [], []
         for star in STARS:
@@ -136,9 +175,10 @@ def needles(rng: random.Random, words: list[str]) -> None:
             found += bool(hit)
             ranks.append(hit[0] + 1 if hit else None)
             assert ctx.strategy == "retrieved" and ctx.tokens <= budget
-        print(f"needle recall, {window:,}-token window ({budget:,} for documents, {len(ctx.sources)} passages "
-              f"sent): {found}/{len(STARS)}; rank of the planted passage: {ranks}; "
-              f"retrieval {statistics.median(times) * 1000:.0f} ms median")  # fmt: skip
+        sent = f"{budget:,} tokens for documents, {len(ctx.sources)} passages sent"
+        print(f"needle recall, {window:,}-token window ({sent}): {found}/{len(STARS)} (target 20/20)")
+        print(f"  rank of the planted passage among those sent: {ranks}")
+        print(f"  retrieval and fitting: {statistics.median(times) * 1000:.0f} ms median per question")
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ only the undecided first line and a short tail that might be the start of a stop
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from models.events import TextDelta, ToolCallDelta
@@ -49,15 +48,16 @@ class StopScanner:
     def feed(self, chunk: str) -> str:
         if self.stopped:
             return ""
-        text = self._tail + chunk
-        cut = min((i for i in (text.find(s) for s in STOP_STRINGS) if i >= 0), default=-1)
-        if cut >= 0:
-            self.stopped = True
-            self._tail = ""
-            return text[:cut]
+        text = self._tail + chunk if self._tail else chunk
+        if "<|" in text:
+            cut = min((i for i in (text.find(s) for s in STOP_STRINGS) if i >= 0), default=-1)
+            if cut >= 0:
+                self.stopped = True
+                self._tail = ""
+                return text[:cut]
         keep = _partial_stop_length(text)
         self._tail = text[len(text) - keep :] if keep else ""
-        return text[: len(text) - keep]
+        return text[: len(text) - keep] if keep else text
 
     def flush(self) -> str:
         out, self._tail = self._tail, ""
@@ -65,12 +65,15 @@ class StopScanner:
 
 
 def _partial_stop_length(text: str) -> int:
-    """Length of the longest suffix of `text` that is a proper prefix of a stop string."""
-    for size in range(min(_HOLD, len(text)), 0, -1):
-        suffix = text[-size:]
-        if any(s.startswith(suffix) for s in STOP_STRINGS):
-            return size
-    return 0
+    """Length of the suffix of `text` that is a proper prefix of a stop string.
+
+    Every stop string starts with its only `<`, so only the suffix from the last `<` can qualify.
+    """
+    start = text.rfind("<", max(0, len(text) - _HOLD))
+    if start < 0:
+        return 0
+    suffix = text[start:]
+    return len(suffix) if any(s.startswith(suffix) for s in STOP_STRINGS) else 0
 
 
 class OutputParser:
@@ -84,12 +87,12 @@ class OutputParser:
         self._tool = ""
         self._body: list[str] = []
 
-    def feed(self, chunk: str) -> Iterator[TextDelta | ToolCallDelta]:
-        yield from self._consume(self._stops.feed(chunk))
+    def feed(self, chunk: str) -> list[TextDelta | ToolCallDelta]:
+        return self._consume(self._stops.feed(chunk))
 
     def finish(self) -> tuple[list[TextDelta | ToolCallDelta], ParsedOutput]:
         """Flush what is held back and return the final events and the decided output."""
-        events = list(self._consume(self._stops.flush()))
+        events = self._consume(self._stops.flush())
         if not self._decided:
             head = "".join(self._head)
             events.extend(self._decide_unterminated(head))
@@ -97,13 +100,13 @@ class OutputParser:
         text = normalize_call(self._tool, body) if self._tool else body
         return events, ParsedOutput(self._tool, text, self._stops.stopped)
 
-    def _consume(self, text: str) -> Iterator[TextDelta | ToolCallDelta]:
+    def _consume(self, text: str) -> list[TextDelta | ToolCallDelta]:
         if text and not self._decided:
             text = self._read_head(text)
         if not text:
-            return
+            return []
         self._body.append(text)
-        yield ToolCallDelta(self._tool, text) if self._tool else TextDelta(text)
+        return [ToolCallDelta(self._tool, text) if self._tool else TextDelta(text)]
 
     def _read_head(self, text: str) -> str:
         """Grow the first line; decide as soon as it ends or can no longer be a tool name.

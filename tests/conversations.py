@@ -54,8 +54,12 @@ CONVERSATIONS: list[tuple[str, list[Message], list[dict]]] = [
         "browser search with commas and quotes",
         [
             Message("user", "Search GLM-4 news"),
-            Message("assistant", 'search("GLM-4, \\"news\\" (2024)", recency_days=7)', metadata="simple_browser"),
-            Message("observation", "【0†GLM-4 released†example.com】\nGLM-4 is out.", metadata="browser_result"),
+            Message(
+                "assistant", 'search("GLM-4, \\"news\\" (2024)", recency_days=7)', metadata="simple_browser"
+            ),
+            Message(
+                "observation", "【0†GLM-4 released†example.com】\nGLM-4 is out.", metadata="browser_result"
+            ),
             Message("assistant", "GLM-4 is out【0†source】."),
         ],
         [BROWSER],

@@ -68,14 +68,21 @@ def test_function_call_round_trip(mode: str, weather_tool) -> None:
     assert kinds.count(TextDelta) > 3, "the answer should stream in several pieces"
     started = next(e for e in events if isinstance(e, ToolStarted))
     finished = next(e for e in events if isinstance(e, ToolFinished))
-    assert (started.message.metadata, json.loads(started.message.content)) == ("get_weather", {"city": "Paris, France"})
+    assert (started.message.metadata, json.loads(started.message.content)) == (
+        "get_weather",
+        {"city": "Paris, France"},
+    )
     assert finished.message.content == "Paris, France: 21 degrees"
     assert events[-1] == Answer(events[-1].message)
     assert events[-1].message.content == "It is 21 degrees in Paris, France."
     if mode == "chat":
         call, result = final["messages"][1], final["messages"][2]
         assert call["tool_calls"][0]["function"]["name"] == "get_weather"
-        assert result == {"role": "tool", "tool_call_id": call["tool_calls"][0]["id"], "content": finished.message.content}
+        assert result == {
+            "role": "tool",
+            "tool_call_id": call["tool_calls"][0]["id"],
+            "content": finished.message.content,
+        }
         assert final["tools"][0]["function"]["name"] == "get_weather"
     else:
         assert final["prompt"].endswith(
@@ -93,12 +100,17 @@ def test_builtin_tool_arguments_convert(mode: str) -> None:
     finished = next(e for e in events if isinstance(e, ToolFinished))
     assert finished.message.content == "ran: print(1, 2)"
     if mode == "chat":
-        assert json.loads(final["messages"][1]["tool_calls"][0]["function"]["arguments"]) == {"code": "print(1, 2)"}
+        assert json.loads(final["messages"][1]["tool_calls"][0]["function"]["arguments"]) == {
+            "code": "print(1, 2)"
+        }
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_bad_json_becomes_an_observation_and_the_turn_goes_on(mode: str, weather_tool) -> None:
-    rules = [Rule('get_weather\n{"city": Paris}', when="weather in"), Rule("\nSorry, let me fix that.", when="JSON")]
+    rules = [
+        Rule('get_weather\n{"city": Paris}', when="weather in"),
+        Rule("\nSorry, let me fix that.", when="JSON"),
+    ]
     with ScriptedServer(rules) as server:
         events = turn(server, mode, [weather_tool])
     finished = next(e for e in events if isinstance(e, ToolFinished))

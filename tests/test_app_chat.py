@@ -49,7 +49,7 @@ def app() -> AppTest:
 
 
 def test_tool_call_then_answer(env) -> None:
-    server, data = env
+    _, data = env
     at = app()
     assert "get_weather" in [t.label for t in at.sidebar.toggle]
     at.chat_input[0].set_value("What's the weather in Paris?").run()
@@ -60,7 +60,7 @@ def test_tool_call_then_answer(env) -> None:
     assert "**21 degrees**" in answer
     assert "![" not in answer and "[🖼 tracker](http://evil.test/leak?q=secret)" in answer
     (status,) = [c for c in assistant.children.values() if type(c).__name__ == "Status"]
-    assert status.label.startswith("🛠 get_weather · ")
+    assert status.label.startswith(":material/build: get_weather · ")
     assert [c.value for c in status.code] == ['{"city": "Paris"}', "Paris: 21 degrees"]
     conversation_id = at.session_state["conversation:chat"].id
     assert at.query_params["c"] in (conversation_id, [conversation_id])
@@ -74,7 +74,7 @@ def test_retry_replaces_the_last_answer(env) -> None:
     at = app()
     at.chat_input[0].set_value("What's the weather in Paris?").run()
     requests_before = len(server.requests)
-    retry = next(b for b in at.sidebar.button if b.label.startswith("↻"))
+    retry = next(b for b in at.sidebar.button if "Retry" in b.label)
     retry.click().run()
     assert not at.exception
     assert len(server.requests) == requests_before + 2
@@ -95,3 +95,54 @@ def test_other_pages_render(env, page: str) -> None:
     at = app()
     at.switch_page(page).run()
     assert not at.exception
+
+
+def test_edit_last_question_and_resend(env) -> None:
+    server, data = env
+    at = app()
+    at.chat_input[0].set_value("What's the weather in Paris?").run()
+    (editor,) = [t for t in at.text_area if t.value == "What's the weather in Paris?"]
+    editor.set_value("And the weather in Rome?")
+    at.button(key="FormSubmitter:edit-chat-Resend").click().run()
+    assert not at.exception
+    assert at.chat_message[0].markdown[0].value == "And the weather in Rome?"
+    stored = Store(data).load_conversation("local", at.session_state["conversation:chat"].id)
+    assert len(stored.turns) == 1
+    assert stored.turns[0][0].content == "And the weather in Rome?"
+    assert server.requests[-2]["body"]["messages"][-1]["content"] == "And the weather in Rome?"
+
+
+def test_signed_in_users_cannot_open_each_others_conversations(env, tmp_path: Path, monkeypatch) -> None:
+    from app.auth import add_user
+
+    _, data = env
+    users = tmp_path / "users.txt"
+    add_user("alice", "alice-secret-1", users)
+    add_user("bob", "bob-secret-22", users)
+    monkeypatch.setenv("GLM_AUTH", "password")
+    monkeypatch.setenv("GLM_AUTH_FILE", str(users))
+
+    alice = AppTest.from_file(MAIN, default_timeout=60)
+    alice.run()
+    assert not alice.chat_input, "nothing but the sign-in form before signing in"
+    alice.text_input[0].set_value("alice")
+    alice.text_input[1].set_value("wrong")
+    alice.button[0].click().run()
+    assert any("Wrong user name or password" in e.value for e in alice.error)
+    alice.text_input[1].set_value("alice-secret-1")
+    alice.button[0].click().run()
+    alice.chat_input[0].set_value("What's the weather in Paris?").run()
+    secret_id = alice.session_state["conversation:chat"].id
+    assert Store(data).list_conversations("alice", "chat")[0].id == secret_id
+
+    bob = AppTest.from_file(MAIN, default_timeout=60)
+    bob.run()
+    bob.text_input[0].set_value("bob")
+    bob.text_input[1].set_value("bob-secret-22")
+    bob.button[0].click().run()
+    bob.query_params["c"] = secret_id
+    bob.run()
+    assert not bob.exception
+    assert any("doesn't exist or isn't yours" in w.value for w in bob.warning)
+    assert not bob.chat_message
+    assert Store(data).list_conversations("bob", "chat") == []

@@ -103,7 +103,9 @@ def test_whole_when_it_fits_retrieved_when_not_same_counter_both_times(facts_doc
         retrieved = build_context(question, [small, facts_doc], count, budget)
         assert retrieved.strategy == "retrieved"
         assert retrieved.sources[0].file == "memo.txt" and "3 pm" in retrieved.sources[0].text
-        assert retrieved.tokens == count(retrieved.text) and within_budget([], question, retrieved, count, window)
+        assert retrieved.tokens == count(retrieved.text) and within_budget(
+            [], question, retrieved, count, window
+        )
 
 
 def test_everything_goes_whole_with_a_big_window(facts_doc):
@@ -137,7 +139,12 @@ def test_answer_in_a_docx_table_cell_is_retrieved():
 
 def test_chinese_question_finds_chinese_passage():
     rng = random.Random(2)
-    topics = ["天气晴朗，气温适中。", "市场价格稳定，交易量平稳。", "学校组织了运动会。", "图书馆新增了很多书。"]
+    topics = [
+        "天气晴朗，气温适中。",
+        "市场价格稳定，交易量平稳。",
+        "学校组织了运动会。",
+        "图书馆新增了很多书。",
+    ]
     lines = [rng.choice(topics) * 3 for _ in range(600)]
     lines[420] = "关键事实：青龙项目的负责人是李明，预算为三百万元。"
     doc = load_document("报告.txt", "\n".join(lines).encode("gb18030"))

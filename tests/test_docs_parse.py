@@ -10,7 +10,13 @@ import pptx
 import pymupdf
 import pytest
 
-from app.docs.errors import DocumentError, EncryptedDocument, ParseTimeout, UnsafeDocument, UnsupportedDocument
+from app.docs.errors import (
+    DocumentError,
+    EncryptedDocument,
+    ParseTimeout,
+    UnsafeDocument,
+    UnsupportedDocument,
+)
 from app.docs.isolate import parse_isolated
 from app.docs.store import load_document
 
@@ -90,7 +96,10 @@ def test_pptx_slides_are_pages():
 
 @pytest.mark.parametrize("encoding", ["gb18030", "utf-16", "utf-8-sig", "big5"])
 def test_text_encodings_are_detected(encoding):
-    text = "第三季度的营业收入为四亿两千万元，主要来自华东地区的新客户。\n关键事实：项目代号是青龙，负责人是李明。\n" * 3
+    text = (
+        "第三季度的营业收入为四亿两千万元，主要来自华东地区的新客户。\n关键事实：项目代号是青龙，负责人是李明。\n"
+        * 3
+    )
     if encoding == "big5":
         text = "這是一個繁體中文的測試文件，內容關於臺灣的天氣和經濟。\n" * 3
     doc = load_document("notes.txt", text.encode(encoding))
@@ -141,7 +150,9 @@ def test_docx_zip_bomb_is_refused_before_opening():
     with zipfile.ZipFile(data, "a", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("word/media/filler.bin", b"\0" * (200 * 2**20))
     assert len(data.getvalue()) < 2**20
-    with pytest.raises(UnsafeDocument, match=r"bomb\.docx: refused: .* would expand to 20\d MiB \(a compression bomb"):
+    with pytest.raises(
+        UnsafeDocument, match=r"bomb\.docx: refused: .* would expand to 20\d MiB \(a compression bomb"
+    ):
         load_document("bomb.docx", data.getvalue())
 
 

@@ -11,8 +11,14 @@ OUTPUTS: dict[str, tuple[str, ParsedOutput]] = {
     "plain answer": ("\nThe answer is 42.", ParsedOutput("", "The answer is 42.", False)),
     "answer ending at a stop token": ("\n你好！<|user|>junk", ParsedOutput("", "你好！", True)),
     "answer without the metadata line": ("Sure, here it is.", ParsedOutput("", "Sure, here it is.", False)),
-    "chinese answer without the metadata line": ("好的，我来帮你。", ParsedOutput("", "好的，我来帮你。", False)),
-    "python raw": ("python\nimport math\nprint(math.pi)", ParsedOutput("python", "import math\nprint(math.pi)", False)),
+    "chinese answer without the metadata line": (
+        "好的，我来帮你。",
+        ParsedOutput("", "好的，我来帮你。", False),
+    ),
+    "python raw": (
+        "python\nimport math\nprint(math.pi)",
+        ParsedOutput("python", "import math\nprint(math.pi)", False),
+    ),
     "python fenced": (
         "python\n```python\nx = [1, 2]\nprint(x)\n```<|observation|>",
         ParsedOutput("python", "x = [1, 2]\nprint(x)", True),
@@ -21,7 +27,10 @@ OUTPUTS: dict[str, tuple[str, ParsedOutput]] = {
         'simple_browser\nsearch("GLM-4, \\"9B\\" (chat)", recency_days=7)<|observation|>',
         ParsedOutput("simple_browser", 'search("GLM-4, \\"9B\\" (chat)", recency_days=7)', True),
     ),
-    "browser mclick": ("simple_browser\nmclick([0, 3, 5])", ParsedOutput("simple_browser", "mclick([0, 3, 5])", False)),
+    "browser mclick": (
+        "simple_browser\nmclick([0, 3, 5])",
+        ParsedOutput("simple_browser", "mclick([0, 3, 5])", False),
+    ),
     "function with json": (
         'get_weather\n{"city": "Paris, France", "unit": "c"}<|observation|>',
         ParsedOutput("get_weather", '{"city": "Paris, France", "unit": "c"}', True),
@@ -31,7 +40,10 @@ OUTPUTS: dict[str, tuple[str, ParsedOutput]] = {
     "truncated inside a stop token": ("\nHello<|obse", ParsedOutput("", "Hello<|obse", False)),
     "empty output": ("", ParsedOutput("", "", False)),
     "newline only": ("\n", ParsedOutput("", "", False)),
-    "answer with angle brackets": ("\nuse <b> and <|x|> here", ParsedOutput("", "use <b> and <|x|> here", False)),
+    "answer with angle brackets": (
+        "\nuse <b> and <|x|> here",
+        ParsedOutput("", "use <b> and <|x|> here", False),
+    ),
 }
 
 

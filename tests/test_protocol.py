@@ -10,12 +10,16 @@ from models.protocol import render_prompt, template_messages
 from tests.conversations import CONVERSATIONS, PYTHON, WEATHER
 
 # tests/fixtures/glm-4-9b-chat.chat_template.jinja: the chat_template published with THUDM/glm-4-9b-chat.
-REFERENCE = (Path(__file__).parent / "fixtures" / "glm-4-9b-chat.chat_template.jinja").read_text(encoding="utf-8")
+REFERENCE = (Path(__file__).parent / "fixtures" / "glm-4-9b-chat.chat_template.jinja").read_text(
+    encoding="utf-8"
+)
 
 
 def reference_render(messages: list[Message], tools: list[dict], add_generation_prompt: bool = True) -> str:
     rendered, _ = render_jinja_template(
-        [template_messages(messages, tools)], chat_template=REFERENCE, add_generation_prompt=add_generation_prompt
+        [template_messages(messages, tools)],
+        chat_template=REFERENCE,
+        add_generation_prompt=add_generation_prompt,
     )
     return rendered[0]
 

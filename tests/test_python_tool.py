@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -81,7 +82,8 @@ def test_new_and_changed_files_are_listed_and_attached(tool, tmp_path):
     assert "[files in /mnt/data written by this cell: /mnt/data/old.txt, /mnt/data/t.csv]" in result.content
     files = [a for a in result.attachments if a.kind == "file"]
     assert [a.name for a in files] == ["old.txt", "t.csv"]
-    assert files[1].mime == "text/csv" and open(files[1].path).read().startswith(",a\n0,1")
+    assert files[1].mime == "text/csv"
+    assert Path(files[1].path).read_text().startswith(",a\n0,1")
 
 
 def test_output_to_the_model_is_capped(tool, tmp_path):
@@ -151,3 +153,11 @@ def test_unavailable_sandbox_is_an_observation(tool, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     result = tool.run("print(1)", _ctx(tmp_path, "nobwrap"))
     assert result.is_error and "bubblewrap" in result.content
+
+
+def test_kernel_started_on_a_finished_thread_survives(tool, tmp_path):
+    ctx = _ctx(tmp_path, "threaded")
+    worker = threading.Thread(target=tool.run, args=("v = 5", ctx))
+    worker.start()
+    worker.join()
+    assert tool.run("v", ctx).content == "5\n"

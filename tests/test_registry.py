@@ -45,7 +45,12 @@ def test_schema_from_hints_and_docstring(weather) -> None:
             "type": "object",
             "properties": {
                 "city": {"type": "string", "description": "City name."},
-                "unit": {"enum": ["c", "f"], "type": "string", "description": "Temperature unit.", "default": "c"},
+                "unit": {
+                    "enum": ["c", "f"],
+                    "type": "string",
+                    "description": "Temperature unit.",
+                    "default": "c",
+                },
                 "days": {
                     "type": ["array", "null"],
                     "items": {"type": "integer"},

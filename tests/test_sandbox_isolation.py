@@ -142,3 +142,40 @@ def test_idle_sessions_are_reaped(env, monkeypatch):
         time.sleep(0.1)
     assert "idle" not in registry.active_sessions()
     assert not kernel.alive()
+
+
+_APP = """
+import os, signal, sys
+from pathlib import Path
+from app.sandbox import get_session
+session = get_session("exit", Path(sys.argv[1]))
+session.execute("1")
+print(session.kernel.pid, flush=True)
+if sys.argv[2] == "kill":
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("how", ["exit", "kill"])
+def test_no_kernel_survives_the_app(env, how):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", _APP, str(env / "w"), how],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    pid = int(done.stdout.split()[0])
+    for _ in range(50):
+        if not Path(f"/proc/{pid}").exists():
+            break
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists()
+    leftovers = subprocess.run(["pgrep", "-f", str(env / "w")], capture_output=True, text=True).stdout
+    assert leftovers == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import threading
 from io import BytesIO
@@ -164,3 +165,13 @@ def test_load_errors_say_what_to_set(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("GLM_TRUST_REMOTE_CODE", raising=False)
     with pytest.raises(VisionLoadError, match="GLM_TRUST_REMOTE_CODE=1"):
         get_vision_backend()
+
+
+def test_cli_builds_the_same_vision_checkpoint(vision_checkpoint: Path, tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "models.tiny", str(tmp_path), "--vision"]
+    subprocess.run(command, check=True, capture_output=True, cwd=root)
+    built = sorted(p.name for p in vision_checkpoint.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == built
+    for name in built:
+        assert (tmp_path / name).read_bytes() == (vision_checkpoint / name).read_bytes(), name

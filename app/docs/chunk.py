@@ -15,10 +15,15 @@ def _size(text: str) -> int:
     return len(text) + 2 * len(_WIDE.findall(text))
 
 
-def chunk_pages(pages: list[Page] | tuple[Page, ...], max_chars: int = CHUNK_CHARS) -> list[Chunk]:
-    """Paragraphs packed together up to `max_chars` (weighted); a longer paragraph is cut at sentence ends."""
+def chunk_pages(
+    pages: list[Page] | tuple[Page, ...], first: int = 0, max_chars: int = CHUNK_CHARS
+) -> list[Chunk]:
+    """Paragraphs packed together up to `max_chars` (weighted); a longer paragraph is cut at sentence ends.
+
+    `first` is the position of `pages[0]` in its document (chunks point at pages by position).
+    """
     chunks: list[Chunk] = []
-    for index, page in enumerate(pages):
+    for index, page in enumerate(pages, start=first):
         current = ""
         for piece in _pieces(page.text, max_chars):
             if current and _size(current) + _size(piece) + 1 > max_chars:

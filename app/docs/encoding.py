@@ -35,8 +35,9 @@ def decode_text(data: bytes) -> str | None:
 
 
 def _rank(match: CharsetMatch, best: CharsetMatch) -> tuple[int, int]:
-    """charset-normalizer's order, except that among near-ties the most widely used encoding wins:
-    short samples decode cleanly in many code pages, and GB18030 or cp1252 is far likelier than cp949 or cp1257.
+    """charset-normalizer's order, except that among near-ties the most widely used encoding wins.
+
+    Short samples decode cleanly in many code pages; GB18030 or cp1252 is far likelier than cp949 or cp1257.
     """
     near = match.chaos <= best.chaos + 0.2 and match.coherence >= best.coherence - 0.1
     common = _COMMON.index(match.encoding) if match.encoding in _COMMON else len(_COMMON)

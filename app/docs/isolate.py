@@ -2,8 +2,9 @@
 
 A subprocess rather than multiprocessing: a spawned multiprocessing child re-imports the parent's
 `__main__` (Streamlit's CLI, pytest), which costs a second and more for nothing. Loading Python and
-PyMuPDF takes about as long as reading a 1,000-page PDF, so one worker is kept started ahead of need;
-each worker still reads only one file, under limits set before it sees the bytes.
+PyMuPDF takes about as long as reading a 1,000-page PDF, so `prestart` keeps one worker loaded ahead of
+need (`store` calls it once a file is indexed, so its loading doesn't compete with the indexing); each
+worker still reads only one file, under limits set before it sees the bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from app.docs import errors
@@ -34,10 +36,14 @@ def parse_isolated(
     name: str,
     data: bytes,
     progress: Progress | None = None,
+    on_pages: Callable[[list[Page]], None] | None = None,
     timeout: float | None = None,
     memory_mb: int | None = None,
 ) -> tuple[str, list[Page]]:
-    """`parse.parse_bytes` in a limited child; the child is killed on timeout and never outlives the call."""
+    """`parse.parse_bytes` in a limited child; the child is killed on timeout and never outlives the call.
+
+    `on_pages` gets the pages in batches as the child reads them, to index while it reads on.
+    """
     timeout = timeout if timeout is not None else parse_timeout_s()
     memory_mb = memory_mb if memory_mb is not None else parse_memory_mb()
     proc = _take_worker()
@@ -48,6 +54,7 @@ def parse_isolated(
     ).start()
     threading.Thread(target=_drain, args=(proc, lines), daemon=True).start()
     deadline = time.monotonic() + timeout
+    pages: list[Page] = []
     try:
         while True:
             try:
@@ -59,6 +66,12 @@ def parse_isolated(
             if not line:
                 raise UnsafeDocument(name, _death_reason(proc, memory_mb))
             record = json.loads(line)
+            if "pages" in record:
+                batch = [Page(n, label, text) for n, label, text in record["pages"]]
+                pages.extend(batch)
+                if on_pages is not None:
+                    on_pages(batch)
+                continue
             if "progress" in record:
                 if progress is not None:
                     progress(*record["progress"])
@@ -68,10 +81,9 @@ def parse_isolated(
                 if not (isinstance(error_class, type) and issubclass(error_class, DocumentError)):
                     error_class = UnsupportedDocument
                 raise error_class(name, record["reason"])
-            return record["kind"], [Page(n, label, text) for n, label, text in record["pages"]]
+            return record["kind"], pages
     finally:
         _stop(proc)
-        prestart()
 
 
 def prestart() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from app.config import data_dir
 from app.docs.chunk import chunk_pages
-from app.docs.document import Document, Page
+from app.docs.document import Chunk, Document, Page
 from app.docs.errors import DocumentError, UnsafeDocument
-from app.docs.isolate import parse_isolated
+from app.docs.isolate import parse_isolated, prestart
 from app.docs.limits import max_upload_mb
 from app.docs.parse import Progress
 from app.docs.tokens import search_terms
@@ -40,12 +40,15 @@ def load_document(name: str, data: bytes, progress: Progress | None = None) -> D
     if isinstance(cached, DocumentError):
         raise type(cached)(name, cached.reason)
     if cached is None:
+        indexer = _Indexer()
         try:
-            kind, pages = parse_isolated(name, data, progress)
+            kind, _ = parse_isolated(name, data, progress, on_pages=indexer.add)
         except DocumentError as exc:
             _remember(sha, exc)
             raise
-        cached = make_document(name, sha, kind, pages)
+        finally:
+            prestart()
+        cached = indexer.document(name, sha, kind)
         _write_disk(cached)
     _remember(sha, cached)
     if progress is not None:
@@ -54,9 +57,27 @@ def load_document(name: str, data: bytes, progress: Progress | None = None) -> D
 
 
 def make_document(name: str, sha256: str, kind: str, pages: list[Page] | tuple[Page, ...]) -> Document:
-    chunks = tuple(chunk_pages(pages))
-    terms = tuple(tuple(search_terms(c.text)) for c in chunks)
-    return Document(name, sha256, kind, tuple(pages), chunks, terms)
+    indexer = _Indexer()
+    indexer.add(list(pages))
+    return indexer.document(name, sha256, kind)
+
+
+class _Indexer:
+    """Chunks and search terms, built batch by batch while the parser reads on."""
+
+    def __init__(self) -> None:
+        self.pages: list[Page] = []
+        self.chunks: list[Chunk] = []
+        self.terms: list[tuple[str, ...]] = []
+
+    def add(self, batch: list[Page]) -> None:
+        chunks = chunk_pages(batch, first=len(self.pages))
+        self.pages.extend(batch)
+        self.chunks.extend(chunks)
+        self.terms.extend(tuple(search_terms(c.text)) for c in chunks)
+
+    def document(self, name: str, sha256: str, kind: str) -> Document:
+        return Document(name, sha256, kind, tuple(self.pages), tuple(self.chunks), tuple(self.terms))
 
 
 def cache_dir() -> Path:

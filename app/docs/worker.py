@@ -1,8 +1,9 @@
 """The parser's child process (`python -m app.docs.worker`), started ahead of need by `isolate`.
 
 It loads its libraries, then waits on stdin for one header line `{"name", "memory_mb", "cpu_s"}`,
-limits itself, reads the file's bytes to EOF and writes JSON lines to stdout: `{"progress": [done, total]}`
-as it goes, then `{"kind": ..., "pages": [[number, label, text], ...]}` or `{"error": class, "reason": ...}`.
+limits itself, reads the file's bytes to EOF and writes JSON lines to stdout as it reads:
+`{"progress": [done, total]}` and `{"pages": [[number, label, text], ...]}` (batches, so the parent can
+index while this reads on), then `{"kind": ...}` at the end, or `{"error": class name, "reason": ...}`.
 EOF before a header means it isn't needed: it exits.
 """
 
@@ -17,7 +18,9 @@ import pptx  # noqa: F401
 import pymupdf  # noqa: F401
 
 from app.docs.errors import DocumentError
-from app.docs.parse import parse_bytes
+from app.docs.parse import iter_pages, no_text
+
+BATCH_CHARS = 200_000
 
 
 def _emit(record: dict) -> None:
@@ -35,7 +38,18 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (job["cpu_s"], job["cpu_s"]))
     try:
         data = sys.stdin.buffer.read()
-        kind, pages = parse_bytes(name, data, lambda done, total: _emit({"progress": [done, total]}))
+        kind, pages = iter_pages(name, data, lambda done, total: _emit({"progress": [done, total]}))
+        batch, size, found = [], 0, False
+        for page in pages:
+            batch.append([page.number, page.label, page.text])
+            size += len(page.text)
+            if size >= BATCH_CHARS:
+                _emit({"pages": batch})
+                batch, size, found = [], 0, True
+        if batch:
+            _emit({"pages": batch})
+        elif not found:
+            raise no_text(name, kind)
     except DocumentError as exc:
         _emit({"error": type(exc).__name__, "reason": exc.reason})
         return
@@ -50,7 +64,7 @@ def main() -> None:
             }
         )
         return
-    _emit({"kind": kind, "pages": [[p.number, p.label, p.text] for p in pages]})
+    _emit({"kind": kind})
 
 
 if __name__ == "__main__":

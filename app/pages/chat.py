@@ -6,7 +6,7 @@ import streamlit as st
 
 from app import session
 from app.agent import run_turn
-from app.chat_view import generation_controls, render_history, stream_turn
+from app.chat_view import edit_last_question, generation_controls, render_history, stream_turn
 from app.config import max_steps
 from app.conversations_view import conversation_sidebar
 from app.render import safe_markdown
@@ -23,7 +23,9 @@ plugin_errors = load_tools()
 
 with st.sidebar:
     conversation_sidebar(WORKSPACE, state)
-    retry = st.button("↻ Retry last answer", use_container_width=True, disabled=not state.messages)
+    retry = st.button(
+        ":material/refresh: Retry last answer", use_container_width=True, disabled=not state.messages
+    )
     system_prompt = st.text_area(
         "System prompt", key="chat-system", placeholder="Optional instructions for GLM-4"
     )
@@ -41,10 +43,11 @@ with st.sidebar:
 
 st.title("All Tools")
 render_history(state.messages, state.tool_state)
+edited = edit_last_question(state)
 backend = session.text_backend()
 prompt = st.chat_input("Ask GLM-4…", disabled=backend is None)
 
-user_message = session.begin_retry(state) if retry else Message("user", prompt) if prompt else None
+user_message = session.next_user_message(state, prompt, retry, edited)
 if user_message is not None and backend is not None:
     with st.chat_message("user"):
         st.markdown(safe_markdown(user_message.content))
@@ -52,7 +55,7 @@ if user_message is not None and backend is not None:
     system = [Message("system", system_prompt)] if system_prompt.strip() else []
     ctx = state.tool_context()
     with st.chat_message("assistant"):
-        st.button("⏹ Stop", key="stop")
+        st.button(":material/stop_circle: Stop", key="stop")
         events = run_turn(
             backend, enabled, [*system, *state.messages, user_message], params, ctx, max_steps()
         )

@@ -1,6 +1,165 @@
-"""Placeholder until the vision workspace lands."""
+"""Vision: chat about images, uploaded at any turn or rendered from a PDF page, with a GLM-4V-family model."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
 
 import streamlit as st
 
-st.title("vision")
-st.info("This workspace is coming soon.")
+from app import session
+from app.chat_view import generation_controls
+from app.conversations_view import conversation_sidebar
+from app.images import ImageError, pdf_page_count, prepare_image, render_pdf_page
+from app.render import SafeMarkdownStream, safe_markdown
+from app.session import ConversationState
+from models.events import Done, TextDelta
+from models.messages import Attachment, Message
+from models.settings import ModelSettings
+from models.vision import VisionBackend, VisionEvent, VisionInputError, VisionLoadError, get_vision_backend
+from models.vision.base import check_image_count
+
+WORKSPACE = "vision"
+IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
+THUMBNAIL_WIDTH = 160
+STAGED = "vision-staged"
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _load_vision_backend(settings: ModelSettings) -> VisionBackend:
+    return get_vision_backend(settings)
+
+
+def vision_backend() -> VisionBackend | None:
+    """The configured vision model, loaded once per process and kept across page switches."""
+    settings = ModelSettings.from_env()
+    where = settings.api_base if settings.backend == "openai" else "in-process"
+    try:
+        with st.spinner(f"Loading {settings.vision_model} ({where})…"):
+            return _load_vision_backend(settings)
+    except VisionLoadError as exc:
+        st.error(str(exc), icon="⚠️")
+        return None
+
+
+def thumbnails(attachments: list[Attachment]) -> None:
+    images = [a for a in attachments if a.kind == "image" and a.data]
+    if images:
+        st.image([a.data for a in images], caption=[a.name for a in images], width=THUMBNAIL_WIDTH)
+
+
+def render_history(messages: list[Message]) -> None:
+    for message in messages:
+        if message.role not in {"user", "assistant"}:
+            continue
+        with st.chat_message(message.role):
+            if message.content:
+                st.markdown(safe_markdown(message.content))
+            thumbnails(message.attachments)
+            if message.info.get("stopped"):
+                st.caption("⏹ stopped")
+
+
+def pdf_page_picker(staged: list[Attachment], max_pixels: int) -> None:
+    with st.expander("Ask about a PDF page"):
+        pdf = st.file_uploader("PDF", type=["pdf"], key="vision-pdf")
+        if pdf is None:
+            return
+        data = pdf.getvalue()
+        try:
+            pages = pdf_page_count(data, pdf.name)
+            page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="vision-pdf-page")
+            if st.button("Attach this page to my next message", key="vision-pdf-attach"):
+                staged.append(render_pdf_page(data, int(page), pdf.name, max_pixels))
+        except ImageError as exc:
+            st.error(str(exc))
+
+
+def answer_text(events: Iterator[VisionEvent], state: ConversationState) -> Iterator[str]:
+    """The streamed answer for `st.write_stream`; the finished message goes to `state.pending`."""
+    safe = SafeMarkdownStream()
+    for event in events:
+        if isinstance(event, TextDelta):
+            state.streaming.append(event.text)
+            yield safe.feed(event.text)
+        elif isinstance(event, Done):
+            yield safe.flush()
+            text, state.streaming = "".join(state.streaming), []
+            info = {"finish_reason": event.finish_reason, **event.usage}
+            if event.finish_reason == "cancelled":
+                info["stopped"] = True
+            state.pending.append(Message("assistant", text, info=info))
+
+
+def new_message(backend: VisionBackend, staged: list[Attachment]) -> Message | None:
+    prompt = st.chat_input(
+        "Ask about your images…", accept_file="multiple", file_type=IMAGE_TYPES, key="vision-input"
+    )
+    if prompt is None:
+        return None
+    try:
+        uploads = [prepare_image(f.getvalue(), f.name, backend.max_pixels) for f in prompt.files]
+    except ImageError as exc:
+        st.error(f"{exc} Nothing was sent.", icon="🖼️")
+        return None
+    attachments = [*staged, *uploads]
+    staged.clear()
+    return Message("user", prompt.text or "", attachments=attachments)
+
+
+state = session.conversation(WORKSPACE)
+session.interrupted_turn(state)
+staged: list[Attachment] = st.session_state.setdefault(STAGED, [])
+
+st.title("Vision")
+backend = vision_backend()
+
+with st.sidebar:
+    conversation_sidebar(WORKSPACE, state)
+    retry = st.button("↻ Retry last answer", use_container_width=True, disabled=not state.messages)
+    system_prompt = st.text_area("System prompt", key="vision-system", placeholder="Optional instructions")
+    params = generation_controls(WORKSPACE)
+    if backend is not None:
+        pdf_page_picker(staged, backend.max_pixels)
+
+if backend is not None:
+    limit = "any number of images" if backend.max_images is None else f"up to {backend.max_images} image(s)"
+    st.caption(f"{backend.model_name} · {limit} per conversation")
+render_history(state.messages)
+
+if staged:
+    st.caption("Attached to your next message:")
+    thumbnails(staged)
+    if st.button("Remove attachments", key="vision-unstage"):
+        staged.clear()
+        st.rerun()
+
+if backend is None:
+    st.chat_input("The vision model isn't available", disabled=True, key="vision-input-off")
+    st.stop()
+
+user_message = session.begin_retry(state) if retry else new_message(backend, staged)
+if user_message is not None:
+    try:
+        check_image_count([*state.messages, user_message], backend.max_images, backend.model_name)
+    except VisionInputError as exc:
+        st.error(str(exc), icon="🖼️")
+        st.stop()
+    with st.chat_message("user"):
+        if user_message.content:
+            st.markdown(safe_markdown(user_message.content))
+        thumbnails(user_message.attachments)
+    session.begin_turn(state, user_message)
+    system = [Message("system", system_prompt)] if system_prompt.strip() else []
+    state.cancel = threading.Event()
+    with st.chat_message("assistant"):
+        st.button("⏹ Stop", key="stop")
+        events = backend.stream([*system, *state.messages, user_message], params, state.cancel)
+        try:
+            st.write_stream(answer_text(events, state))
+        except (VisionInputError, VisionLoadError) as exc:
+            st.error(str(exc), icon="⚠️")
+        except Exception as exc:
+            st.error(f"The vision model failed: {type(exc).__name__}: {exc}", icon="⚠️")
+    session.end_turn(state)
+    st.rerun()

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,9 @@ MAX_HISTORY = 300
 _POLL_S = 0.1
 _UID_BASE = 200_000
 _UID_SPAN = 50_000
+# bwrap's --die-with-parent fires when the *thread* that started it ends, and Streamlit runs each
+# script rerun on a new thread: every kernel is launched from this one long-lived thread instead.
+_launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel-launcher")
 _uids_in_use: set[int] = set()
 _uid_lock = threading.Lock()
 
@@ -109,12 +113,13 @@ class Kernel:
         log_path = self.runtime_dir / "kernel.log"
         try:
             with open(log_path, "wb") as log:
-                self._manager.start_kernel(
+                _launcher.submit(
+                    self._manager.start_kernel,
                     env=kernel_env(self.limits, home),
                     cwd=str(self.workdir if not self.limits.sandbox else self.runtime_dir),
                     stdout=subprocess.DEVNULL,
                     stderr=log,
-                )
+                ).result()
             self.client = self._manager.blocking_client()
             self.client.start_channels()
             self.client.wait_for_ready(timeout=START_TIMEOUT_S)

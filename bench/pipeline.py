@@ -1,0 +1,112 @@
+"""Does the parser + agent loop keep up with the model? Measured against the same stream read raw.
+
+A scripted GLM-4 behind a real OpenAI-compatible server on 127.0.0.1 (its own process) streams N
+tokens as fast as it can. "raw" reads `/v1/completions` with the openai client and nothing else;
+"pipeline" runs the same request through the prompt renderer, the incremental parser and the
+agent loop, consuming
+every event. Runs alternate, medians are compared, at two answer lengths, so a per-token cost that
+grows with the answer's length would show.
+
+    .venv/bin/python bench/pipeline.py [--tokens 20000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.agent import Answer, run_turn
+from app.tools.base import ToolContext
+from models.backends.prompt import PromptBackend
+from models.backends.remote import CompletionsSource, make_client
+from models.messages import GenerationParams, Message
+from models.protocol import render_prompt
+from models.tokens import estimate_tokens
+
+QUESTION = [Message("user", "Write a long story.")]
+
+
+def raw_read(source: CompletionsSource, params: GenerationParams) -> int:
+    chunks = 0
+    for _ in source.stream_text(render_prompt(QUESTION), params, threading.Event()):
+        chunks += 1
+    return chunks
+
+
+def pipeline_read(backend: PromptBackend, params: GenerationParams) -> int:
+    ctx = ToolContext("bench", Path("."))
+    chunks = 0
+    for event in run_turn(backend, [], QUESTION, params, ctx, max_steps=1):
+        chunks += 1
+        if isinstance(event, Answer):
+            assert event.message.content.startswith("word0 ")
+    return chunks
+
+
+@contextlib.contextmanager
+def scripted_server(reply: str) -> Iterator[str]:
+    """The scripted model in its own process, as a real server would be (no shared GIL)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rules = Path(tmp) / "rules.json"
+        rules.write_text(json.dumps([{"reply": reply}]))
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        command = [sys.executable, "-m", "tests.scripted_server", "--port", str(port), "--rules", str(rules)]
+        server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        try:
+            assert server.stdout is not None and "scripted GLM-4" in server.stdout.readline()
+            yield f"http://127.0.0.1:{port}/v1"
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def measure(tokens: int, runs: int) -> tuple[float, float, int]:
+    reply = "\n" + "".join(f"word{i % 10} " for i in range(tokens))
+    with scripted_server(reply) as base_url:
+        source = CompletionsSource(make_client(base_url, "bench"), "glm")
+        backend = PromptBackend(source, 1 << 20, estimate_tokens)
+        params = GenerationParams(max_new_tokens=tokens + 10)
+        raw_read(source, params)
+        raw_times, pipe_times = [], []
+        for _ in range(runs):
+            start = time.perf_counter()
+            streamed = raw_read(source, params)
+            raw_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            pipeline_read(backend, params)
+            pipe_times.append(time.perf_counter() - start)
+    return statistics.median(raw_times), statistics.median(pipe_times), streamed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="pipeline throughput vs raw stream")
+    parser.add_argument("--tokens", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    header = ("tokens", "raw tok/s", "pipeline tok/s", "ratio", "raw µs/tok", "pipe µs/tok")
+    print("".join(f"{h:>15}" for h in header))
+    for tokens in (args.tokens, args.tokens * 2):
+        raw, pipe, streamed = measure(tokens, args.runs)
+        row = (streamed, f"{streamed / raw:.0f}", f"{streamed / pipe:.0f}", f"{raw / pipe:.3f}")
+        row += (f"{raw / streamed * 1e6:.2f}", f"{pipe / streamed * 1e6:.2f}")
+        print("".join(f"{v:>15}" for v in row))
+    print("target: ratio >= 0.95 at both lengths, and µs/token flat from the first length to the second")
+
+
+if __name__ == "__main__":
+    main()
