@@ -12,7 +12,7 @@ from app.agent import AgentEvent, Answer, ToolFinished, ToolRunning, ToolStarted
 from app.render import SafeMarkdownStream, safe_markdown
 from app.session import ConversationState
 from app.timings import format_timings
-from app.tools.browser.citations import render_citations
+from app.tools.browser.citations import escape_markdown, link, render_citations
 from models.events import TextDelta, ToolCallDelta
 from models.messages import Attachment, GenerationParams, Message
 
@@ -67,7 +67,22 @@ def _step_label(call: Message, observation: Message | None) -> str:
     return f"{icon} {call.metadata}{took}"
 
 
+def _render_browsing(info: dict[str, Any]) -> None:
+    """What the browser searched for, opened and failed to open, with links to the sources."""
+    lines = [f"- searched: {escape_markdown(query)}" for query in info.get("searched", [])]
+    for page in info.get("opened", []):
+        lines.append(f"- opened 【{page['id']}】 {link(page.get('title') or page['url'], page['url'])}")
+    for failure in info.get("failed", []):
+        what = failure.get("url") or failure.get("query") or "?"
+        lines.append(
+            f"- failed: {escape_markdown(str(what))}: {escape_markdown(str(failure.get('error', '')))}"
+        )
+    if lines:
+        st.markdown("\n".join(lines))
+
+
 def _render_observation(observation: Message, key: str) -> None:
+    _render_browsing(observation.info)
     text = observation.content
     if len(text) > MAX_OBSERVATION_SHOWN:
         text = (

@@ -5,9 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from models.settings import ModelSettings, env_bool, env_int, env_str
+from models.settings import ModelSettings, env_bool, env_float, env_int, env_str
 
-__all__ = ["ModelSettings", "data_dir", "env_bool", "env_int", "env_str", "max_steps", "tool_modules"]
+__all__ = [
+    "ModelSettings",
+    "data_dir",
+    "env_bool",
+    "env_float",
+    "env_int",
+    "env_str",
+    "max_steps",
+    "tool_modules",
+]
 
 
 def data_dir() -> Path:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -18,6 +19,9 @@ from app.tools.base import ToolContext
 from models.backends import BackendLoadError, ChatBackend, get_text_backend
 from models.messages import Message
 from models.settings import ModelSettings
+from models.vision import VisionBackend, VisionLoadError, get_vision_backend
+
+T = TypeVar("T")
 
 
 @st.cache_resource(show_spinner=False)
@@ -35,16 +39,45 @@ def _load_text_backend(settings: ModelSettings) -> ChatBackend:
     return get_text_backend(settings)
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _load_vision_backend(settings: ModelSettings) -> VisionBackend:
+    return get_vision_backend(settings)
+
+
+@st.cache_resource(show_spinner=False)
+def _load_failures() -> dict[tuple[str, ModelSettings], str]:
+    """Why a model failed to load, kept per process so a rerun doesn't retry (and wait) again."""
+    return {}
+
+
+def _load_model(kind: str, label: str, settings: ModelSettings, load: Callable[[], T]) -> T | None:
+    failures, key = _load_failures(), (kind, settings)
+    if key not in failures:
+        try:
+            with st.spinner(f"Loading {label}…"):
+                return load()
+        except (BackendLoadError, VisionLoadError) as exc:
+            failures[key] = str(exc)
+    st.error(failures[key], icon=":material/error:")
+    if st.button("Try loading again", key=f"reload-{kind}"):
+        failures.pop(key, None)
+        st.rerun()
+    return None
+
+
 def text_backend() -> ChatBackend | None:
-    """The configured text model, loaded once per process; shows why when it can't be loaded."""
+    """The configured text model, loaded once per process; says why when it can't be loaded."""
     settings = ModelSettings.from_env()
     where = settings.api_base if settings.backend == "openai" else "in-process"
-    try:
-        with st.spinner(f"Loading {settings.model} ({where})…"):
-            return _load_text_backend(settings)
-    except BackendLoadError as exc:
-        st.error(str(exc), icon=":material/error:")
-        return None
+    return _load_model("text", f"{settings.model} ({where})", settings, lambda: _load_text_backend(settings))
+
+
+def vision_backend() -> VisionBackend | None:
+    """The configured vision model, loaded once per process and kept across page switches."""
+    settings = ModelSettings.from_env()
+    where = settings.api_base if settings.backend == "openai" else "in-process"
+    label = f"{settings.vision_model} ({where})"
+    return _load_model("vision", label, settings, lambda: _load_vision_backend(settings))
 
 
 def user_id() -> str:

@@ -85,9 +85,8 @@ def test_function_call_round_trip(mode: str, weather_tool) -> None:
         }
         assert final["tools"][0]["function"]["name"] == "get_weather"
     else:
-        assert final["prompt"].endswith(
-            '<|assistant|>get_weather\n{"city": "Paris, France"}<|observation|>\nParis, France: 21 degrees<|assistant|>'
-        )
+        call = '<|assistant|>get_weather\n{"city": "Paris, France"}'
+        assert final["prompt"].endswith(f"{call}<|observation|>\nParis, France: 21 degrees<|assistant|>")
         assert "<|observation|>" in final["stop"]
 
 
@@ -124,7 +123,7 @@ def test_unknown_tool_is_told_the_valid_names(mode: str, weather_tool) -> None:
     with ScriptedServer(rules) as server:
         events = turn(server, mode, [weather_tool])
     finished = next(e for e in events if isinstance(e, ToolFinished))
-    assert "Unknown tool 'get_wether'. Available tools: get_weather." == finished.message.content
+    assert finished.message.content == "Unknown tool 'get_wether'. Available tools: get_weather."
     assert events[-1].message.content == "Oops."
 
 

@@ -4,70 +4,66 @@ at most the answer being streamed."""
 import signal
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from playwright.sync_api import Page
+
 from app.store import Store
-from tests.e2e import CHAT_BOX, MESSAGE, chromium, running_app
+from tests.e2e import CHAT_BOX, MESSAGE, RunningApp, chromium, running_app
 from tests.scripted_server import Rule, ScriptedServer
 
 LONG = "\n" + "and so the story goes on " * 400
 
 
-def ask(page, text: str) -> None:
+@contextmanager
+def chat_page(rules: list[Rule], data: Path, log: Path) -> Iterator[tuple[ScriptedServer, RunningApp, Page]]:
+    """The app against a scripted model, open in Chromium at the All Tools page."""
+    with ScriptedServer(rules) as server:
+        env = {"GLM_BACKEND": "openai", "GLM_API_BASE": server.base_url, "GLM_DATA_DIR": str(data)}
+        with running_app(env, log) as app, chromium() as browser:
+            page = browser.new_page()
+            page.goto(app.url)
+            page.wait_for_selector(CHAT_BOX, timeout=30_000)
+            yield server, app, page
+
+
+def ask(page: Page, text: str) -> None:
     page.fill(CHAT_BOX, text)
     page.press(CHAT_BOX, "Enter")
 
 
 def test_stop_cancels_a_long_generation_and_keeps_the_partial_answer(tmp_path: Path) -> None:
-    with ScriptedServer([Rule(LONG, delay=0.02)]) as server:
-        env = {
-            "GLM_BACKEND": "openai",
-            "GLM_API_BASE": server.base_url,
-            "GLM_DATA_DIR": str(tmp_path / "data"),
-        }
-        with running_app(env, tmp_path / "app.log") as app, chromium() as browser:
-            page = browser.new_page()
-            page.goto(app.url)
-            page.wait_for_selector(CHAT_BOX, timeout=30_000)
-            ask(page, "Tell me a long story")
-            page.get_by_text("and so the story goes on").first.wait_for(timeout=30_000)
-            clicked = time.monotonic()
-            page.get_by_role("button", name="Stop").click()
-            while server.script.disconnects == 0 and time.monotonic() - clicked < 10:
-                time.sleep(0.01)
-            latency = time.monotonic() - clicked
-            print(f"stop latency: {latency:.3f} s")
-            assert server.script.disconnects == 1, "the model server should see the request cancelled"
-            page.get_by_text("stopped").first.wait_for(timeout=30_000)
-            page.wait_for_function("() => new URLSearchParams(location.search).has('c')", timeout=30_000)
-            data = Store(tmp_path / "data")
-            (summary,) = data.list_conversations("local", "chat")
-            (turn,) = data.load_conversation("local", summary.id).turns
-            assert turn[-1].info.get("stopped") is True
-            words = turn[-1].content.count("story goes on")
-            assert 0 < words < 400, "a partial answer, kept"
-            assert page.locator(MESSAGE).count() == 2
+    with chat_page([Rule(LONG, delay=0.02)], tmp_path / "data", tmp_path / "app.log") as (server, _, page):
+        ask(page, "Tell me a long story")
+        page.get_by_text("and so the story goes on").first.wait_for(timeout=30_000)
+        clicked = time.monotonic()
+        page.get_by_role("button", name="Stop").click()
+        while server.script.disconnects == 0 and time.monotonic() - clicked < 10:
+            time.sleep(0.01)
+        print(f"stop latency: {time.monotonic() - clicked:.3f} s")
+        assert server.script.disconnects == 1, "the model server should see the request cancelled"
+        page.get_by_text("stopped").first.wait_for(timeout=30_000)
+        page.wait_for_function("() => new URLSearchParams(location.search).has('c')", timeout=30_000)
+        data = Store(tmp_path / "data")
+        (summary,) = data.list_conversations("local", "chat")
+        (turn,) = data.load_conversation("local", summary.id).turns
+        assert turn[-1].info.get("stopped") is True
+        assert 0 < turn[-1].content.count("story goes on") < 400, "a partial answer, kept"
+        assert page.locator(MESSAGE).count() == 2
 
 
 def test_killed_mid_stream_keeps_every_finished_turn(tmp_path: Path) -> None:
     rules = [Rule("\nShort answer one.", when="first"), Rule(LONG, when="second", delay=0.05)]
-    with ScriptedServer(rules) as server:
-        env = {
-            "GLM_BACKEND": "openai",
-            "GLM_API_BASE": server.base_url,
-            "GLM_DATA_DIR": str(tmp_path / "data"),
-        }
-        with running_app(env, tmp_path / "app.log") as app, chromium() as browser:
-            page = browser.new_page()
-            page.goto(app.url)
-            page.wait_for_selector(CHAT_BOX, timeout=30_000)
-            ask(page, "first question")
-            page.get_by_text("Short answer one.").first.wait_for(timeout=30_000)
-            page.wait_for_function("() => new URLSearchParams(location.search).has('c')", timeout=30_000)
-            ask(page, "second question")
-            page.get_by_text("and so the story goes on").first.wait_for(timeout=30_000)
-            app.process.send_signal(signal.SIGKILL)
-            app.process.wait(10)
+    with chat_page(rules, tmp_path / "data", tmp_path / "app.log") as (_, app, page):
+        ask(page, "first question")
+        page.get_by_text("Short answer one.").first.wait_for(timeout=30_000)
+        page.wait_for_function("() => new URLSearchParams(location.search).has('c')", timeout=30_000)
+        ask(page, "second question")
+        page.get_by_text("and so the story goes on").first.wait_for(timeout=30_000)
+        app.process.send_signal(signal.SIGKILL)
+        app.process.wait(10)
     db = sqlite3.connect(tmp_path / "data" / "studio.db")
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     db.close()

@@ -15,31 +15,13 @@ from app.render import SafeMarkdownStream, safe_markdown
 from app.session import ConversationState
 from models.events import Done, TextDelta
 from models.messages import Attachment, Message
-from models.settings import ModelSettings
-from models.vision import VisionBackend, VisionEvent, VisionInputError, VisionLoadError, get_vision_backend
+from models.vision import VisionBackend, VisionEvent, VisionInputError, VisionLoadError
 from models.vision.base import check_image_count
 
 WORKSPACE = "vision"
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 THUMBNAIL_WIDTH = 160
 STAGED = "vision-staged"
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _load_vision_backend(settings: ModelSettings) -> VisionBackend:
-    return get_vision_backend(settings)
-
-
-def vision_backend() -> VisionBackend | None:
-    """The configured vision model, loaded once per process and kept across page switches."""
-    settings = ModelSettings.from_env()
-    where = settings.api_base if settings.backend == "openai" else "in-process"
-    try:
-        with st.spinner(f"Loading {settings.vision_model} ({where})…"):
-            return _load_vision_backend(settings)
-    except VisionLoadError as exc:
-        st.error(str(exc), icon="⚠️")
-        return None
 
 
 def thumbnails(attachments: list[Attachment]) -> None:
@@ -57,7 +39,7 @@ def render_history(messages: list[Message]) -> None:
                 st.markdown(safe_markdown(message.content))
             thumbnails(message.attachments)
             if message.info.get("stopped"):
-                st.caption("⏹ stopped")
+                st.caption(":material/stop_circle: stopped")
 
 
 def pdf_page_picker(staged: list[Attachment], max_pixels: int) -> None:
@@ -112,7 +94,7 @@ session.interrupted_turn(state)
 staged: list[Attachment] = st.session_state.setdefault(STAGED, [])
 
 st.title("Vision")
-backend = vision_backend()
+backend = session.vision_backend()
 
 with st.sidebar:
     conversation_sidebar(WORKSPACE, state)

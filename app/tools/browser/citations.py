@@ -45,6 +45,14 @@ def _link_target(url: str) -> str | None:
     return quote(url, safe=":/?#@!$&'*+,;=%~[]")
 
 
+def link(label: str, url: str) -> str:
+    """A Markdown link with an escaped label; plain escaped text when the URL isn't http(s)."""
+    target = _link_target(url)
+    if target is None:
+        return escape_markdown(label)
+    return f"[{escape_markdown(label)}]({target})"
+
+
 def render_citations(markdown_text: str, tool_state: dict[str, Any]) -> str:
     """Turn each `【id†…】` into `[title](url)`; unknown ids stay as escaped plain text.
 
@@ -58,7 +66,6 @@ def render_citations(markdown_text: str, tool_state: dict[str, Any]) -> str:
         target = _link_target(source.get("url", "")) if isinstance(source, dict) else None
         if source is None or target is None:
             return escape_markdown(match.group(0))
-        label = source.get("title") or source.get("host") or target
-        return f"[{escape_markdown(label)}]({target})"
+        return link(source.get("title") or source.get("host") or target, source["url"])
 
     return CITATION.sub(replace, markdown_text)

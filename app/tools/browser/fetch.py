@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from app.config import env_int, env_str
+from app.config import env_float, env_int
 from app.tools.browser.guard import guarded_client
 
 MAX_REDIRECTS = 5
@@ -26,8 +26,8 @@ class FetchSettings:
     @classmethod
     def from_env(cls) -> FetchSettings:
         return cls(
-            connect_timeout=_env_float("GLM_BROWSER_CONNECT_TIMEOUT", 5.0),
-            total_timeout=_env_float("GLM_BROWSER_TIMEOUT", 15.0),
+            connect_timeout=env_float("GLM_BROWSER_CONNECT_TIMEOUT", 5.0),
+            total_timeout=env_float("GLM_BROWSER_TIMEOUT", 15.0),
             max_bytes=env_int("GLM_BROWSER_MAX_BYTES", 5_000_000),
         )
 
@@ -39,16 +39,6 @@ class Fetched:
     charset: str | None
     data: bytes
     truncated: bool
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = env_str(name)
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from exc
 
 
 def fetch(url: str, settings: FetchSettings | None = None) -> Fetched:
