@@ -149,7 +149,7 @@ def needles(rng: random.Random, words: list[str]) -> None:
     }
     facts = {
         p: f"The {star} vault opens with code {codes[star]}, as in the audit."
-        for p, star in zip(pages, STARS)
+        for p, star in zip(pages, STARS, strict=True)
     }
     start = time.perf_counter()
     docs = []

@@ -1,4 +1,4 @@
-"""Fit or retrieve on real generated files: planted facts found with their pages, prompts inside the budget."""
+"""Fit or retrieve on generated files: planted facts found with their pages, prompts inside the budget."""
 
 from __future__ import annotations
 

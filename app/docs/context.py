@@ -145,6 +145,29 @@ def _render_chosen(documents: list[Document], chosen: list[tuple[int, int, float
     return "\n\n".join(blocks)
 
 
+def prepare_turn(
+    history: Sequence[Message],
+    question: str,
+    documents: Sequence[Document],
+    count_tokens: CountTokens,
+    window: int,
+    answer_tokens: int,
+) -> tuple[list[Message], DocContext]:
+    """The messages for one question and what of the documents they carry.
+
+    The oldest turns are left out while the history would leave the documents less than half the window.
+    """
+    system = list(history[:1]) if history and history[0].role == "system" else []
+    turns = list(history[len(system) :])
+    budget = document_budget(window, [*system, *turns], question, count_tokens, answer_tokens)
+    while turns and budget < window // 2:
+        cut = next((i for i in range(1, len(turns)) if turns[i].role == "user"), len(turns))
+        turns = turns[cut:]
+        budget = document_budget(window, [*system, *turns], question, count_tokens, answer_tokens)
+    ctx = build_context(question, documents, count_tokens, budget)
+    return build_messages([*system, *turns], question, ctx), ctx
+
+
 def build_messages(history: Sequence[Message], question: str, ctx: DocContext) -> list[Message]:
     """The prompt: one system message with the instructions and the documents, the chat so far, the question.
 

@@ -56,6 +56,15 @@ def load_document(name: str, data: bytes, progress: Progress | None = None) -> D
     return replace(cached, name=name)
 
 
+def cached_document(sha256: str, name: str) -> Document | None:
+    """A file parsed before (this process or an earlier one), by content hash; None if it isn't cached."""
+    cached = _remember(sha256) or _read_disk(sha256)
+    if not isinstance(cached, Document):
+        return None
+    _remember(sha256, cached)
+    return replace(cached, name=name)
+
+
 def make_document(name: str, sha256: str, kind: str, pages: list[Page] | tuple[Page, ...]) -> Document:
     indexer = _Indexer()
     indexer.add(list(pages))

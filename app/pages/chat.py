@@ -9,6 +9,7 @@ from app.agent import run_turn
 from app.chat_view import edit_last_question, generation_controls, render_history, stream_turn
 from app.config import max_steps
 from app.conversations_view import conversation_sidebar
+from app.files_view import session_files_sidebar, with_upload_note
 from app.render import safe_markdown
 from app.tools.browser import search_setup_hint
 from app.tools.builtins import load_tools
@@ -40,6 +41,7 @@ with st.sidebar:
             st.error(f"{path}: {error}")
     if any(t.name == "simple_browser" for t in enabled) and (hint := search_setup_hint()):
         st.info(hint)
+    session_files_sidebar(session.session_dir(), session.session_id())
 
 st.title("All Tools")
 render_history(state.messages, state.tool_state)
@@ -47,7 +49,7 @@ edited = edit_last_question(state)
 backend = session.text_backend()
 prompt = st.chat_input("Ask GLM-4…", disabled=backend is None)
 
-user_message = session.next_user_message(state, prompt, retry, edited)
+user_message = session.next_user_message(state, with_upload_note(prompt) if prompt else None, retry, edited)
 if user_message is not None and backend is not None:
     with st.chat_message("user"):
         st.markdown(safe_markdown(user_message.content))

@@ -6,11 +6,13 @@ import functools
 
 from app.config import tool_modules
 from app.tools.browser import make_browser_tool
+from app.tools.python_tool import make_python_tool
 from app.tools.registry import load_plugins, register_builtin
 
 
 @functools.cache
 def _register_builtins() -> None:
+    register_builtin(make_python_tool())
     register_builtin(make_browser_tool())
 
 
