@@ -62,6 +62,7 @@ class TurnError:
 AgentEvent = TextDelta | ToolCallDelta | ToolStarted | ToolRunning | ToolFinished | Answer | TurnError
 
 HEARTBEAT_S = 0.25
+STREAMED = (TextDelta, ToolCallDelta)
 
 
 def run_turn(
@@ -102,11 +103,14 @@ def _turn(
         text: list[str] = []
         calls: list[ToolCall] = []
         done = Done()
+        streamed = 0
         try:
             for event in backend.stream(messages, tools, params, ctx.cancel):
-                if isinstance(event, TextDelta | ToolCallDelta):
-                    timer.token()
-                    if isinstance(event, TextDelta):
+                if isinstance(event, STREAMED):
+                    if not streamed:
+                        timer.token()
+                    streamed += 1
+                    if type(event) is TextDelta:
                         text.append(event.text)
                     yield event
                 elif isinstance(event, ToolCall):
@@ -116,6 +120,8 @@ def _turn(
         except Exception as exc:
             yield TurnError(f"The model failed: {type(exc).__name__}: {exc}")
             return
+        if streamed > 1:
+            timer.token(streamed - 1)
         if done.finish_reason == "cancelled" or ctx.cancel.is_set():
             yield Answer(
                 Message("assistant", "".join(text), info={"timings": timer.to_dict(), "stopped": True}), True

@@ -48,6 +48,8 @@ class StopScanner:
     def feed(self, chunk: str) -> str:
         if self.stopped:
             return ""
+        if not self._tail and "<" not in chunk:
+            return chunk
         text = self._tail + chunk if self._tail else chunk
         if "<|" in text:
             cut = min((i for i in (text.find(s) for s in STOP_STRINGS) if i >= 0), default=-1)
@@ -87,12 +89,18 @@ class OutputParser:
         self._tool = ""
         self._body: list[str] = []
 
-    def feed(self, chunk: str) -> list[TextDelta | ToolCallDelta]:
-        return self._consume(self._stops.feed(chunk))
+    def feed(self, chunk: str) -> TextDelta | ToolCallDelta | None:
+        """The event this chunk makes certain, if any (a chunk never makes more than one)."""
+        stops = self._stops
+        if self._decided and not stops._tail and not stops.stopped and "<" not in chunk:
+            self._body.append(chunk)
+            return ToolCallDelta(self._tool, chunk) if self._tool else TextDelta(chunk)
+        return self._consume(stops.feed(chunk))
 
     def finish(self) -> tuple[list[TextDelta | ToolCallDelta], ParsedOutput]:
         """Flush what is held back and return the final events and the decided output."""
-        events = self._consume(self._stops.flush())
+        last = self._consume(self._stops.flush())
+        events = [last] if last is not None else []
         if not self._decided:
             head = "".join(self._head)
             events.extend(self._decide_unterminated(head))
@@ -100,13 +108,13 @@ class OutputParser:
         text = normalize_call(self._tool, body) if self._tool else body
         return events, ParsedOutput(self._tool, text, self._stops.stopped)
 
-    def _consume(self, text: str) -> list[TextDelta | ToolCallDelta]:
+    def _consume(self, text: str) -> TextDelta | ToolCallDelta | None:
         if text and not self._decided:
             text = self._read_head(text)
         if not text:
-            return []
+            return None
         self._body.append(text)
-        return [ToolCallDelta(self._tool, text) if self._tool else TextDelta(text)]
+        return ToolCallDelta(self._tool, text) if self._tool else TextDelta(text)
 
     def _read_head(self, text: str) -> str:
         """Grow the first line; decide as soon as it ends or can no longer be a tool name.

@@ -29,13 +29,13 @@ def new_call_id() -> str:
 def parse_stream(chunks: TextStream) -> Iterator[ModelEvent]:
     """Raw model text in, protocol events out."""
     parser = OutputParser()
-    while True:
-        try:
-            chunk = next(chunks)
-        except StopIteration as end:
-            finish = end.value or "stop"
-            break
-        yield from parser.feed(chunk)
+    feed = parser.feed
+    ending: list[str] = []
+    for chunk in _keep_return(chunks, ending):
+        event = feed(chunk)
+        if event is not None:
+            yield event
+    finish = ending[0] if ending and ending[0] else "stop"
     events, output = parser.finish()
     yield from events
     if output.is_tool_call:
@@ -43,6 +43,11 @@ def parse_stream(chunks: TextStream) -> Iterator[ModelEvent]:
         if finish == "stop":
             finish = "tool_call"
     yield Done(finish)
+
+
+def _keep_return(chunks: TextStream, ending: list[str]) -> Iterator[str]:
+    """Yield the chunks; put the generator's return value (the finish reason) in `ending`."""
+    ending.append((yield from chunks))
 
 
 Renderer = Callable[[Sequence[Message], Sequence[dict[str, Any]]], str]
