@@ -15,6 +15,7 @@ from app.docs.context import (
     build_messages,
     context_window,
     document_budget,
+    prepare_turn,
     prompt_tokens,
 )
 from app.docs.errors import DocumentError
@@ -232,3 +233,16 @@ def test_estimate_over_counts_chinese_and_english():
 
 def test_search_terms_mix_words_and_cjk_bigrams():
     assert search_terms("The Orion vault, 青龙项目!") == ["orion", "vault", "青龙", "龙项", "项目"]
+
+
+def test_prepare_turn_drops_the_oldest_turns_to_leave_the_documents_room(facts_doc):
+    history = [Message("system", "Be brief.")]
+    for n in range(40):
+        history += [Message("user", f"question {n} " + "word " * 60), Message("assistant", f"answer {n}")]
+    window, question = 4096, "What is the access code for the Lyra vault?"
+    messages, ctx = prepare_turn(history, question, [facts_doc], estimate_tokens, window, ANSWER_TOKENS)
+    assert messages[0].content.startswith("Be brief.")
+    assert messages[1].role == "user" and messages[-2].content == "answer 39"
+    assert 2 < len(messages) < len(history)
+    assert ctx.budget >= window // 2 and "9902-QM" in ctx.sources[0].text
+    assert prompt_tokens(messages, estimate_tokens) + ANSWER_TOKENS <= window

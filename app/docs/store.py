@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import replace
@@ -58,6 +59,8 @@ def load_document(name: str, data: bytes, progress: Progress | None = None) -> D
 
 def cached_document(sha256: str, name: str) -> Document | None:
     """A file parsed before (this process or an earlier one), by content hash; None if it isn't cached."""
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        return None
     cached = _remember(sha256) or _read_disk(sha256)
     if not isinstance(cached, Document):
         return None

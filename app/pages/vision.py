@@ -82,7 +82,7 @@ def new_message(backend: VisionBackend, staged: list[Attachment]) -> Message | N
     try:
         uploads = [prepare_image(f.getvalue(), f.name, backend.max_pixels) for f in prompt.files]
     except ImageError as exc:
-        st.error(f"{exc} Nothing was sent.", icon="🖼️")
+        st.error(f"{exc} Nothing was sent.", icon=":material/image:")
         return None
     attachments = [*staged, *uploads]
     staged.clear()
@@ -98,7 +98,7 @@ backend = session.vision_backend()
 
 with st.sidebar:
     conversation_sidebar(WORKSPACE, state)
-    retry = st.button("↻ Retry last answer", use_container_width=True, disabled=not state.messages)
+    retry = st.button(":material/refresh: Retry last answer", use_container_width=True, disabled=not state.messages)
     system_prompt = st.text_area("System prompt", key="vision-system", placeholder="Optional instructions")
     params = generation_controls(WORKSPACE)
     if backend is not None:
@@ -125,7 +125,7 @@ if user_message is not None:
     try:
         check_image_count([*state.messages, user_message], backend.max_images, backend.model_name)
     except VisionInputError as exc:
-        st.error(str(exc), icon="🖼️")
+        st.error(str(exc), icon=":material/image:")
         st.stop()
     with st.chat_message("user"):
         if user_message.content:
@@ -135,13 +135,13 @@ if user_message is not None:
     system = [Message("system", system_prompt)] if system_prompt.strip() else []
     state.cancel = threading.Event()
     with st.chat_message("assistant"):
-        st.button("⏹ Stop", key="stop")
+        st.button(":material/stop_circle: Stop", key="stop")
         events = backend.stream([*system, *state.messages, user_message], params, state.cancel)
         try:
             st.write_stream(answer_text(events, state))
         except (VisionInputError, VisionLoadError) as exc:
-            st.error(str(exc), icon="⚠️")
+            st.error(str(exc), icon=":material/error:")
         except Exception as exc:
-            st.error(f"The vision model failed: {type(exc).__name__}: {exc}", icon="⚠️")
+            st.error(f"The vision model failed: {type(exc).__name__}: {exc}", icon=":material/error:")
     session.end_turn(state)
     st.rerun()

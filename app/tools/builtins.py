@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 
 from app.config import tool_modules
+from app.tools.base import Tool
 from app.tools.browser import make_browser_tool
 from app.tools.python_tool import make_python_tool
-from app.tools.registry import load_plugins, register_builtin
+from app.tools.registry import get_tool, load_plugins, register_builtin
 
-
-@functools.cache
-def _register_builtins() -> None:
-    register_builtin(make_python_tool())
-    register_builtin(make_browser_tool())
+BUILTINS: dict[str, Callable[[], Tool]] = {"python": make_python_tool, "simple_browser": make_browser_tool}
 
 
 def load_tools() -> dict[str, str | None]:
-    """Register the built-in tools and import `GLM_TOOLS`; returns plugin path -> error (None if fine)."""
-    _register_builtins()
+    """Register missing built-in tools and import `GLM_TOOLS`; returns plugin path -> error or None."""
+    for name, make in BUILTINS.items():
+        if get_tool(name) is None:
+            register_builtin(make())
     return load_plugins(tool_modules())
