@@ -29,6 +29,17 @@ def generation_controls(prefix: str) -> GenerationParams:
     return GenerationParams(temperature=temperature, top_p=top_p, max_new_tokens=int(max_new))
 
 
+def retry_button(state: ConversationState) -> bool:
+    return st.button(
+        ":material/refresh: Retry last answer", use_container_width=True, disabled=not state.messages
+    )
+
+
+def stop_button() -> None:
+    """Clicking it reruns the page, interrupting the turn; the next run keeps its partial answer."""
+    st.button(":material/stop_circle: Stop", key="stop")
+
+
 def edit_last_question(state: ConversationState) -> str | None:
     """An editor for the last question; returns the new text when the user resends it."""
     last = next((m for m in reversed(state.messages) if m.role == "user"), None)

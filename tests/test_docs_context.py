@@ -20,8 +20,9 @@ from app.docs.context import (
 )
 from app.docs.errors import DocumentError
 from app.docs.store import cache_dir, clear_memory_cache, load_document
-from app.docs.tokens import estimate_tokens, search_terms
+from app.docs.tokens import search_terms
 from models.messages import Message
+from models.tokens import estimate_tokens
 
 ANSWER_TOKENS = 512
 SYLLABLES = ["ka", "lo", "mi", "ren", "tas", "vu", "po", "sel", "dar", "ni", "qu", "bem", "tor", "ix", "fa"]

@@ -102,7 +102,7 @@ def test_stop_interrupts_the_running_cell(tool, tmp_path, monkeypatch):
     result = tool.run("import time\nwhile True:\n    time.sleep(0.01)", ctx)
     assert time.monotonic() - started < 30
     assert result.info["status"] == "interrupted"
-    assert "Cell interrupted by the user and was interrupted; the kernel's state was kept." in result.content
+    assert "Cell stopped by the user and was interrupted; the kernel's state was kept." in result.content
     ctx.cancel.clear()
     assert tool.run("z", ctx).content == "3\n"
 

@@ -166,7 +166,7 @@ def test_no_kernel_survives_the_app(env, how):
     done = subprocess.run(
         [sys.executable, "-c", _APP, str(env / "w"), how],
         cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
+        env={**os.environ, "PYTHONPATH": str(root), "TMPDIR": str(env)},
         capture_output=True,
         text=True,
         timeout=60,

@@ -145,3 +145,20 @@ def test_notebook_has_cells_and_outputs(session):
     assert nb.cells[0].outputs[0].text == "in notebook\n"
     assert nb.cells[1].outputs[0].ename == "ZeroDivisionError"
     assert nbformat.reads(notebook_bytes("nobody").decode(), as_version=4).cells == []
+
+
+def test_kernel_killed_between_cells_is_restarted_with_a_note(session):
+    import os
+    import signal
+    import time
+
+    session.execute("w = 1")
+    dead = session.kernel
+    os.kill(dead.pid, signal.SIGKILL)
+    for _ in range(50):
+        if not dead.alive():
+            break
+        time.sleep(0.1)
+    result = session.execute("print('fresh')")
+    assert result.status == "ok"
+    assert result.text() == "fresh\n[The kernel had died; it was restarted and its state was lost.]\n"

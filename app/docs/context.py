@@ -13,8 +13,8 @@ from typing import Literal
 from app.config import env_int
 from app.docs.document import Document
 from app.docs.index import rank_chunks
-from app.docs.tokens import estimate_tokens
 from models.messages import Message
+from models.tokens import estimate_tokens
 
 CountTokens = Callable[[str], int]
 

@@ -128,9 +128,13 @@ def _read_disk(sha: str) -> Document | None:
 
 
 def _write_disk(doc: Document) -> None:
+    """Best effort: a full or read-only disk costs only the cache, not the upload."""
     path = cache_dir() / f"{doc.sha256}.json"
     tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     pages = [[p.number, p.label, p.text] for p in doc.pages]
     record = {"format": _FORMAT, "name": doc.name, "kind": doc.kind, "pages": pages}
-    tmp.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)

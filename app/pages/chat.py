@@ -6,7 +6,14 @@ import streamlit as st
 
 from app import session
 from app.agent import run_turn
-from app.chat_view import edit_last_question, generation_controls, render_history, stream_turn
+from app.chat_view import (
+    edit_last_question,
+    generation_controls,
+    render_history,
+    retry_button,
+    stop_button,
+    stream_turn,
+)
 from app.config import max_steps
 from app.conversations_view import conversation_sidebar
 from app.files_view import session_files_sidebar, with_upload_note
@@ -24,9 +31,7 @@ plugin_errors = load_tools()
 
 with st.sidebar:
     conversation_sidebar(WORKSPACE, state)
-    retry = st.button(
-        ":material/refresh: Retry last answer", use_container_width=True, disabled=not state.messages
-    )
+    retry = retry_button(state)
     system_prompt = st.text_area(
         "System prompt", key="chat-system", placeholder="Optional instructions for GLM-4"
     )
@@ -57,7 +62,7 @@ if user_message is not None and backend is not None:
     system = [Message("system", system_prompt)] if system_prompt.strip() else []
     ctx = state.tool_context()
     with st.chat_message("assistant"):
-        st.button(":material/stop_circle: Stop", key="stop")
+        stop_button()
         events = run_turn(
             backend, enabled, [*system, *state.messages, user_message], params, ctx, max_steps()
         )

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from app import session
-from app.chat_view import generation_controls
+from app.chat_view import generation_controls, retry_button, stop_button
 from app.conversations_view import conversation_sidebar
 from app.docs import isolate
 from app.docs.context import DocContext, context_window, prepare_turn
@@ -140,9 +140,7 @@ backend = session.text_backend()
 
 with st.sidebar:
     conversation_sidebar(WORKSPACE, state)
-    retry = st.button(
-        ":material/refresh: Retry last answer", use_container_width=True, disabled=not state.messages
-    )
+    retry = retry_button(state)
     system_prompt = st.text_area("System prompt", key="documents-system", placeholder="Optional instructions")
     params = generation_controls(WORKSPACE)
 
@@ -176,7 +174,7 @@ if user_message is not None:
     info = source_info(ctx)
     state.cancel = threading.Event()
     with st.chat_message("assistant"):
-        st.button(":material/stop_circle: Stop", key="stop")
+        stop_button()
         try:
             st.write_stream(answer_text(backend.stream(messages, [], params, state.cancel), state, info))
         except Exception as exc:

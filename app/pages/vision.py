@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import streamlit as st
 
 from app import session
-from app.chat_view import generation_controls
+from app.chat_view import generation_controls, retry_button, stop_button
 from app.conversations_view import conversation_sidebar
 from app.images import ImageError, pdf_page_count, prepare_image, render_pdf_page
 from app.render import SafeMarkdownStream, safe_markdown
@@ -98,7 +98,7 @@ backend = session.vision_backend()
 
 with st.sidebar:
     conversation_sidebar(WORKSPACE, state)
-    retry = st.button(":material/refresh: Retry last answer", use_container_width=True, disabled=not state.messages)
+    retry = retry_button(state)
     system_prompt = st.text_area("System prompt", key="vision-system", placeholder="Optional instructions")
     params = generation_controls(WORKSPACE)
     if backend is not None:
@@ -135,7 +135,7 @@ if user_message is not None:
     system = [Message("system", system_prompt)] if system_prompt.strip() else []
     state.cancel = threading.Event()
     with st.chat_message("assistant"):
-        st.button(":material/stop_circle: Stop", key="stop")
+        stop_button()
         events = backend.stream([*system, *state.messages, user_message], params, state.cancel)
         try:
             st.write_stream(answer_text(events, state))

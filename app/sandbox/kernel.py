@@ -91,13 +91,14 @@ class Kernel:
         self.workdir = workdir
         self.limits = limits
         self.uid = uid
-        self.runtime_dir = Path(tempfile.mkdtemp(prefix="glm-kernel-"))
+        self.runtime_dir: Path | None = None
         self._manager: _SandboxManager | None = None
         self.client = None
 
     def start(self) -> Kernel:
         require_sandbox(self.limits)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.runtime_dir = Path(tempfile.mkdtemp(prefix="glm-kernel-"))
         if self.uid is not None:
             os.chown(self.runtime_dir, self.uid, self.uid)
             os.chown(self.workdir, self.uid, self.uid)
@@ -145,7 +146,8 @@ class Kernel:
             if self._manager.has_kernel:
                 self._manager.shutdown_kernel(now=True)
             self._manager = None
-        shutil.rmtree(self.runtime_dir, ignore_errors=True)
+        if self.runtime_dir is not None:
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
     @property
     def pid(self) -> int | None:
@@ -291,12 +293,12 @@ class KernelSession:
         try:
             msg_id = self.kernel.send(code)
             if not self.kernel.collect(msg_id, time.monotonic() + timeout, out, stopped):
-                status, error = "interrupted", self._recover(msg_id, out, "Cell interrupted by the user")
+                status, error = "interrupted", self._recover(msg_id, out, None)
             elif any(o.output_type == "error" for o in out.outputs):
                 err = next(o for o in out.outputs if o.output_type == "error").content
                 status, error = "error", f"{err.get('ename', 'Error')}: {err.get('evalue', '')}"
         except CellTimeoutError:
-            status, error = "timeout", self._recover(msg_id, out, f"Cell timed out after {timeout:g} s")
+            status, error = "timeout", self._recover(msg_id, out, timeout)
         except DeadKernelError:
             status = "died"
             error = (
@@ -308,8 +310,10 @@ class KernelSession:
             error = " ".join([*notes, error] if error else notes)
         return ExecutionResult(status, out.finish(), error, out.execution_count)
 
-    def _recover(self, msg_id: str, out: OutputCollector, what: str) -> str:
-        """Interrupt; kill and restart when the kernel does not come back within the grace period."""
+    def _recover(self, msg_id: str, out: OutputCollector, timeout: float | None) -> str:
+        """Interrupt (after a timeout, or a Stop when `timeout` is None); kill and restart the
+        kernel when it does not come back within the grace period."""
+        what = f"Cell timed out after {timeout:g} s" if timeout else "Cell stopped by the user"
         try:
             self.kernel.interrupt()
             if self.kernel.collect(msg_id, time.monotonic() + INTERRUPT_GRACE_S, out, lambda: False):

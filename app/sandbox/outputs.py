@@ -74,7 +74,7 @@ class ExecutionResult:
 
     def text(self) -> str:
         parts = [out.text() for out in self.outputs]
-        if self.error:
+        if self.error and self.status != "error":  # an error's traceback already ends with it
             parts.append(f"[{self.error}]\n")
         return "".join(parts)
 

@@ -7,6 +7,7 @@ kernel's IPC sockets live in a directory shared only by that kernel and the app.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -56,6 +57,9 @@ def kernel_env(limits: KernelLimits, home: str) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
     }
+    # BLAS/OpenMP start a thread per core, and threads count against the process limit.
+    threads = str(min(4, os.cpu_count() or 1))
+    env |= {"OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     if not limits.network:
         env["NO_PROXY"] = "*"
     return env

@@ -19,6 +19,7 @@ DESCRIPTION = (
     "for at most {timeout} seconds; there is no internet access. numpy, pandas and matplotlib are "
     "installed; plots are shown inline."
 )
+MAX_FILES_LISTED = 20
 _FENCE = re.compile(r"^\s*```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)\n?```\s*$", re.DOTALL | re.IGNORECASE)
 
 
@@ -31,7 +32,9 @@ def strip_fence(text: str) -> str:
 def _observation(result: ExecutionResult, files: list[str], limit: int) -> str:
     text = cap_text(result.text(), limit)
     if files:
-        text += "\n[files in /mnt/data written by this cell: " + ", ".join(files) + "]"
+        shown = ", ".join(files[:MAX_FILES_LISTED])
+        more = f" and {len(files) - MAX_FILES_LISTED} more" if len(files) > MAX_FILES_LISTED else ""
+        text += f"\n[files in /mnt/data written by this cell: {shown}{more}]"
     if not text.strip():
         text = "[the cell ran without output]" if result.status == "ok" else f"[{result.status}]"
     return text
