@@ -18,6 +18,7 @@ from app.config import max_steps
 from app.conversations_view import conversation_sidebar
 from app.files_view import session_files_sidebar, with_upload_note
 from app.render import safe_markdown
+from app.sandbox import warm_pool
 from app.tools.browser import search_setup_hint
 from app.tools.builtins import load_tools
 from app.tools.registry import all_tools
@@ -28,6 +29,7 @@ WORKSPACE = "chat"
 state = session.conversation(WORKSPACE)
 session.interrupted_turn(state)
 plugin_errors = load_tools()
+warm_pool()
 
 with st.sidebar:
     conversation_sidebar(WORKSPACE, state)

@@ -28,6 +28,7 @@ _pool: list[Kernel] = []
 _filling = threading.Event()
 _generation = 0
 _reaper: threading.Thread | None = None
+_filler: threading.Thread | None = None
 
 
 def _discard(kernel: Kernel) -> None:
@@ -64,22 +65,22 @@ def _fill_pool(limits: KernelLimits, generation: int) -> None:
 
 def warm_pool() -> None:
     """Top up the pool of pre-started kernels in the background (`GLM_KERNEL_POOL`, default 1)."""
+    global _filler
     limits = KernelLimits.from_env()
     if limits.pool_size <= 0 or (limits.sandbox and bwrap_path() is None):
         return
     with _lock:
         stale = [k for k in _pool if k.limits != limits or not k.alive()]
         _pool[:] = [k for k in _pool if k not in stale]
-        if len(_pool) >= limits.pool_size or _filling.is_set():
-            stale_only = True
-        else:
+        refill = len(_pool) < limits.pool_size and not _filling.is_set()
+        if refill:
             _filling.set()
-            stale_only = False
         generation = _generation
     for kernel in stale:
         _discard(kernel)
-    if not stale_only:
-        threading.Thread(target=_fill_pool, args=(limits, generation), daemon=True).start()
+    if refill:
+        _filler = threading.Thread(target=_fill_pool, args=(limits, generation), daemon=True)
+        _filler.start()
 
 
 def _adopt(kernel: Kernel, workdir: Path) -> bool:
@@ -162,6 +163,8 @@ def shutdown_all() -> None:
         session.close()
     for kernel in pool:
         _discard(kernel)
+    if _filler is not None and _filler is not threading.current_thread():
+        _filler.join(timeout=10)  # a kernel it is starting now is discarded when the start ends
 
 
 def active_sessions() -> list[str]:
