@@ -234,14 +234,14 @@ def test_search_mclick_and_cite(env, site, tmp_path):
     assert [(p["id"], p["title"]) for p in opened.info["opened"]] == [
         (5, "Growing Tomatoes"),
         (6, "127.0.0.1"),
-        (7, "Harvest Report"),
+        (7, "report.pdf"),
     ]
     assert opened.info["failed"] == []
 
     answer = "Give them six hours of sun【5†Growing Tomatoes】; yields were 42 crates【7†report】【9†nope】."
     assert render_citations(answer, ctx.state) == (
         f"Give them six hours of sun[Growing Tomatoes]({site.url('/article')}); "
-        f"yields were 42 crates[Harvest Report]({site.url('/report.pdf')})【9†nope】."
+        rf"yields were 42 crates[report\.pdf]({site.url('/report.pdf')})【9†nope】."
     )
     evil = render_citations("【1†x】", ctx.state)
     assert evil == rf"[Evil\]\(javascript:alert\(1\)\) \[x]({site.url('/plain')})"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
-import pymupdf
 import trafilatura
 
+from app.docs.errors import DocumentError
+from app.docs.isolate import parse_isolated
 from app.tools.browser.fetch import Fetched, FetchError
 
 MAX_LINKS = 30
@@ -34,7 +36,7 @@ def make_page(fetched: Fetched, max_chars: int) -> Page:
     if kind == "pdf":
         if fetched.truncated:
             raise FetchError("the PDF is larger than the download limit")
-        title, text = pdf_text(fetched.data)
+        title, text = pdf_text(fetched.data, fetched.url)
         links: list[tuple[str, str]] = []
     elif kind == "html":
         title, text, links = html_text(_decode(fetched) if fetched.charset else fetched.data, fetched.url)
@@ -109,11 +111,11 @@ def _fallback_text(source: str | bytes) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def pdf_text(data: bytes) -> tuple[str, str]:
-    """Title and plain text of a PDF (the document parser can take this over once it exists)."""
+def pdf_text(data: bytes, url: str) -> tuple[str, str]:
+    """Title (the file's name) and text of a PDF, read by the document parser in its limited child process."""
+    name = PurePosixPath(urlsplit(url).path).name or "document.pdf"
     try:
-        with pymupdf.open(stream=data, filetype="pdf") as doc:
-            title = (doc.metadata or {}).get("title") or ""
-            return title, "\n\n".join(page.get_text() for page in doc)
-    except (pymupdf.FileDataError, RuntimeError, ValueError) as exc:
+        _, pages = parse_isolated(name, data)
+    except DocumentError as exc:
         raise FetchError(f"unreadable PDF: {exc}") from exc
+    return name, "\n\n".join(f"[page {page.label}]\n{page.text}" for page in pages)
