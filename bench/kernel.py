@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from jupyter_client import KernelManager
+from jupyter_client import BlockingKernelClient, KernelManager
 
 from app.sandbox import registry
 from app.tools.base import ToolContext
@@ -30,20 +30,37 @@ def _median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-def raw_round_trip(root: Path) -> list[float]:
-    """The baseline: jupyter_client's own execute_interactive on a plain python3 kernel (IPC, no sandbox)."""
+def _wait_minimal(client: BlockingKernelClient, code: str) -> None:
+    """The least a correct client does: send, read iopub until this request's idle, take the reply."""
+    msg_id = client.execute(code)
+    while True:
+        msg = client.get_iopub_msg(timeout=30)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["content"].get("execution_state") == "idle":
+            break
+    client.get_shell_msg(timeout=30)
+
+
+def _wait_interactive(client: BlockingKernelClient, code: str) -> None:
+    client.execute_interactive(code, timeout=30, output_hook=lambda msg: None)
+
+
+def raw_round_trips(root: Path) -> dict[str, list[float]]:
+    """Baselines on a plain python3 kernel (IPC, no sandbox): jupyter_client's own execute_interactive,
+    and the minimal send / wait-for-idle / reply loop; cells alternate between the two."""
     manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(root / "raw"))
     manager.start_kernel()
     client = manager.blocking_client()
     client.start_channels()
+    ways = {"execute_interactive": _wait_interactive, "minimal loop": _wait_minimal}
+    samples: dict[str, list[float]] = {name: [] for name in ways}
     try:
         client.wait_for_ready(timeout=60)
-        client.execute_interactive(CODE, timeout=30, output_hook=lambda msg: None)
-        samples = []
+        _wait_minimal(client, CODE)
         for _ in range(CELLS):
-            started = time.perf_counter()
-            client.execute_interactive(CODE, timeout=30, output_hook=lambda msg: None)
-            samples.append(time.perf_counter() - started)
+            for name, wait in ways.items():
+                started = time.perf_counter()
+                wait(client, CODE)
+                samples[name].append(time.perf_counter() - started)
         return samples
     finally:
         client.stop_channels()
@@ -99,11 +116,14 @@ def main() -> None:
         root = Path(tmp)
         os.environ["GLM_DATA_DIR"] = str(root / "data")
         os.environ["GLM_KERNEL_POOL"] = "0"
-        raw = _median_ms(raw_round_trip(root))
+        raws = {name: _median_ms(times) for name, times in raw_round_trips(root).items()}
         tool = _median_ms(tool_round_trip(root))
-        print(f"trivial cell, median of {CELLS}: raw jupyter_client (unsandboxed) {raw:.2f} ms")
-        print(f"                          python tool (sandboxed)       {tool:.2f} ms")
-        print(f"                          ratio {tool / raw:.2f}x (target <= 1.2x)")
+        print(f"trivial cell, median of {CELLS}:")
+        for name, ms in raws.items():
+            print(f"  raw jupyter_client, unsandboxed, {name:<20} {ms:.2f} ms")
+        print(f"  python tool, sandboxed                                  {tool:.2f} ms")
+        best = min(raws.values())
+        print(f"  ratio against the faster raw path {tool / best:.2f}x (target <= 1.2x)")
         cold = _median_ms(first_call(root, pool=0))
         warm = _median_ms(first_call(root, pool=1))
         print(f"first tool call to result, median of {FIRST_CALLS}: cold start {cold:.0f} ms")

@@ -7,7 +7,7 @@ agent loop, consuming
 every event. Runs alternate, medians are compared, at two answer lengths, so a per-token cost that
 grows with the answer's length would show.
 
-    .venv/bin/python bench/pipeline.py [--tokens 20000] [--runs 5]
+    .venv/bin/python -m bench.pipeline [--tokens 20000] [--runs 5]
 """
 
 from __future__ import annotations
@@ -26,9 +26,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 from app.agent import Answer, run_turn
 from app.tools.base import ToolContext
 from models.backends.prompt import PromptBackend
@@ -38,6 +35,7 @@ from models.protocol import render_prompt
 from models.tokens import estimate_tokens
 from tests.scripted_server import tokens as script_tokens
 
+ROOT = Path(__file__).resolve().parent.parent
 QUESTION = [Message("user", "Write a long story.")]
 
 
