@@ -22,7 +22,7 @@ from app.docs import isolate
 from app.docs.context import build_context, document_budget
 from app.docs.index import build_index
 from app.docs.store import cache_dir, clear_memory_cache, load_document
-from app.docs.tokens import estimate_tokens
+from models.tokens import estimate_tokens
 
 PAGES = 1000
 WORDS_PER_PAGE = 380
@@ -80,9 +80,9 @@ def page_text(rng: random.Random, words: list[str]) -> str:
     return " ".join(out)
 
 
-def make_pdf(rng: random.Random, words: list[str], facts: dict[int, str], pages: int = PAGES) -> bytes:
+def make_pdf(rng: random.Random, words: list[str], facts: dict[int, str], pages: int | None = None) -> bytes:
     doc = pymupdf.open()
-    for n in range(1, pages + 1):
+    for n in range(1, (pages or PAGES) + 1):
         text = page_text(rng, words)
         if n in facts:
             cut = rng.randint(50, WORDS_PER_PAGE - 50)

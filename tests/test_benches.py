@@ -1,0 +1,34 @@
+"""The benchmarks still run end to end (at a tiny size; their figures are not judged here)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SMALL = {
+    "pipeline": "import sys; sys.argv = ['pipeline', '--tokens', '300', '--runs', '1']",
+    "kernel": "bench.CELLS = 3; bench.FIRST_CALLS = 1",
+    "docs": "bench.PAGES = 30; bench.NEEDLE_PAGES = 25",
+}
+EXPECTED = {
+    "pipeline": [r"^\s+301\s+\d+\s+\d+\s+\d+\.\d{3}"],
+    "kernel": [
+        r"ratio against the faster raw path \d+\.\d\dx",
+        r"warm pool\s+\d+\.\d ms",
+        r"idle kernel RSS: \d+ MiB",
+    ],
+    "docs": [r"ratio pipeline / raw:\s+\d+\.\d\dx", r"needle recall, 32,768-token window .*: \d+/20"],
+}
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_bench_runs_and_prints_its_figures(name: str, tmp_path: Path) -> None:
+    code = f"import bench.{name} as bench; {SMALL[name]}; bench.main()"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for pattern in EXPECTED[name]:
+        assert re.search(pattern, done.stdout, re.M), f"{pattern!r} not in:\n{done.stdout}"
