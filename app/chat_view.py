@@ -13,7 +13,7 @@ from app.render import SafeMarkdownStream, safe_markdown
 from app.session import ConversationState
 from app.timings import format_timings
 from app.tools.browser.citations import escape_markdown, link, render_citations
-from models.events import TextDelta, ToolCallDelta
+from models.events import Done, TextDelta, ToolCallDelta
 from models.messages import Attachment, GenerationParams, Message
 
 CALL_LANGUAGE = {"python": "python", "simple_browser": "python"}
@@ -146,6 +146,24 @@ def _render_assistant_part(messages: list[Message], i: int, tool_state: dict[str
     elif message.role == "observation":
         _render_observation(message, f"m{i}")
     return i + 1
+
+
+def answer_text(
+    events: Iterable[TextDelta | Done], state: ConversationState, info: dict[str, Any] | None = None
+) -> Iterator[str]:
+    """A model's streamed answer for `st.write_stream`; the finished message goes to `state.pending`."""
+    safe = SafeMarkdownStream()
+    for event in events:
+        if isinstance(event, TextDelta):
+            state.streaming.append(event.text)
+            yield safe.feed(event.text)
+        elif isinstance(event, Done):
+            yield safe.flush()
+            text, state.streaming = "".join(state.streaming), []
+            done = {**(info or {}), "finish_reason": event.finish_reason, **event.usage}
+            if event.finish_reason == "cancelled":
+                done["stopped"] = True
+            state.pending.append(Message("assistant", text, info=done))
 
 
 def stream_turn(events: Iterator[AgentEvent], state: ConversationState) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -173,12 +174,17 @@ def build_text_checkpoint(outdir: Path) -> Path:
         eos_token_id=STOP_IDS,
     )
     model = GlmForCausalLM(config)
+    return _save(model, tokenizer, tokenizer, outdir)
+
+
+def _save(model: Any, tokenizer: PreTrainedTokenizerFast, preprocessor: Any, outdir: Path) -> Path:
+    """Shape the random output head, set GLM-4's stop ids and write the checkpoint."""
     _shape_output_head(model, _writable_ids(tokenizer))
     model.generation_config = GenerationConfig(
         eos_token_id=STOP_IDS, pad_token_id=PAD_ID, do_sample=True, temperature=0.8, top_p=0.8
     )
     model.save_pretrained(outdir, safe_serialization=True)
-    tokenizer.save_pretrained(outdir)
+    preprocessor.save_pretrained(outdir)
     return outdir
 
 
@@ -226,13 +232,7 @@ def build_vision_checkpoint(outdir: Path) -> Path:
         tie_word_embeddings=False,
     )
     model = Glm4vForConditionalGeneration(config)
-    _shape_output_head(model, _writable_ids(tokenizer))
-    model.generation_config = GenerationConfig(
-        eos_token_id=STOP_IDS, pad_token_id=PAD_ID, do_sample=True, temperature=0.8, top_p=0.8
-    )
-    model.save_pretrained(outdir, safe_serialization=True)
-    processor.save_pretrained(outdir)
-    return outdir
+    return _save(model, tokenizer, processor, outdir)
 
 
 def main(argv: list[str] | None = None) -> None:

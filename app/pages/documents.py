@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import streamlit as st
 
 from app import session
-from app.chat_view import generation_controls, retry_button, stop_button
+from app.chat_view import answer_text, generation_controls, retry_button, stop_button
 from app.conversations_view import conversation_sidebar
 from app.docs import isolate
 from app.docs.context import DocContext, context_window, prepare_turn
@@ -17,9 +16,8 @@ from app.docs.document import Document
 from app.docs.errors import DocumentError
 from app.docs.limits import max_upload_mb
 from app.docs.store import cached_document, load_document
-from app.render import SafeMarkdownStream, safe_markdown
+from app.render import safe_markdown
 from app.session import ConversationState
-from models.events import Done, TextDelta
 from models.messages import Message
 
 WORKSPACE = "documents"
@@ -114,21 +112,6 @@ def render_history(messages: list[Message], docs: dict[str, Document]) -> None:
             if message.info.get("stopped"):
                 st.caption(":material/stop_circle: stopped")
             render_sources(message.info, docs)
-
-
-def answer_text(events: Iterator[Any], state: ConversationState, info: dict[str, Any]) -> Iterator[str]:
-    """The streamed answer for `st.write_stream`; the finished message goes to `state.pending`."""
-    safe = SafeMarkdownStream()
-    for event in events:
-        if isinstance(event, TextDelta):
-            state.streaming.append(event.text)
-            yield safe.feed(event.text)
-        elif isinstance(event, Done):
-            yield safe.flush()
-            text, state.streaming = "".join(state.streaming), []
-            if event.finish_reason == "cancelled":
-                info["stopped"] = True
-            state.pending.append(Message("assistant", text, info=info))
 
 
 state = session.conversation(WORKSPACE)

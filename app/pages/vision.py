@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import streamlit as st
 
 from app import session
-from app.chat_view import generation_controls, retry_button, stop_button
+from app.chat_view import answer_text, generation_controls, retry_button, stop_button
 from app.conversations_view import conversation_sidebar
 from app.images import ImageError, pdf_page_count, prepare_image, render_pdf_page
-from app.render import SafeMarkdownStream, safe_markdown
-from app.session import ConversationState
-from models.events import Done, TextDelta
+from app.render import safe_markdown
 from models.messages import Attachment, Message
-from models.vision import VisionBackend, VisionEvent, VisionInputError, VisionLoadError
+from models.vision import VisionBackend, VisionInputError, VisionLoadError
 from models.vision.base import check_image_count
 
 WORKSPACE = "vision"
@@ -55,22 +52,6 @@ def pdf_page_picker(staged: list[Attachment], max_pixels: int) -> None:
                 staged.append(render_pdf_page(data, int(page), pdf.name, max_pixels))
         except ImageError as exc:
             st.error(str(exc))
-
-
-def answer_text(events: Iterator[VisionEvent], state: ConversationState) -> Iterator[str]:
-    """The streamed answer for `st.write_stream`; the finished message goes to `state.pending`."""
-    safe = SafeMarkdownStream()
-    for event in events:
-        if isinstance(event, TextDelta):
-            state.streaming.append(event.text)
-            yield safe.feed(event.text)
-        elif isinstance(event, Done):
-            yield safe.flush()
-            text, state.streaming = "".join(state.streaming), []
-            info = {"finish_reason": event.finish_reason, **event.usage}
-            if event.finish_reason == "cancelled":
-                info["stopped"] = True
-            state.pending.append(Message("assistant", text, info=info))
 
 
 def new_message(backend: VisionBackend, staged: list[Attachment]) -> Message | None:
