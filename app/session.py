@@ -173,8 +173,21 @@ def next_user_message(
     return Message("user", prompt) if prompt else None
 
 
+STOPPED_TOOL = "Stopped by the user before the tool returned."
+
+
 def end_turn(state: ConversationState) -> None:
-    """Write the finished (or stopped) turn in one transaction and show it."""
+    """Write the finished (or stopped) turn in one transaction and show it.
+
+    A tool call cut short by Stop gets an observation saying so: every call needs its result, or
+    chat-completions servers reject the history.
+    """
+    if state.pending and state.pending[-1].is_tool_call:
+        call = state.pending[-1]
+        info = {"is_error": True, "stopped": True}
+        state.pending.append(
+            Message("observation", STOPPED_TOOL, "system_error", call.tool_call_id, info=info)
+        )
     if state.streaming:
         state.pending.append(Message("assistant", "".join(state.streaming), info={"stopped": True}))
     turn, state.pending, state.streaming = state.pending, [], []

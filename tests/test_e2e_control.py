@@ -71,3 +71,26 @@ def test_killed_mid_stream_keeps_every_finished_turn(tmp_path: Path) -> None:
     (summary,) = data.list_conversations("local", "chat")
     turns = data.load_conversation("local", summary.id).turns
     assert [[m.content for m in t] for t in turns] == [["first question", "Short answer one."]]
+
+
+def test_stop_interrupts_a_running_cell_and_the_kernel_answers_next(tmp_path: Path) -> None:
+    rules = [
+        Rule(
+            "python\nimport time\nfor _ in range(1200):\n    time.sleep(0.05)\nprint('finished')", when="slow"
+        ),
+        Rule("python\nprint('alive', 6 * 7)", when="again"),
+        Rule("\nThe kernel says alive 42.", when="alive 42"),
+    ]
+    with chat_page(rules, tmp_path / "data", tmp_path / "app.log") as (server, _, page):
+        ask(page, "run the slow cell")
+        page.get_by_text("python: running").first.wait_for(timeout=60_000)
+        page.get_by_role("button", name="Stop").click()
+        page.get_by_text("Stopped by the user before the tool returned.").first.wait_for(
+            state="attached", timeout=30_000
+        )
+        ask(page, "try again")
+        page.get_by_text("The kernel says alive 42.").first.wait_for(timeout=30_000)
+        history = server.requests[-2]["body"]["messages"]
+        assert [m["role"] for m in history] == ["user", "assistant", "tool", "user"]
+        assert history[2]["content"] == "Stopped by the user before the tool returned."
+        assert "finished" not in server.requests[-1]["body"]["messages"][-1]["content"]
