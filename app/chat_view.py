@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,10 @@ from app.render import SafeMarkdownStream, safe_markdown
 from app.session import ConversationState
 from app.timings import format_timings
 from app.tools.browser.citations import escape_markdown, link, render_citations
-from models.events import Done, TextDelta, ToolCallDelta
+from models.events import Done, ReasoningDelta, TextDelta, ToolCallDelta
 from models.messages import Attachment, GenerationParams, Message
 
+REASONING_REFRESH = 16
 CALL_LANGUAGE = {"python": "python", "simple_browser": "python"}
 MAX_OBSERVATION_SHOWN = 20_000
 
@@ -164,6 +166,36 @@ def answer_text(
             if event.finish_reason == "cancelled":
                 done["stopped"] = True
             state.pending.append(Message("assistant", text, info=done))
+
+
+def stream_answer(
+    events: Iterable[TextDelta | ReasoningDelta | Done],
+    state: ConversationState,
+    info: dict[str, Any] | None = None,
+) -> None:
+    """Show a thinking model's reasoning in a collapsible box as it comes, then stream the answer."""
+    events = iter(events)
+    event = next(events, None)
+    reasoning: list[str] = []
+    if isinstance(event, ReasoningDelta):
+        with st.expander(":material/psychology: Thinking", expanded=True):
+            box = st.empty()
+            while isinstance(event, ReasoningDelta):
+                reasoning.append(event.text)
+                if len(reasoning) % REASONING_REFRESH == 1:
+                    box.markdown(safe_markdown("".join(reasoning)))
+                event = next(events, None)
+            box.markdown(safe_markdown("".join(reasoning)))
+    if reasoning:
+        info = {**(info or {}), "reasoning": "".join(reasoning)}
+    rest = itertools.chain([event] if event is not None else [], events)
+    st.write_stream(answer_text(rest, state, info))
+
+
+def render_reasoning(message: Message) -> None:
+    if reasoning := message.info.get("reasoning"):
+        with st.expander(":material/psychology: Thinking"):
+            st.markdown(safe_markdown(reasoning))
 
 
 def stream_turn(events: Iterator[AgentEvent], state: ConversationState) -> None:

@@ -12,6 +12,13 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class ReasoningDelta:
+    """Part of a thinking model's reasoning (GLM-4.1V's `<think>` block), kept apart from the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class ToolCallDelta:
     """Part of a tool call as the model writes it (for showing code while it streams)."""
 

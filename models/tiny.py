@@ -31,6 +31,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from models.protocol import STOP_TOKEN_IDS
+
 TEMPLATE_PATH = Path(__file__).with_name("glm4_chat_template.jinja")
 VOCAB_SIZE = 151552
 FIRST_SPECIAL_ID = 151329
@@ -56,8 +58,8 @@ SPECIAL_TOKENS = [
     "<answer>",
     "</answer>",
 ]
-STOP_IDS = [151329, 151336, 151338]
-PAD_ID = 151329
+STOP_IDS = list(STOP_TOKEN_IDS)
+PAD_ID = STOP_TOKEN_IDS[0]
 SEED = 0
 
 # GLM-4.1V's prompt layout: images as <|begin_of_image|><|image|><|end_of_image|> inside the user turn.

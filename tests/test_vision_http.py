@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from app.images import prepare_image
-from models.events import Done, TextDelta
+from models.events import Done, ReasoningDelta, TextDelta
 from models.messages import GenerationParams, Message
 from models.vision import VisionLoadError, get_vision_backend
 from models.vision.openai_chat import OpenAIVisionBackend
@@ -30,6 +30,7 @@ class VisionServer:
         self.requests: list[dict[str, Any]] = []
         self.chunk_delay = 0.0
         self.chunks_sent = 0
+        self.thinking = ""
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -75,6 +76,13 @@ class VisionServer:
             f"{i.width}x{i.height} {i.getpixel((i.width // 2, i.height // 2))}" for i in self.images(body)
         ]
         words = f"I see {len(seen)} image(s): {'; '.join(seen)}.".split(" ")
+        if self.thinking:
+            text = f"<think>{self.thinking}</think><answer>{' '.join(words)}</answer>"
+            words = [text[i : i + 5] for i in range(0, len(text), 5)]
+            for piece in words:
+                yield self.chunk({"content": piece}, None)
+            yield self.chunk({}, "stop")
+            return
         if self.chunk_delay:
             words = words + ["more"] * 200
         for word in words:
@@ -201,3 +209,19 @@ def test_a_refusing_server_is_a_load_error_with_the_status(server: VisionServer)
     backend = OpenAIVisionBackend(server.base.removesuffix("/v1"), "k", "glm-4v")
     with pytest.raises(VisionLoadError, match=r"refused the request for GLM_VISION_MODEL=glm-4v \(HTTP 404"):
         list(backend.stream([Message("user", "hi")], PARAMS, threading.Event()))
+
+
+def test_reasoning_comes_apart_from_the_answer(server: VisionServer, backend: OpenAIVisionBackend) -> None:
+    server.thinking = "The centre pixel is red, so the image is red."
+    events = list(
+        backend.stream(
+            [Message("user", "Colour?", attachments=[upload((255, 0, 0), (40, 30))])],
+            PARAMS,
+            threading.Event(),
+        )
+    )
+    reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
+    answer = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert reasoning == server.thinking
+    assert answer == "I see 1 image(s): 40x30 (255, 0, 0)."
+    assert isinstance(events[-1], Done)

@@ -7,7 +7,7 @@ import threading
 import streamlit as st
 
 from app import session
-from app.chat_view import answer_text, generation_controls, retry_button, stop_button
+from app.chat_view import generation_controls, render_reasoning, retry_button, stop_button, stream_answer
 from app.conversations_view import conversation_sidebar
 from app.images import ImageError, pdf_page_count, prepare_image, render_pdf_page
 from app.render import safe_markdown
@@ -32,6 +32,7 @@ def render_history(messages: list[Message]) -> None:
         if message.role not in {"user", "assistant"}:
             continue
         with st.chat_message(message.role):
+            render_reasoning(message)
             if message.content:
                 st.markdown(safe_markdown(message.content))
             thumbnails(message.attachments)
@@ -119,7 +120,7 @@ if user_message is not None:
         stop_button()
         events = backend.stream([*system, *state.messages, user_message], params, state.cancel)
         try:
-            st.write_stream(answer_text(events, state))
+            stream_answer(events, state)
         except (VisionInputError, VisionLoadError) as exc:
             st.error(str(exc), icon=":material/error:")
         except Exception as exc:

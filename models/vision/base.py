@@ -6,10 +6,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from models.events import Done, TextDelta
+from models.events import Done, ReasoningDelta, TextDelta
 from models.messages import Attachment, GenerationParams, Message
 
-VisionEvent = TextDelta | Done
+VisionEvent = TextDelta | ReasoningDelta | Done
 
 
 class VisionLoadError(RuntimeError):
@@ -22,6 +22,8 @@ class VisionInputError(ValueError):
 
 class VisionBackend(Protocol):
     """Streams an answer about a conversation whose user messages may carry image attachments.
+
+    A thinking model's reasoning comes as `ReasoningDelta`s, its answer as `TextDelta`s.
 
     `max_images` is how many images one conversation may hold (None: no fixed limit), `max_pixels`
     the largest image worth sending (bigger ones are scaled down before upload).

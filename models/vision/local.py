@@ -25,9 +25,11 @@ from transformers import (
 
 from models.events import Done, TextDelta
 from models.messages import Attachment, GenerationParams, Message
+from models.protocol import STOP_TOKEN_IDS
 from models.vision.base import VisionEvent, VisionInputError, VisionLoadError, check_image_count, images_of
+from models.vision.reasoning import split_reasoning
 
-STOP_IDS = [151329, 151336, 151338]
+STOP_IDS = list(STOP_TOKEN_IDS)
 REMOTE_CODE_MODEL_TYPES = {"chatglm"}
 GLM4V_9B_IMAGE_SIZE = 1120
 
@@ -160,8 +162,8 @@ class TransformersVisionBackend:
         self, messages: Sequence[Message], params: GenerationParams, cancel: threading.Event
     ) -> Iterator[VisionEvent]:
         inputs = self.build_inputs(messages)
-        yield from stream_generation(
-            self.model, self.processor.tokenizer, inputs, params, cancel, self.stop_ids
+        yield from split_reasoning(
+            stream_generation(self.model, self.processor.tokenizer, inputs, params, cancel, self.stop_ids)
         )
 
 
@@ -199,7 +201,9 @@ class RemoteCodeGlm4vBackend:
         inputs = self.tokenizer.apply_chat_template(
             items, add_generation_prompt=True, tokenize=True, return_tensors="pt", return_dict=True
         ).to(self.model.device)
-        yield from stream_generation(self.model, self.tokenizer, dict(inputs), params, cancel, STOP_IDS)
+        yield from split_reasoning(
+            stream_generation(self.model, self.tokenizer, dict(inputs), params, cancel, STOP_IDS)
+        )
 
 
 def load_local_vision_backend(

@@ -9,9 +9,10 @@ from typing import Any
 
 import openai
 
-from models.events import Done, TextDelta
+from models.events import Done, ReasoningDelta, TextDelta
 from models.messages import Attachment, GenerationParams, Message
 from models.vision.base import VisionEvent, VisionLoadError, check_image_count, images_of
+from models.vision.reasoning import split_reasoning
 
 HTTP_MAX_PIXELS = 2048 * 2048
 
@@ -50,6 +51,11 @@ class OpenAIVisionBackend:
     def stream(
         self, messages: Sequence[Message], params: GenerationParams, cancel: threading.Event
     ) -> Iterator[VisionEvent]:
+        return split_reasoning(self._events(messages, params, cancel))
+
+    def _events(
+        self, messages: Sequence[Message], params: GenerationParams, cancel: threading.Event
+    ) -> Iterator[VisionEvent]:
         check_image_count(messages, self.max_images, self.model_name)
         try:
             stream = self.client.chat.completions.create(
@@ -79,6 +85,9 @@ class OpenAIVisionBackend:
                 if not chunk.choices:
                     continue
                 choice = chunk.choices[0]
+                reasoning = getattr(choice.delta, "reasoning_content", None) if choice.delta else None
+                if reasoning:
+                    yield ReasoningDelta(reasoning)
                 if choice.delta and choice.delta.content:
                     yield TextDelta(choice.delta.content)
                 finish = choice.finish_reason or finish
