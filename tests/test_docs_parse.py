@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import docx
 import pptx
@@ -189,3 +190,15 @@ def test_a_failed_file_fails_again_at_once_and_good_files_still_load():
     assert type(again.value) is type(first.value)
     assert str(again.value).startswith("renamed.pdf: ")
     assert load_document("fine.txt", b"still working").pages[0].text == "still working"
+
+
+def test_the_parser_process_has_no_secrets(monkeypatch):
+    from app.docs import isolate
+
+    monkeypatch.setenv("GLM_API_KEY", "sk-very-secret")
+    isolate.shutdown()
+    isolate.prestart()
+    worker = isolate._standby
+    environ = Path(f"/proc/{worker.pid}/environ").read_bytes().split(b"\0")
+    assert not [v for v in environ if b"sk-very-secret" in v or v.startswith(b"GLM_")]
+    assert parse_isolated("a.txt", b"still parses")[1][0].text.strip() == "still parses"

@@ -107,13 +107,15 @@ atexit.register(shutdown)
 
 
 def _spawn() -> subprocess.Popen:
+    """A parser process with an environment of its own: it reads hostile files, so no secrets."""
     path = os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": path, "LANG": "C.UTF-8"}
     return subprocess.Popen(
         [sys.executable, "-m", "app.docs.worker"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": path},
+        env=env,
         cwd=_ROOT,
     )
 
