@@ -14,6 +14,7 @@ from app.render import SafeMarkdownStream, safe_markdown
 from app.session import ConversationState
 from app.timings import format_timings
 from app.tools.browser.citations import escape_markdown, link, render_citations
+from app.turn import TurnBuffer
 from models.events import Done, ReasoningDelta, TextDelta, ToolCallDelta
 from models.messages import Attachment, GenerationParams, Message
 
@@ -151,26 +152,25 @@ def _render_assistant_part(messages: list[Message], i: int, tool_state: dict[str
 
 
 def answer_text(
-    events: Iterable[TextDelta | Done], state: ConversationState, info: dict[str, Any] | None = None
+    events: Iterable[TextDelta | Done], turn: TurnBuffer, info: dict[str, Any] | None = None
 ) -> Iterator[str]:
-    """A model's streamed answer for `st.write_stream`; the finished message goes to `state.pending`."""
+    """A model's streamed answer for `st.write_stream`; the finished message goes to `turn`."""
     safe = SafeMarkdownStream()
     for event in events:
         if isinstance(event, TextDelta):
-            state.streaming.append(event.text)
+            turn.stream(event.text)
             yield safe.feed(event.text)
         elif isinstance(event, Done):
             yield safe.flush()
-            text, state.streaming = "".join(state.streaming), []
             done = {**(info or {}), "finish_reason": event.finish_reason, **event.usage}
             if event.finish_reason == "cancelled":
                 done["stopped"] = True
-            state.pending.append(Message("assistant", text, info=done))
+            turn.add_streamed_answer(done)
 
 
 def stream_answer(
     events: Iterable[TextDelta | ReasoningDelta | Done],
-    state: ConversationState,
+    turn: TurnBuffer,
     info: dict[str, Any] | None = None,
 ) -> None:
     """Show a thinking model's reasoning in a collapsible box as it comes, then stream the answer."""
@@ -189,7 +189,7 @@ def stream_answer(
     if reasoning:
         info = {**(info or {}), "reasoning": "".join(reasoning)}
     rest = itertools.chain([event] if event is not None else [], events)
-    st.write_stream(answer_text(rest, state, info))
+    st.write_stream(answer_text(rest, turn, info))
 
 
 def render_reasoning(message: Message) -> None:
@@ -198,8 +198,8 @@ def render_reasoning(message: Message) -> None:
             st.markdown(safe_markdown(reasoning))
 
 
-def stream_turn(events: Iterator[AgentEvent], state: ConversationState) -> None:
-    """Render a live turn inside the assistant bubble, keeping what it produced in `state.pending`.
+def stream_turn(events: Iterator[AgentEvent], turn: TurnBuffer) -> None:
+    """Render a live turn inside the assistant bubble, keeping what it produced in `turn`.
 
     Text streams with `st.write_stream`; each tool call gets an `st.status` that shows the call
     as it is written, a running clock, then the observation.
@@ -208,13 +208,12 @@ def stream_turn(events: Iterator[AgentEvent], state: ConversationState) -> None:
     while event is not None:
         if isinstance(event, TextDelta):
             rest: list[AgentEvent] = []
-            st.write_stream(_text_until_other(event, events, state, rest))
+            st.write_stream(_text_until_other(event, events, turn, rest))
             event = rest[0] if rest else None
         elif isinstance(event, ToolCallDelta | ToolStarted):
-            event = _live_tool_step(event, events, state)
+            event = _live_tool_step(event, events, turn)
         elif isinstance(event, Answer):
-            state.streaming = []
-            state.pending.append(event.message)
+            turn.add(event.message)
             if timings := format_timings(event.message.info.get("timings", {})):
                 st.caption(timings)
             event = next(events, None)
@@ -226,26 +225,23 @@ def stream_turn(events: Iterator[AgentEvent], state: ConversationState) -> None:
 
 
 def _text_until_other(
-    first: TextDelta, events: Iterator[AgentEvent], state: ConversationState, rest: list[AgentEvent]
+    first: TextDelta, events: Iterator[AgentEvent], turn: TurnBuffer, rest: list[AgentEvent]
 ) -> Iterator[str]:
     safe = SafeMarkdownStream()
-    state.streaming.append(first.text)
+    turn.stream(first.text)
     yield safe.feed(first.text)
     for event in events:
         if not isinstance(event, TextDelta):
             rest.append(event)
             break
-        state.streaming.append(event.text)
+        turn.stream(event.text)
         yield safe.feed(event.text)
     yield safe.flush()
 
 
-def _live_tool_step(
-    event: AgentEvent, events: Iterator[AgentEvent], state: ConversationState
-) -> AgentEvent | None:
+def _live_tool_step(event: AgentEvent, events: Iterator[AgentEvent], turn: TurnBuffer) -> AgentEvent | None:
     """Show one tool call from its first written character to its observation."""
     name = event.name if isinstance(event, ToolCallDelta) else event.message.metadata
-    state.streaming = []
     with st.status(f":material/build: {name}: writing the call…", expanded=True) as status:
         code_box, clock = st.empty(), st.empty()
         written: list[str] = []
@@ -254,7 +250,7 @@ def _live_tool_step(
                 written.append(event.text)
                 code_box.code("".join(written), language=CALL_LANGUAGE.get(name, "json"))
             elif isinstance(event, ToolStarted):
-                state.pending.append(event.message)
+                turn.add(event.message)
                 code_box.code(
                     event.message.content, language=CALL_LANGUAGE.get(name, "json"), wrap_lines=True
                 )
@@ -262,9 +258,9 @@ def _live_tool_step(
             elif isinstance(event, ToolRunning):
                 clock.caption(f"running for {event.seconds:.1f} s")
             elif isinstance(event, ToolFinished):
-                state.pending.append(event.message)
+                turn.add(event.message)
                 clock.empty()
-                _render_observation(event.message, f"live{len(state.pending)}")
+                _render_observation(event.message, f"live{len(turn.messages)}")
                 failed = bool(event.message.info.get("is_error"))
                 status.update(
                     label=_step_label(event.call, event.message),

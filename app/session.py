@@ -16,6 +16,7 @@ from app.auth import LOCAL_USER
 from app.config import data_dir
 from app.store import ConversationNotFound, Store
 from app.tools.base import ToolContext
+from app.turn import TurnBuffer
 from models.backends import BackendLoadError, ChatBackend, get_text_backend
 from models.messages import Message
 from models.settings import ModelSettings
@@ -105,8 +106,7 @@ class ConversationState:
     id: str | None = None
     messages: list[Message] = field(default_factory=list)
     tool_state: dict[str, Any] = field(default_factory=dict)
-    pending: list[Message] = field(default_factory=list)
-    streaming: list[str] = field(default_factory=list)
+    turn: TurnBuffer | None = None
     replacing: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
 
@@ -140,10 +140,10 @@ def new_conversation(workspace: str) -> None:
     st.query_params.pop("c", None)
 
 
-def begin_turn(state: ConversationState, user_message: Message) -> None:
+def begin_turn(state: ConversationState, user_message: Message) -> TurnBuffer:
     """Start a turn: the user's message joins the view; nothing is written until the turn ends."""
-    state.pending = [user_message]
-    state.streaming = []
+    state.turn = TurnBuffer([user_message])
+    return state.turn
 
 
 def last_turn_start(messages: list[Message]) -> int | None:
@@ -173,25 +173,12 @@ def next_user_message(
     return Message("user", prompt) if prompt else None
 
 
-STOPPED_TOOL = "Stopped by the user before the tool returned."
-
-
-def end_turn(state: ConversationState) -> None:
-    """Write the finished (or stopped) turn in one transaction and show it.
-
-    A tool call cut short by Stop gets an observation saying so: every call needs its result, or
-    chat-completions servers reject the history.
-    """
-    if state.pending and state.pending[-1].is_tool_call:
-        call = state.pending[-1]
-        info = {"is_error": True, "stopped": True}
-        state.pending.append(
-            Message("observation", STOPPED_TOOL, "system_error", call.tool_call_id, info=info)
-        )
-    if state.streaming:
-        state.pending.append(Message("assistant", "".join(state.streaming), info={"stopped": True}))
-    turn, state.pending, state.streaming = state.pending, [], []
-    if not turn:
+def end_turn(state: ConversationState, turn: TurnBuffer) -> None:
+    """Write the finished (or stopped) turn in one transaction and show it; once, whichever run asks first."""
+    if state.turn is turn:
+        state.turn = None
+    messages = turn.close()
+    if not messages:
         return
     db, user = store(), user_id()
     if state.id is None:
@@ -199,16 +186,16 @@ def end_turn(state: ConversationState) -> None:
         st.query_params["c"] = state.id
     if state.replacing:
         state.replacing = False
-        db.replace_last_turn(user, state.id, turn, state.tool_state)
+        db.replace_last_turn(user, state.id, messages, state.tool_state)
     else:
-        db.append_turn(user, state.id, turn, state.tool_state)
-    state.messages.extend(turn)
+        db.append_turn(user, state.id, messages, state.tool_state)
+    state.messages.extend(messages)
 
 
 def interrupted_turn(state: ConversationState) -> bool:
     """A turn the previous script run didn't finish (Stop, or a new input): keep what it produced."""
-    if not state.pending:
+    if state.turn is None:
         return False
     state.cancel.set()
-    end_turn(state)
+    end_turn(state, state.turn)
     return True

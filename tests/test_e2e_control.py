@@ -91,6 +91,6 @@ def test_stop_interrupts_a_running_cell_and_the_kernel_answers_next(tmp_path: Pa
         ask(page, "try again")
         page.get_by_text("The kernel says alive 42.").first.wait_for(timeout=30_000)
         history = server.requests[-2]["body"]["messages"]
-        assert [m["role"] for m in history] == ["user", "assistant", "tool", "user"]
+        assert [m["role"] for m in history] == ["user", "assistant", "tool", "user"], history
         assert history[2]["content"] == "Stopped by the user before the tool returned."
         assert "finished" not in server.requests[-1]["body"]["messages"][-1]["content"]

@@ -60,7 +60,7 @@ user_message = session.next_user_message(state, with_upload_note(prompt) if prom
 if user_message is not None and backend is not None:
     with st.chat_message("user"):
         st.markdown(safe_markdown(user_message.content))
-    session.begin_turn(state, user_message)
+    turn = session.begin_turn(state, user_message)
     system = [Message("system", system_prompt)] if system_prompt.strip() else []
     ctx = state.tool_context()
     with st.chat_message("assistant"):
@@ -68,6 +68,6 @@ if user_message is not None and backend is not None:
         events = run_turn(
             backend, enabled, [*system, *state.messages, user_message], params, ctx, max_steps()
         )
-        stream_turn(events, state)
-    session.end_turn(state)
+        stream_turn(events, turn)
+    session.end_turn(state, turn)
     st.rerun()

@@ -148,7 +148,7 @@ user_message = session.begin_retry(state) if retry else Message("user", prompt) 
 if user_message is not None:
     with st.chat_message("user"):
         st.markdown(safe_markdown(user_message.content))
-    session.begin_turn(state, user_message)
+    turn = session.begin_turn(state, user_message)
     history = [Message("system", system_prompt), *state.messages] if system_prompt.strip() else state.messages
     window = context_window(backend.context_window)
     messages, ctx = prepare_turn(
@@ -159,9 +159,9 @@ if user_message is not None:
     with st.chat_message("assistant"):
         stop_button()
         try:
-            st.write_stream(answer_text(backend.stream(messages, [], params, state.cancel), state, info))
+            st.write_stream(answer_text(backend.stream(messages, [], params, state.cancel), turn, info))
         except Exception as exc:
             st.error(f"The model failed: {type(exc).__name__}: {exc}", icon=":material/error:")
         render_sources(info, by_name)
-    session.end_turn(state)
+    session.end_turn(state, turn)
     st.rerun()

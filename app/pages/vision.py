@@ -113,17 +113,17 @@ if user_message is not None:
         if user_message.content:
             st.markdown(safe_markdown(user_message.content))
         thumbnails(user_message.attachments)
-    session.begin_turn(state, user_message)
+    turn = session.begin_turn(state, user_message)
     system = [Message("system", system_prompt)] if system_prompt.strip() else []
     state.cancel = threading.Event()
     with st.chat_message("assistant"):
         stop_button()
         events = backend.stream([*system, *state.messages, user_message], params, state.cancel)
         try:
-            stream_answer(events, state)
+            stream_answer(events, turn)
         except (VisionInputError, VisionLoadError) as exc:
             st.error(str(exc), icon=":material/error:")
         except Exception as exc:
             st.error(f"The vision model failed: {type(exc).__name__}: {exc}", icon=":material/error:")
-    session.end_turn(state)
+    session.end_turn(state, turn)
     st.rerun()
