@@ -70,4 +70,4 @@ class PromptBackend:
         cancel: threading.Event,
     ) -> Iterator[ModelEvent]:
         prompt = self.render(messages, [t.template_entry for t in tools])
-        yield from parse_stream(self.source.stream_text(prompt, params, cancel))
+        return parse_stream(self.source.stream_text(prompt, params, cancel))
