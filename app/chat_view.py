@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from app.agent import AgentEvent, Answer, ToolFinished, ToolRunning, ToolStarted, TurnError
+from app.conversations_view import conversation_sidebar
 from app.render import SafeMarkdownStream, safe_markdown
 from app.session import ConversationState
 from app.timings import format_timings
@@ -32,10 +34,25 @@ def generation_controls(prefix: str) -> GenerationParams:
     return GenerationParams(temperature=temperature, top_p=top_p, max_new_tokens=int(max_new))
 
 
-def retry_button(state: ConversationState) -> bool:
-    return st.button(
-        ":material/refresh: Retry last answer", use_container_width=True, disabled=not state.messages
-    )
+@dataclass(frozen=True)
+class Controls:
+    """What the shared sidebar asks for: Retry clicked, the system prompt as messages, sampling."""
+
+    retry: bool
+    system: list[Message]
+    params: GenerationParams
+
+
+def workspace_controls(workspace: str, state: ConversationState) -> Controls:
+    """The sidebar every workspace shares: its conversations, Retry, a system prompt and sampling."""
+    with st.sidebar:
+        conversation_sidebar(workspace, state)
+        retry = st.button(
+            ":material/refresh: Retry last answer", use_container_width=True, disabled=not state.messages
+        )
+        prompt = st.text_area("System prompt", key=f"{workspace}-system", placeholder="Optional instructions")
+        params = generation_controls(workspace)
+    return Controls(retry, [Message("system", prompt)] if prompt.strip() else [], params)
 
 
 def stop_button() -> None:

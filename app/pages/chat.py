@@ -6,23 +6,14 @@ import streamlit as st
 
 from app import session
 from app.agent import run_turn
-from app.chat_view import (
-    edit_last_question,
-    generation_controls,
-    render_history,
-    retry_button,
-    stop_button,
-    stream_turn,
-)
+from app.chat_view import edit_last_question, render_history, stop_button, stream_turn, workspace_controls
 from app.config import max_steps
-from app.conversations_view import conversation_sidebar
 from app.files_view import session_files_sidebar, with_upload_note
 from app.render import safe_markdown
 from app.sandbox import warm_pool
 from app.tools.browser import search_setup_hint
 from app.tools.builtins import load_tools
 from app.tools.registry import all_tools
-from models.messages import Message
 
 WORKSPACE = "chat"
 
@@ -31,13 +22,8 @@ session.interrupted_turn(state)
 plugin_errors = load_tools()
 warm_pool()
 
+controls = workspace_controls(WORKSPACE, state)
 with st.sidebar:
-    conversation_sidebar(WORKSPACE, state)
-    retry = retry_button(state)
-    system_prompt = st.text_area(
-        "System prompt", key="chat-system", placeholder="Optional instructions for GLM-4"
-    )
-    params = generation_controls(WORKSPACE)
     st.subheader("Tools")
     enabled = [t for t in all_tools() if st.toggle(t.name, value=True, key=f"tool-{t.name}")]
     for tool in all_tools():
@@ -56,18 +42,17 @@ edited = edit_last_question(state)
 backend = session.text_backend()
 prompt = st.chat_input("Ask GLM-4…", disabled=backend is None)
 
-user_message = session.next_user_message(state, with_upload_note(prompt) if prompt else None, retry, edited)
+question = with_upload_note(prompt) if prompt else None
+user_message = session.next_user_message(state, question, controls.retry, edited)
 if user_message is not None and backend is not None:
     with st.chat_message("user"):
         st.markdown(safe_markdown(user_message.content))
     turn = session.begin_turn(state, user_message)
-    system = [Message("system", system_prompt)] if system_prompt.strip() else []
     ctx = state.tool_context()
     with st.chat_message("assistant"):
         stop_button()
-        events = run_turn(
-            backend, enabled, [*system, *state.messages, user_message], params, ctx, max_steps()
-        )
+        history = [*controls.system, *state.messages, user_message]
+        events = run_turn(backend, enabled, history, controls.params, ctx, max_steps())
         stream_turn(events, turn)
     session.end_turn(state, turn)
     st.rerun()

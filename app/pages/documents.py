@@ -8,8 +8,7 @@ from typing import Any
 import streamlit as st
 
 from app import session
-from app.chat_view import answer_text, generation_controls, retry_button, stop_button
-from app.conversations_view import conversation_sidebar
+from app.chat_view import answer_text, stop_button, workspace_controls
 from app.docs import isolate
 from app.docs.context import DocContext, context_window, prepare_turn
 from app.docs.document import Document
@@ -121,11 +120,7 @@ isolate.prestart()
 st.title("Long document")
 backend = session.text_backend()
 
-with st.sidebar:
-    conversation_sidebar(WORKSPACE, state)
-    retry = retry_button(state)
-    system_prompt = st.text_area("System prompt", key="documents-system", placeholder="Optional instructions")
-    params = generation_controls(WORKSPACE)
+controls = workspace_controls(WORKSPACE, state)
 
 uploads = st.file_uploader(
     "Add documents",
@@ -144,22 +139,24 @@ if backend is None:
     st.stop()
 
 prompt = st.chat_input("Ask about your documents…", key="documents-input")
-user_message = session.begin_retry(state) if retry else Message("user", prompt) if prompt else None
+user_message = session.begin_retry(state) if controls.retry else Message("user", prompt) if prompt else None
 if user_message is not None:
     with st.chat_message("user"):
         st.markdown(safe_markdown(user_message.content))
     turn = session.begin_turn(state, user_message)
-    history = [Message("system", system_prompt), *state.messages] if system_prompt.strip() else state.messages
+    history = [*controls.system, *state.messages]
     window = context_window(backend.context_window)
     messages, ctx = prepare_turn(
-        history, user_message.content, docs, backend.count_tokens, window, params.max_new_tokens
+        history, user_message.content, docs, backend.count_tokens, window, controls.params.max_new_tokens
     )
     info = source_info(ctx)
     state.cancel = threading.Event()
     with st.chat_message("assistant"):
         stop_button()
         try:
-            st.write_stream(answer_text(backend.stream(messages, [], params, state.cancel), turn, info))
+            st.write_stream(
+                answer_text(backend.stream(messages, [], controls.params, state.cancel), turn, info)
+            )
         except Exception as exc:
             st.error(f"The model failed: {type(exc).__name__}: {exc}", icon=":material/error:")
         render_sources(info, by_name)

@@ -7,8 +7,7 @@ import threading
 import streamlit as st
 
 from app import session
-from app.chat_view import generation_controls, render_reasoning, retry_button, stop_button, stream_answer
-from app.conversations_view import conversation_sidebar
+from app.chat_view import render_reasoning, stop_button, stream_answer, workspace_controls
 from app.images import ImageError, pdf_page_count, prepare_image, render_pdf_page
 from app.render import safe_markdown
 from models.messages import Attachment, Message
@@ -78,12 +77,9 @@ staged: list[Attachment] = st.session_state.setdefault(STAGED, [])
 st.title("Vision")
 backend = session.vision_backend()
 
-with st.sidebar:
-    conversation_sidebar(WORKSPACE, state)
-    retry = retry_button(state)
-    system_prompt = st.text_area("System prompt", key="vision-system", placeholder="Optional instructions")
-    params = generation_controls(WORKSPACE)
-    if backend is not None:
+controls = workspace_controls(WORKSPACE, state)
+if backend is not None:
+    with st.sidebar:
         pdf_page_picker(staged, backend.max_pixels)
 
 if backend is not None:
@@ -102,7 +98,7 @@ if backend is None:
     st.chat_input("The vision model isn't available", disabled=True, key="vision-input-off")
     st.stop()
 
-user_message = session.begin_retry(state) if retry else new_message(backend, staged)
+user_message = session.begin_retry(state) if controls.retry else new_message(backend, staged)
 if user_message is not None:
     try:
         check_image_count([*state.messages, user_message], backend.max_images, backend.model_name)
@@ -114,11 +110,12 @@ if user_message is not None:
             st.markdown(safe_markdown(user_message.content))
         thumbnails(user_message.attachments)
     turn = session.begin_turn(state, user_message)
-    system = [Message("system", system_prompt)] if system_prompt.strip() else []
     state.cancel = threading.Event()
     with st.chat_message("assistant"):
         stop_button()
-        events = backend.stream([*system, *state.messages, user_message], params, state.cancel)
+        events = backend.stream(
+            [*controls.system, *state.messages, user_message], controls.params, state.cancel
+        )
         try:
             stream_answer(events, turn)
         except (VisionInputError, VisionLoadError) as exc:
