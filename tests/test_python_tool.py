@@ -10,7 +10,8 @@ import pytest
 
 from app.sandbox import registry, save_upload, shutdown_all
 from app.tools.base import ToolContext
-from app.tools.python_tool import make_python_tool, strip_fence
+from app.tools.python_tool import make_python_tool
+from models.parser import strip_code_fence
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -38,9 +39,9 @@ def test_tool_shape(tool):
 
 
 def test_fence_is_stripped():
-    assert strip_fence("```python\nprint(1)\n```") == "print(1)"
-    assert strip_fence("  ```\nx = 1\ny = 2\n```\n") == "x = 1\ny = 2"
-    assert strip_fence("print('```')") == "print('```')"
+    assert strip_code_fence("```python\nprint(1)\n```") == "print(1)"
+    assert strip_code_fence("  ```\nx = 1\ny = 2\n```\n") == "x = 1\ny = 2"
+    assert strip_code_fence("print('```')") == "print('```')"
 
 
 def test_print_expression_and_state(tool, tmp_path):

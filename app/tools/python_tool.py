@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import mimetypes
-import re
 
 from app.sandbox import registry
 from app.sandbox.errors import KernelStartError, SandboxUnavailableError
@@ -12,6 +11,7 @@ from app.sandbox.limits import KernelLimits
 from app.sandbox.outputs import ExecutionResult, cap_text
 from app.tools.base import Tool, ToolContext, ToolResult
 from models.messages import Attachment
+from models.parser import strip_code_fence
 
 DESCRIPTION = (
     "Run Python code in a stateful Jupyter kernel. Variables and imports persist between calls. "
@@ -20,13 +20,6 @@ DESCRIPTION = (
     "installed; plots are shown inline."
 )
 MAX_FILES_LISTED = 20
-_FENCE = re.compile(r"^\s*```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)\n?```\s*$", re.DOTALL | re.IGNORECASE)
-
-
-def strip_fence(text: str) -> str:
-    """The code inside a ```python fence, or the text as it is."""
-    match = _FENCE.match(text)
-    return match.group(1) if match else text
 
 
 def _observation(result: ExecutionResult, files: list[str], limit: int) -> str:
@@ -42,7 +35,7 @@ def _observation(result: ExecutionResult, files: list[str], limit: int) -> str:
 
 def run_python(text: str, ctx: ToolContext) -> ToolResult:
     """Execute `text` in the session's kernel; every failure comes back as an observation."""
-    code = strip_fence(text)
+    code = strip_code_fence(text)
     if ctx.cancel.is_set():
         return ToolResult(content="[cancelled by the user before running]", is_error=True)
     try:
