@@ -26,14 +26,14 @@ def conversation_sidebar(workspace: str, state: ConversationState) -> None:
         if st.button(label, key=f"{workspace}-open-{summary.id}", use_container_width=True, disabled=current):
             st.query_params["c"] = summary.id
             st.rerun()
-    if state.id:
+    if state.saved:
         _manage_open(workspace, state)
 
 
 def _manage_open(workspace: str, state: ConversationState) -> None:
     db, user = session.store(), session.user_id()
     try:
-        stored = db.load_conversation(user, state.id or "")
+        stored = db.load_conversation(user, state.id)
     except ConversationNotFound:
         return
     with st.expander("This conversation"):

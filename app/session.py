@@ -14,7 +14,7 @@ import streamlit as st
 
 from app.auth import LOCAL_USER
 from app.config import data_dir
-from app.store import ConversationNotFound, Store
+from app.store import ConversationNotFound, Store, new_conversation_id
 from app.tools.base import ToolContext
 from app.turn import TurnBuffer
 from models.backends import BackendLoadError, ChatBackend, get_text_backend
@@ -100,10 +100,15 @@ def session_dir() -> Path:
 
 @dataclass
 class ConversationState:
-    """The open conversation of one workspace in this browser session."""
+    """The open conversation of one workspace in this browser session.
+
+    Its id is chosen when it opens, so its folder exists from the start; `saved` says whether the
+    store has it yet (the first finished turn creates it).
+    """
 
     workspace: str
-    id: str | None = None
+    id: str = field(default_factory=new_conversation_id)
+    saved: bool = False
     messages: list[Message] = field(default_factory=list)
     tool_state: dict[str, Any] = field(default_factory=dict)
     turn: TurnBuffer | None = None
@@ -128,9 +133,9 @@ def conversation(workspace: str) -> ConversationState:
             st.warning("That conversation doesn't exist or isn't yours.")
         else:
             if stored.workspace == workspace:
-                state = ConversationState(workspace, stored.id, stored.messages, stored.tool_state)
+                state = ConversationState(workspace, stored.id, True, stored.messages, stored.tool_state)
                 st.session_state[key] = state
-    elif state.id and not wanted:
+    elif state.saved and not wanted:
         st.query_params["c"] = state.id
     return state
 
@@ -181,8 +186,9 @@ def end_turn(state: ConversationState, turn: TurnBuffer) -> None:
     if not messages:
         return
     db, user = store(), user_id()
-    if state.id is None:
-        state.id = db.create_conversation(user, state.workspace)
+    if not state.saved:
+        db.create_conversation(user, state.workspace, conversation_id=state.id)
+        state.saved = True
         st.query_params["c"] = state.id
     if state.replacing:
         state.replacing = False

@@ -61,6 +61,7 @@ _MIGRATIONS: list[list[str]] = [
     ],
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
+_CONVERSATION_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class ConversationNotFound(LookupError):
@@ -106,6 +107,10 @@ class Conversation:
     def messages(self) -> list[Message]:
         """All messages in order, as the model and the page replay them."""
         return [message for turn in self.turns for message in turn]
+
+
+def new_conversation_id() -> str:
+    return uuid.uuid4().hex
 
 
 def make_title(text: str) -> str:
@@ -181,13 +186,22 @@ class Store:
             raise ConversationNotFound(conversation_id)
         return row
 
-    def create_conversation(self, user: str, workspace: str, title: str = "") -> str:
-        """A new empty conversation; returns its id. Without a title, the first question gives one."""
+    def create_conversation(
+        self, user: str, workspace: str, title: str = "", conversation_id: str | None = None
+    ) -> str:
+        """A new empty conversation; returns its id. Without a title, the first question gives one.
+
+        `conversation_id` lets the app pick the id ahead of the first write (from `new_conversation_id`),
+        so the conversation's folder exists before its first turn is saved.
+        """
         if workspace not in WORKSPACES:
             raise ValueError(f"workspace must be one of {WORKSPACES}, got {workspace!r}")
         if not user:
             raise ValueError("user must be a non-empty id")
-        conversation_id = uuid.uuid4().hex
+        if conversation_id is None:
+            conversation_id = new_conversation_id()
+        elif not _CONVERSATION_ID.fullmatch(conversation_id):
+            raise ValueError(f"not a conversation id: {conversation_id!r}")
         now = time.time()
         with self._transaction(write=True) as db:
             db.execute(
@@ -357,6 +371,18 @@ class Store:
             self._owned(db, user, conversation_id)
         path = self._conversation_path(user, conversation_id)
         path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def conversation_workdir(self, user: str, conversation_id: str) -> Path:
+        """The conversation's working folder (the code interpreter's /mnt/data), created on first use.
+
+        It may exist before the conversation's first turn is saved; it lives under the user's own
+        folder, so an id alone never reaches another user's files.
+        """
+        if not _CONVERSATION_ID.fullmatch(conversation_id):
+            raise ValueError(f"not a conversation id: {conversation_id!r}")
+        path = self._conversation_path(user, conversation_id) / "data"
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
 
     def _conversation_path(self, user: str, conversation_id: str) -> Path:

@@ -14,6 +14,7 @@ from app.store import (
     SchemaTooNewError,
     Store,
     make_title,
+    new_conversation_id,
 )
 from models.messages import Attachment, Message
 
@@ -224,3 +225,26 @@ def test_threads_share_one_store(store):
     for i, cid in enumerate(ids):
         turns = store.load_conversation(f"user{i}", cid).turns
         assert [t[0].content for t in turns] == [f"{i}-{n}" for n in range(20)]
+
+
+def test_a_conversation_chosen_ahead_has_its_folder_before_its_first_turn(tmp_path) -> None:
+    store = Store(tmp_path)
+    cid = new_conversation_id()
+    workdir = store.conversation_workdir("alice", cid)
+    (workdir / "upload.csv").write_text("a,b\n1,2\n")
+    assert store.create_conversation("alice", "chat", conversation_id=cid) == cid
+    assert store.conversation_workdir("alice", cid) == workdir
+    assert (workdir / "upload.csv").read_text() == "a,b\n1,2\n"
+    assert store.conversation_workdir("bob", cid) != workdir
+    assert not (store.conversation_workdir("bob", cid) / "upload.csv").exists()
+    store.delete("alice", cid)
+    assert not workdir.exists()
+
+
+@pytest.mark.parametrize("bad", ["../x", "ABC", "0" * 31, "g" * 32, "0" * 32 + "/.."])
+def test_conversation_ids_from_outside_are_checked(tmp_path, bad: str) -> None:
+    store = Store(tmp_path)
+    with pytest.raises(ValueError):
+        store.create_conversation("alice", "chat", conversation_id=bad)
+    with pytest.raises(ValueError):
+        store.conversation_workdir("alice", bad)
