@@ -178,6 +178,14 @@ def next_user_message(
     return Message("user", prompt) if prompt else None
 
 
+def ensure_saved(state: ConversationState) -> None:
+    """Create the conversation in the store (and put it in the URL) if this is its first write."""
+    if not state.saved:
+        store().create_conversation(user_id(), state.workspace, conversation_id=state.id)
+        state.saved = True
+        st.query_params["c"] = state.id
+
+
 def end_turn(state: ConversationState, turn: TurnBuffer) -> None:
     """Write the finished (or stopped) turn in one transaction and show it; once, whichever run asks first."""
     if state.turn is turn:
@@ -186,10 +194,7 @@ def end_turn(state: ConversationState, turn: TurnBuffer) -> None:
     if not messages:
         return
     db, user = store(), user_id()
-    if not state.saved:
-        db.create_conversation(user, state.workspace, conversation_id=state.id)
-        state.saved = True
-        st.query_params["c"] = state.id
+    ensure_saved(state)
     if state.replacing:
         state.replacing = False
         db.replace_last_turn(user, state.id, messages, state.tool_state)
