@@ -8,7 +8,7 @@ import pytest
 from app.tools.base import ToolContext
 from app.tools.browser import make_browser_tool, render_citations
 from app.tools.browser.citations import add_source, browser_state
-from app.tools.browser.commands import CommandError, MClick, OpenURL, Search, parse_command
+from app.tools.browser.commands import USAGE, CommandError, MClick, OpenURL, Search, parse_command
 
 
 @pytest.mark.parametrize(
@@ -25,6 +25,12 @@ from app.tools.browser.commands import CommandError, MClick, OpenURL, Search, pa
         ('open_url("https://例え.jp/a?b=1,2&c=(3)")', OpenURL("https://例え.jp/a?b=1,2&c=(3)")),
         ('open_url(url="www.example.org/a")', OpenURL("https://www.example.org/a")),
         ('open_url("file:/etc/passwd")', OpenURL("file:/etc/passwd")),
+        ('open_url("example.com:8080/x")', OpenURL("https://example.com:8080/x")),
+        ('open_url("localhost:3000")', OpenURL("https://localhost:3000")),
+        ('open_url("//cdn.example/a")', OpenURL("https://cdn.example/a")),
+        ('open_url("HTTP://Example.com/")', OpenURL("HTTP://Example.com/")),
+        ("mclick([7])", MClick([7])),
+        (f"mclick({[*range(10), 9, 0]})", MClick(list(range(10)))),
     ],
 )
 def test_accepted_calls(text, expected):
@@ -49,6 +55,7 @@ def test_accepted_calls(text, expected):
         ("mclick([True])", "whole numbers"),
         ('mclick(["3"])', "whole numbers"),
         ("mclick([-1])", "whole numbers"),
+        (f"mclick({list(range(11))})", "at most 10 ids at once, got 11"),
         ("mclick(*[[1]])", "* and **"),
         ("open_url(42)", "URL string"),
         ("just some words", "Python syntax"),
@@ -62,6 +69,12 @@ def test_rejected_calls_explain_the_three_forms(text, reason):
     assert reason in message
     for form in ('search("query", recency_days=7)', "mclick([0, 3, 5])", 'open_url("https://example.com/")'):
         assert form in message
+
+
+def test_usage_states_what_mclick_accepts():
+    assert "1 to 10 ids" in USAGE
+    assert parse_command("mclick([4])") == MClick([4])
+    assert parse_command(f"mclick({list(range(10))})") == MClick(list(range(10)))
 
 
 def test_malformed_call_is_an_observation_not_an_exception(tmp_path: Path):

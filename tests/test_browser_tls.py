@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.tools.browser.guard import GuardedTransport
+from app.tools.browser.transport import GuardedTransport
 
 
 class _Hello(BaseHTTPRequestHandler):

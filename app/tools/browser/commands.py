@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 USAGE = (
     "Use exactly one of these calls:\n"
     '  search("query", recency_days=7)   (recency_days is optional)\n'
-    "  mclick([0, 3, 5])                  (ids from earlier results, 3 to 10 of them)\n"
+    "  mclick([0, 3, 5])                  (1 to 10 ids from earlier results)\n"
     '  open_url("https://example.com/")'
 )
+
+
+MAX_IDS = 10
+# A scheme the model wrote on purpose (`https:`, `file:`, `mailto:`); `host:8080` is a port, not a scheme.
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:(?![0-9])", re.IGNORECASE)
 
 
 class CommandError(ValueError):
@@ -53,14 +58,18 @@ def _mclick(ids: list[int]) -> MClick:
         raise CommandError("mclick needs a non-empty list of result ids")
     if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids):
         raise CommandError("mclick ids must be whole numbers from earlier results")
-    return MClick(list(dict.fromkeys(ids)))
+    unique = list(dict.fromkeys(ids))
+    if len(unique) > MAX_IDS:
+        raise CommandError(f"mclick opens at most {MAX_IDS} ids at once, got {len(unique)}")
+    return MClick(unique)
 
 
 def _open_url(url: str) -> OpenURL:
+    """A URL without a scheme (`example.com/x`, `example.com:8080/x`, `//example.com`) gets https://."""
     if not isinstance(url, str) or not url.strip():
         raise CommandError("open_url needs a URL string")
     url = url.strip()
-    return OpenURL(url if urlsplit(url).scheme else f"https://{url.removeprefix('//')}")
+    return OpenURL(url if _SCHEME.match(url) else f"https://{url.removeprefix('//')}")
 
 
 _FUNCTIONS = {"search": _search, "mclick": _mclick, "open_url": _open_url}

@@ -1,23 +1,25 @@
-"""The SSRF guard: which addresses the browser may reach, and a transport that connects only to them.
+"""The SSRF guard's policy: which addresses the browser may reach, and which hosts the admin exempted.
 
-Every request (each redirect hop included) goes through `GuardedTransport`: it resolves the host once,
-refuses non-public addresses, then connects to that very address while keeping the Host header and the
-TLS server name, so a second DNS answer (rebinding) can't change where the request goes.
+`check_url` resolves a URL's host once and refuses non-public addresses; the transport
+(`app/tools/browser/transport.py`) then connects to that very address, so a second DNS answer
+(rebinding) can't change where the request goes.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
-import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import httpx
 
 from app.config import env_str
+from app.tools.browser.budget import call_abandonable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+AllowEntry = tuple[str, int | None]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -37,52 +39,102 @@ class Target:
 def blocked_reason(ip: IPAddress) -> str | None:
     """Why `ip` is off limits, or None for a public address.
 
-    IPv6 forms that embed an IPv4 address (mapped, 6to4, Teredo, NAT64) are judged by that address first.
+    IPv4-mapped (`::ffff:a.b.c.d`) and NAT64 (`64:ff9b::/96`) addresses reach the IPv4 address they
+    carry, so that address alone decides. 6to4 and Teredo addresses must be public both as IPv6 and in
+    every IPv4 address they embed.
     """
-    for candidate in reversed(_embedded(ip)):
-        for reason, hit in (
-            ("unspecified", candidate.is_unspecified),
-            ("loopback", candidate.is_loopback),
-            ("link-local", candidate.is_link_local),
-            ("multicast", candidate.is_multicast),
-            ("reserved", candidate.is_reserved),
-            ("private", candidate.is_private),
-            ("not globally routable", not candidate.is_global),
-        ):
-            if hit:
-                return f"{reason} address {candidate}"
+    if isinstance(ip, ipaddress.IPv6Address) and (translated := _translated(ip)):
+        return _own_reason(translated)
+    for candidate in _embedded(ip):
+        if reason := _own_reason(candidate):
+            return reason
+    return None
+
+
+def _own_reason(ip: IPAddress) -> str | None:
+    for reason, hit in (
+        ("unspecified", ip.is_unspecified),
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("site-local", isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local),
+        ("multicast", ip.is_multicast),
+        ("reserved", ip.is_reserved),
+        ("private", ip.is_private),
+        ("not globally routable", not ip.is_global),
+    ):
+        if hit:
+            return f"{reason} address {ip}"
+    return None
+
+
+def _translated(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 destination of an IPv4-mapped or NAT64 address."""
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 
 
 def _embedded(ip: IPAddress) -> list[IPAddress]:
+    """`ip` followed by the IPv4 addresses a 6to4 or Teredo address embeds."""
     found: list[IPAddress] = [ip]
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped:
-            found.append(ip.ipv4_mapped)
         if ip.sixtofour:
             found.append(ip.sixtofour)
         if ip.teredo:
             found.extend(ip.teredo)
-        if ip in _NAT64:
-            found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
     return found
 
 
-def parse_allow(raw: str) -> set[tuple[str, int | None]]:
-    """`host` or `host:port` entries (`[v6]:port` for IPv6), separated by commas or spaces."""
-    entries: set[tuple[str, int | None]] = set()
+@dataclass(frozen=True)
+class AllowList:
+    """`GLM_BROWSER_ALLOW` parsed: the usable entries, and why the others were ignored."""
+
+    entries: frozenset[AllowEntry]
+    problems: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=16)
+def parse_allow(raw: str) -> AllowList:
+    """`host` or `host:port` entries (`[v6]` or `[v6]:port` for IPv6), separated by commas or spaces."""
+    entries: set[AllowEntry] = set()
+    problems: list[str] = []
     for item in raw.replace(",", " ").split():
+        try:
+            entries.add(_allow_entry(item))
+        except ValueError as exc:
+            problems.append(f"GLM_BROWSER_ALLOW entry {item!r} is ignored: {exc}.")
+    return AllowList(frozenset(entries), tuple(problems))
+
+
+def _allow_entry(item: str) -> AllowEntry:
+    if "://" in item:
+        raise ValueError("write only host or host:port, without a scheme")
+    if "/" in item:
+        raise ValueError("address ranges and paths are not supported; list each host or host:port")
+    if item.count(":") > 1 and not item.startswith("["):
+        raise ValueError("write IPv6 addresses in brackets, like [::1] or [::1]:8080")
+    try:
         url = httpx.URL(f"http://{item}")
-        entries.add((_ascii_host(url), url.port))
-    return entries
+    except httpx.InvalidURL as exc:
+        raise ValueError(str(exc)) from exc
+    if url.userinfo or url.query or url.fragment or not url.host:
+        raise ValueError("expected host or host:port")
+    return ascii_host(url), url.port
 
 
-def _ascii_host(url: httpx.URL) -> str:
+def allow_problems() -> list[str]:
+    """Why entries of `GLM_BROWSER_ALLOW` are ignored (for the sidebar); empty when all are usable."""
+    return list(parse_allow(env_str("GLM_BROWSER_ALLOW")).problems)
+
+
+def ascii_host(url: httpx.URL) -> str:
     """The host as resolved and sent in SNI: IDNA-encoded, lower case, no trailing dot."""
     return url.raw_host.decode("ascii").lower().rstrip(".")
 
 
-def _is_exempt(host: str, port: int, allow: Iterable[tuple[str, int | None]]) -> bool:
+def _is_exempt(host: str, port: int, allow: Iterable[AllowEntry]) -> bool:
     return any(host == a_host and a_port in (None, port) for a_host, a_port in allow)
 
 
@@ -98,28 +150,37 @@ def _literal_ip(host: str) -> IPAddress | None:
         return None
 
 
-def _resolve(host: str, port: int) -> list[IPAddress]:
+def _resolve(host: str, port: int, timeout: float | None) -> list[IPAddress]:
+    """The host's addresses; getaddrinfo has no timeout of its own, so the wait is bounded here."""
     literal = _literal_ip(host)
     if literal is not None:
         return [literal]
+
+    def lookup() -> list[tuple]:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = lookup() if timeout is None else call_abandonable(lookup, timeout, cancel=None)
+    except TimeoutError as exc:
+        raise httpx.ConnectTimeout(f"looking up {host!r} took longer than {timeout:g} s") from exc
     except (socket.gaierror, UnicodeError) as exc:
         raise BlockedURL(f"cannot resolve host {host!r}: {exc}") from exc
     return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
 
 
-def check_url(url: httpx.URL | str, extra_allow: Iterable[tuple[str, int | None]] = ()) -> Target:
-    """Resolve and vet `url`, or raise `BlockedURL` saying why."""
+def check_url(
+    url: httpx.URL | str, extra_allow: Iterable[AllowEntry] = (), lookup_timeout: float | None = None
+) -> Target:
+    """Resolve and vet `url`, or raise `BlockedURL` saying why (`httpx.ConnectTimeout` if DNS is too slow)."""
     url = httpx.URL(url) if isinstance(url, str) else url
     if url.scheme not in _DEFAULT_PORTS:
         raise BlockedURL(f"only http and https URLs can be opened, not {url.scheme or 'a relative URL'!r}")
-    host = _ascii_host(url)
+    host = ascii_host(url)
     if not host:
         raise BlockedURL("the URL has no host")
     port = url.port or _DEFAULT_PORTS[url.scheme]
-    exempt = _is_exempt(host, port, [*parse_allow(env_str("GLM_BROWSER_ALLOW")), *extra_allow])
-    addresses = _resolve(host, port)
+    exempt = _is_exempt(host, port, [*parse_allow(env_str("GLM_BROWSER_ALLOW")).entries, *extra_allow])
+    addresses = _resolve(host, port, lookup_timeout)
     if not addresses:
         raise BlockedURL(f"host {host!r} has no address")
     if not exempt:
@@ -128,47 +189,3 @@ def check_url(url: httpx.URL | str, extra_allow: Iterable[tuple[str, int | None]
             if reason:
                 raise BlockedURL(f"{host} resolves to a {reason}; internal addresses are not reachable")
     return Target(host=host, address=str(addresses[0]))
-
-
-class GuardedTransport(httpx.BaseTransport):
-    """An httpx transport that vets each request's host and connects to the address it vetted."""
-
-    def __init__(
-        self, extra_allow: Iterable[tuple[str, int | None]] = (), verify: ssl.SSLContext | bool = True
-    ) -> None:
-        self._extra_allow = tuple(extra_allow)
-        # No keep-alive: a pooled connection is keyed by IP and must not serve another TLS hostname.
-        self._inner = httpx.HTTPTransport(verify=verify, limits=httpx.Limits(max_keepalive_connections=0))
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        target = check_url(request.url, self._extra_allow)
-        headers = request.headers.copy()
-        headers.setdefault("Host", request.url.netloc.decode("ascii"))
-        extensions = dict(request.extensions)
-        if request.url.scheme == "https":
-            extensions["sni_hostname"] = target.host
-        # A copy, so the response still carries the URL as written (redirects resolve against it).
-        pinned = httpx.Request(
-            request.method,
-            request.url.copy_with(host=target.address),
-            headers=headers,
-            stream=request.stream,
-            extensions=extensions,
-        )
-        return self._inner.handle_request(pinned)
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-def guarded_client(
-    timeout: httpx.Timeout, extra_allow: Iterable[tuple[str, int | None]] = ()
-) -> httpx.Client:
-    """A client that never follows redirects itself and ignores proxy variables (they'd bypass the guard)."""
-    return httpx.Client(
-        transport=GuardedTransport(extra_allow),
-        timeout=timeout,
-        follow_redirects=False,
-        trust_env=False,
-        headers={"User-Agent": "Mozilla/5.0 (compatible; GLM-Studio-browser/0.1)"},
-    )

@@ -8,6 +8,7 @@ from typing import Any
 
 from app.config import env_int
 from app.tools.base import Tool, ToolContext, ToolResult
+from app.tools.browser.budget import Budget
 from app.tools.browser.citations import add_source, browser_state, host_of
 from app.tools.browser.commands import USAGE, CommandError, MClick, OpenURL, Search, parse_command
 from app.tools.browser.extract import Page, make_page
@@ -15,7 +16,6 @@ from app.tools.browser.fetch import FetchError, FetchSettings, fetch
 from app.tools.browser.guard import BlockedURL
 from app.tools.browser.search import SearchFailed, SearchUnavailable, web_search
 
-MAX_PAGES = 10
 LINKS_SHOWN = 10
 RESULT_TAG = "browser_result"
 ERROR_TAG = "system_error"
@@ -45,7 +45,7 @@ def run_browser(text: str, ctx: ToolContext) -> ToolResult:
         return ToolResult(str(exc), metadata=ERROR_TAG, is_error=True)
     state = browser_state(ctx.state)
     if isinstance(command, Search):
-        return _search(command, state)
+        return _search(command, state, ctx)
     if isinstance(command, MClick):
         return _mclick(command, state, ctx)
     return _open_url(command, state, ctx)
@@ -65,9 +65,9 @@ def _label(text: str) -> str:
     return " ".join(text.replace("†", " ").replace("】", " ").replace("【", " ").split())
 
 
-def _search(command: Search, state: dict[str, Any]) -> ToolResult:
+def _search(command: Search, state: dict[str, Any], ctx: ToolContext) -> ToolResult:
     try:
-        hits = web_search(command.query, command.recency_days)
+        hits = web_search(command.query, command.recency_days, ctx.cancel)
     except (SearchUnavailable, SearchFailed) as exc:
         info = _info([command.query], failed=[{"query": command.query, "error": str(exc)}])
         message = f"Web search is not available: {exc}" if isinstance(exc, SearchUnavailable) else str(exc)
@@ -84,15 +84,13 @@ def _search(command: Search, state: dict[str, Any]) -> ToolResult:
 
 def _mclick(command: MClick, state: dict[str, Any], ctx: ToolContext) -> ToolResult:
     notes, failed, targets = [], [], []
-    for source_id in command.ids[:MAX_PAGES]:
+    for source_id in command.ids:
         source = state["sources"].get(str(source_id))
         if source is None:
             notes.append(f"【{source_id}】 is not an id from this conversation's results.")
             failed.append({"id": source_id, "url": "", "error": "unknown id"})
         else:
             targets.append((source_id, source["url"]))
-    if len(command.ids) > MAX_PAGES:
-        notes.append(f"Only the first {MAX_PAGES} ids were opened.")
     return _open_pages(targets, state, ctx, notes, failed)
 
 
@@ -136,22 +134,26 @@ def _page_block(quote_id: int, page: Page) -> str:
 def fetch_pages(urls: list[str], ctx: ToolContext | None = None) -> list[Page | str]:
     """Fetch and extract `urls` concurrently; each outcome is a `Page` or the reason it failed.
 
-    Fetches bound themselves with their timeouts; the wait adds a wall-clock limit and honours `cancel`.
+    All pages share one deadline, GLM_BROWSER_TIMEOUT from now: each fetch ends by it on its own (so no
+    thread is left reading), and a page not extracted by then is reported as timed out. Stop (`cancel`)
+    ends the fetches and the wait.
     """
     if not urls:
         return []
     settings = FetchSettings.from_env()
     max_chars = env_int("GLM_BROWSER_PAGE_CHARS", 6000)
-    deadline = time.monotonic() + settings.total_timeout + settings.connect_timeout + 1.0
+    cancel = ctx.cancel if ctx else None
+    budget = Budget.starting_now(settings.total_timeout, cancel)
     executor = ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="browser")
-    futures = [executor.submit(_fetch_page, url, settings, max_chars) for url in urls]
+    futures = [executor.submit(_fetch_page, url, settings, budget, max_chars) for url in urls]
     try:
         pending: set[Future] = set(futures)
-        while pending and time.monotonic() < deadline and not (ctx and ctx.cancel.is_set()):
-            _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        while pending and time.monotonic() < budget.deadline and not (cancel and cancel.is_set()):
+            left = budget.deadline - time.monotonic()
+            _, pending = wait(pending, timeout=min(left, 0.2), return_when=FIRST_COMPLETED)
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
-    stopped = "cancelled" if ctx and ctx.cancel.is_set() else f"timed out after {settings.total_timeout:g} s"
+    stopped = "cancelled" if cancel and cancel.is_set() else f"timed out after {settings.total_timeout:g} s"
     return [_outcome(future, stopped) for future in futures]
 
 
@@ -162,9 +164,9 @@ def _outcome(future: Future, stopped: str) -> Page | str:
     return f"failed: {type(error).__name__}: {error}" if error else future.result()
 
 
-def _fetch_page(url: str, settings: FetchSettings, max_chars: int) -> Page | str:
+def _fetch_page(url: str, settings: FetchSettings, budget: Budget, max_chars: int) -> Page | str:
     try:
-        return make_page(fetch(url, settings), max_chars)
+        return make_page(fetch(url, settings, budget=budget), max_chars)
     except BlockedURL as exc:
         return f"refused: {exc}"
     except FetchError as exc:
