@@ -19,7 +19,7 @@ from app.docs.context import (
     prompt_tokens,
 )
 from app.docs.errors import DocumentError
-from app.docs.store import cache_dir, clear_memory_cache, load_document
+from app.docs.store import clear_memory_cache, load_document
 from app.docs.tokens import search_terms
 from models.messages import Message
 from models.tokens import estimate_tokens
@@ -99,7 +99,9 @@ def test_whole_when_it_fits_retrieved_when_not_same_counter_both_times(facts_doc
         whole = build_context(question, [small], count, budget)
         assert whole.strategy == "whole"
         assert "[memo.txt, lines 1-2]\nThe cafeteria closes at 3 pm" in whole.text
-        assert [(s.file, s.page) for s in whole.sources] == [("memo.txt", "lines 1-2")]
+        assert [(s.file, s.page, s.sha256, s.index) for s in whole.sources] == [
+            ("memo.txt", "lines 1-2", small.sha256, 0)
+        ]
         assert whole.tokens == count(whole.text) and within_budget([], question, whole, count, window)
 
         retrieved = build_context(question, [small, facts_doc], count, budget)
@@ -133,10 +135,12 @@ def test_answer_in_a_docx_table_cell_is_retrieved():
     out = io.BytesIO()
     document.save(out)
     doc = load_document("plan.docx", out.getvalue())
+    assert len(doc.pages) > 10  # no page breaks in the file: cut into parts of a bounded size
+    part = next(p for p in doc.pages if "ZEBRA-7781" in p.text)
     ctx = build_context("What is the launch code?", [doc], estimate_tokens, 600)
     assert ctx.strategy == "retrieved"
     assert "Launch code | ZEBRA-7781" in ctx.sources[0].text
-    assert ctx.sources[0].page == "part 1" and ctx.tokens <= 600
+    assert ctx.sources[0].page == part.label != "part 1" and ctx.tokens <= 600
 
 
 def test_chinese_question_finds_chinese_passage():
@@ -182,20 +186,6 @@ def test_a_question_with_no_matching_words_gets_the_beginning(facts_doc):
     ctx = build_context("???", [facts_doc], estimate_tokens, 800)
     assert ctx.strategy == "retrieved"
     assert ctx.sources[0].page == "p. 1" and ctx.tokens <= 800
-
-
-def test_cached_by_content_on_disk_and_in_memory(monkeypatch):
-    data = b"Alpha beta gamma.\nDelta epsilon."
-    first = load_document("one.txt", data)
-    assert len(list(cache_dir().glob("*.json"))) == 1
-    monkeypatch.setenv("GLM_DOC_PARSE_TIMEOUT", "0")  # from here on, parsing anything would fail
-    again = load_document("two.txt", data)
-    assert again.name == "two.txt" and again.pages == first.pages
-    clear_memory_cache()
-    from_disk = load_document("three.txt", data)
-    assert from_disk.pages == first.pages and from_disk.terms == first.terms
-    with pytest.raises(DocumentError, match="longer than 0 s"):
-        load_document("new.txt", b"never seen before")
 
 
 def test_messages_carry_instructions_documents_and_history():
@@ -247,3 +237,19 @@ def test_prepare_turn_drops_the_oldest_turns_to_leave_the_documents_room(facts_d
     assert 2 < len(messages) < len(history)
     assert ctx.budget >= window // 2 and "9902-QM" in ctx.sources[0].text
     assert prompt_tokens(messages, estimate_tokens) + ANSWER_TOKENS <= window
+
+
+def test_no_room_for_documents_is_said_not_sent_silently(facts_doc):
+    ctx = build_context("What is the access code for the Lyra vault?", [facts_doc], estimate_tokens, 0)
+    assert ctx.strategy == "no room" and ctx.text == "" and not ctx.sources
+    window, question = 2048, "What is the access code for the Lyra vault?"
+    messages, ctx = prepare_turn([], question, [facts_doc], estimate_tokens, window, answer_tokens=2000)
+    assert ctx.strategy == "no room" and ctx.prompt == prompt_tokens(messages, estimate_tokens)
+
+
+def test_prompt_size_counts_the_whole_prompt_not_only_the_documents(facts_doc):
+    history = [Message("user", "Hello " * 200), Message("assistant", "Hi.")]
+    question = "What is the access code for the Lyra vault?"
+    messages, ctx = prepare_turn(history, question, [facts_doc], estimate_tokens, 4096, ANSWER_TOKENS)
+    whole = prompt_tokens(messages, estimate_tokens)
+    assert ctx.tokens + 200 < ctx.prompt and abs(ctx.prompt - whole) <= 8

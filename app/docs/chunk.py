@@ -12,7 +12,7 @@ _WIDE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-
 
 
 def _size(text: str) -> int:
-    return len(text) + 2 * len(_WIDE.findall(text))
+    return len(text) if text.isascii() else len(text) + 2 * len(_WIDE.findall(text))
 
 
 def chunk_pages(

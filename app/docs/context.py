@@ -7,10 +7,10 @@ order, each labelled `[file, page]` so the model can cite it and the user can ch
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from app.config import env_int
+from app.config import max_context
 from app.docs.document import Document
 from app.docs.index import rank_chunks
 from models.messages import Message
@@ -33,26 +33,35 @@ RETRIEVED_NOTE = "Only the passages most relevant to the question were selected 
 
 @dataclass(frozen=True)
 class Source:
-    """A passage the model was given, for the UI to show under the answer."""
+    """A passage the model was given, for the UI to show under the answer.
+
+    `sha256` and `index` (the page's position in the document) find the page again, whatever the name.
+    """
 
     file: str
     page: str
     text: str
     score: float | None = None
+    sha256: str = ""
+    index: int = 0
 
 
 @dataclass(frozen=True)
 class DocContext:
-    strategy: Literal["none", "whole", "retrieved"]
+    """What of the documents one prompt carries. "no room": there are documents, but the history, the
+    question and the answer's room left no tokens for them. `prompt` is the whole prompt's tokens."""
+
+    strategy: Literal["none", "whole", "retrieved", "no room"]
     text: str
     sources: tuple[Source, ...] = field(default_factory=tuple)
     tokens: int = 0
     budget: int = 0
+    prompt: int = 0
 
 
 def context_window(backend_window: int) -> int:
     """The backend's window, capped by `GLM_MAX_CONTEXT` when that is set."""
-    cap = env_int("GLM_MAX_CONTEXT", 0)
+    cap = max_context()
     return min(cap, backend_window) if cap > 0 and backend_window > 0 else cap or backend_window
 
 
@@ -82,7 +91,11 @@ def build_context(
     if len(whole) <= budget * MAX_CHARS_PER_TOKEN:
         tokens = count_tokens(whole)
         if tokens <= budget:
-            sources = tuple(Source(d.name, p.label, p.text) for d in documents for p in d.pages)
+            sources = tuple(
+                Source(d.name, p.label, p.text, None, d.sha256, i)
+                for d in documents
+                for i, p in enumerate(d.pages)
+            )
             return DocContext("whole", whole, sources, tokens, budget)
     return _retrieve(question, documents, count_tokens, budget)
 
@@ -111,16 +124,16 @@ def _retrieve(question: str, documents: list[Document], count_tokens: CountToken
         if tokens <= budget:
             break
         chosen.pop()  # the lowest-ranked: counted as parts, the whole came out a little larger
-    sources = tuple(
-        Source(
-            documents[i].name,
-            documents[i].pages[documents[i].chunks[c].page].label,
-            documents[i].chunks[c].text,
-            s,
-        )
-        for i, c, s in chosen
-    )
+    if not chosen:
+        return DocContext("no room", "", budget=budget)
+    sources = tuple(_source(documents[i], c, s) for i, c, s in chosen)
     return DocContext("retrieved", text, sources, tokens, budget)
+
+
+def _source(document: Document, chunk: int, score: float) -> Source:
+    part = document.chunks[chunk]
+    page = document.pages[part.page]
+    return Source(document.name, page.label, part.text, score, document.sha256, part.page)
 
 
 def _label_block(document: Document, chunk: int) -> str:
@@ -165,7 +178,8 @@ def prepare_turn(
         turns = turns[cut:]
         budget = document_budget(window, [*system, *turns], question, count_tokens, answer_tokens)
     ctx = build_context(question, documents, count_tokens, budget)
-    return build_messages([*system, *turns], question, ctx), ctx
+    skeleton = prompt_tokens(build_messages([*system, *turns], question, replace(ctx, text="")), count_tokens)
+    return build_messages([*system, *turns], question, ctx), replace(ctx, prompt=skeleton + ctx.tokens)
 
 
 def build_messages(history: Sequence[Message], question: str, ctx: DocContext) -> list[Message]:

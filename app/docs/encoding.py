@@ -1,4 +1,4 @@
-"""Bytes of unknown encoding to text: a BOM first, then strict UTF-8, then charset-normalizer's guess."""
+"""Bytes of unknown encoding to text: a BOM, BOM-less UTF-16, UTF-8, then charset-normalizer's guess."""
 
 from __future__ import annotations
 
@@ -22,11 +22,17 @@ def decode_text(data: bytes) -> str | None:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding, errors="replace")
+    utf16 = _utf16_order(data)
+    if utf16 is not None:  # before UTF-8: ASCII as UTF-16 is valid UTF-8 too, full of NULs
+        try:
+            return data.decode(utf16)
+        except UnicodeDecodeError:
+            pass
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    if b"\x00" in data[:4096] and not _looks_like_utf16(data):
+    if b"\x00" in data[:4096] and utf16 is None:
         return None
     matches = list(from_bytes(data))
     if not matches:
@@ -44,7 +50,17 @@ def _rank(match: CharsetMatch, best: CharsetMatch) -> tuple[int, int]:
     return (0, common) if near else (1, 0)
 
 
-def _looks_like_utf16(data: bytes) -> bool:
-    """BOM-less UTF-16 of mostly ASCII text has a zero in every other byte."""
-    head = data[:4096]
-    return head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4
+def _utf16_order(data: bytes) -> str | None:
+    """The byte order of BOM-less UTF-16 of mostly Latin text, or None for anything else.
+
+    Such text has a zero in every other byte: the high bytes, in odd positions for little-endian.
+    """
+    head = data[: 4096 - 4096 % 2]
+    if len(head) < 2 or len(data) % 2:
+        return None
+    odd, even = head[1::2].count(0), head[0::2].count(0)
+    if odd > len(head) // 4 and even < len(head) // 16:
+        return "utf-16-le"
+    if even > len(head) // 4 and odd < len(head) // 16:
+        return "utf-16-be"
+    return None

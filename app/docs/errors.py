@@ -4,7 +4,13 @@ from __future__ import annotations
 
 
 class DocumentError(ValueError):
-    """A file that can't be read; `str(error)` names the file and says what went wrong."""
+    """A file that can't be read; `str(error)` names the file and says what went wrong.
+
+    `permanent` says whether reading the same bytes again would fail the same way, so the verdict can be
+    remembered; a timeout or a parser that died may have been the machine's doing, not the file's.
+    """
+
+    permanent = True
 
     def __init__(self, filename: str, reason: str) -> None:
         super().__init__(f"{filename}: {reason}")
@@ -29,3 +35,11 @@ class UnsafeDocument(DocumentError):
 
 class ParseTimeout(DocumentError, TimeoutError):
     """The parser ran past its time limit and was stopped."""
+
+    permanent = False
+
+
+class ParserStopped(DocumentError):
+    """The parser process died (killed by a signal, or it exited without an answer)."""
+
+    permanent = False

@@ -1,35 +1,225 @@
-"""Parse an untrusted file in a child process with a time limit and a memory limit.
+"""Read an untrusted file in a child process: sandboxed, with a time limit and a memory limit.
 
-A subprocess rather than multiprocessing: a spawned multiprocessing child re-imports the parent's
-`__main__` (Streamlit's CLI, pytest), which costs a second and more for nothing. Loading Python and
-PyMuPDF takes about as long as reading a 1,000-page PDF, so `prestart` keeps one worker loaded ahead of
-need (`store` calls it once a file is indexed, so its loading doesn't compete with the indexing); each
-worker still reads only one file, under limits set before it sees the bytes.
+The child (`worker`) runs under bubblewrap when it is installed and `GLM_KERNEL_SANDBOX` isn't off (the
+kernel's switch): no network, a private `/tmp`, the system, the Python environment and the app's code
+read-only, and nothing else (not the data directory). It gets the file over stdin and answers over a pipe
+of its own. A subprocess rather than multiprocessing: a spawned multiprocessing child re-imports the
+parent's `__main__` (Streamlit's CLI, pytest), which costs a second and more for nothing.
+
+Starting Python and PyMuPDF takes a few tenths of a second, so a small pool of workers is kept loaded
+ahead of need, and a replacement starts as soon as one is taken; each worker still reads only one file,
+under limits it sets before it sees the bytes.
 """
 
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 from app.docs import errors
 from app.docs.document import Page
-from app.docs.errors import DocumentError, ParseTimeout, UnsafeDocument, UnsupportedDocument
+from app.docs.errors import DocumentError, ParserStopped, ParseTimeout, UnsupportedDocument
 from app.docs.limits import parse_memory_mb, parse_timeout_s
 from app.docs.parse import Progress
+from app.sandbox.limits import KernelLimits
+from app.sandbox.spec import bwrap_path, isolated_argv
 
 _ROOT = Path(__file__).resolve().parents[2]
-_standby: subprocess.Popen | None = None
-_standby_lock = threading.Lock()
+WORKER = ("-m", "app.docs.worker")
+POOL_SIZE = 2
+NOBODY = 65534  # the uid the worker runs as when the app is root
+MIN_RENDER_PIXELS = 150 * 150
+
+_pool: list[Worker] = []
+_pool_lock = threading.Lock()
+# bubblewrap's --die-with-parent may follow the thread that started it, and Streamlit runs each rerun on
+# a thread of its own: workers are started from this one long-lived thread.
+_launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="doc-parser-launcher")
+
+
+def sandboxed() -> bool:
+    """Whether workers run under bubblewrap: it's installed and `GLM_KERNEL_SANDBOX` isn't off."""
+    return KernelLimits.from_env().sandbox and bwrap_path() is not None
+
+
+def worker_env() -> dict[str, str]:
+    """The worker's whole environment: it reads hostile files, so nothing of the app's (keys, GLM_*)."""
+    return {
+        "PATH": f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin",
+        "PYTHONPATH": str(_ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "LANG": "C.UTF-8",
+    }
+
+
+def python_command(args: Sequence[str]) -> list[str]:
+    """`python *args` as the worker runs: inside the sandbox when it's on (pass `worker_env()` to Popen)."""
+    command = [sys.executable, *args]
+    if not sandboxed():
+        return command
+    code = [str(_ROOT / "app"), str(_ROOT / "models")]
+    uid = NOBODY if os.geteuid() == 0 else None
+    return isolated_argv(command, read_only=code, env=worker_env(), uid=uid)
+
+
+@dataclass
+class Worker:
+    """One child process, good for one job.
+
+    `start(program)` runs `python *program FD`, FD being the write end of its answer channel; the
+    default program is the worker module, anything else speaks its protocol (tests probe the sandbox so).
+    """
+
+    proc: subprocess.Popen
+    channel: IO[bytes]
+    _stopped: bool = field(default=False, repr=False)
+
+    @classmethod
+    def start(cls, program: Sequence[str] = WORKER) -> Worker:
+        read, write = os.pipe()
+        try:
+            proc = _launcher.submit(
+                subprocess.Popen,
+                python_command([*program, str(write)]),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(write,),
+                env=worker_env(),
+                cwd=_ROOT,
+            ).result()
+        except BaseException:
+            os.close(read)
+            raise
+        finally:
+            os.close(write)
+        return cls(proc, os.fdopen(read, "rb"))
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def run(
+        self,
+        job: dict[str, Any],
+        data: bytes,
+        timeout: float,
+        on_record: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send the job and the bytes; `progress` and `pages` records go to `on_record`, the last is returned.
+
+        The worker is stopped when this returns or raises (after a timeout, an error, or its death).
+        """
+        name = job["name"]
+        lines: queue.Queue[bytes] = queue.Queue()
+        header = json.dumps(job).encode() + b"\n"
+        threading.Thread(target=self._feed, args=(header, data), daemon=True).start()
+        threading.Thread(target=self._drain, args=(lines,), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise ParseTimeout(
+                        name, f"reading it took longer than {timeout:g} s, so it was stopped"
+                    ) from None
+                if not line:
+                    raise ParserStopped(name, self._death_reason(job["memory_mb"]))
+                record = _decode(name, line)
+                if "error" in record:
+                    error_class = getattr(errors, str(record["error"]), None)
+                    if not (isinstance(error_class, type) and issubclass(error_class, DocumentError)):
+                        error_class = UnsupportedDocument
+                    raise error_class(name, str(record.get("reason", "the file could not be read")))
+                if "progress" in record or "pages" in record:
+                    if on_record is not None:
+                        on_record(record)
+                    continue
+                return record
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.channel):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+    def _feed(self, header: bytes, data: bytes) -> None:
+        try:
+            self.proc.stdin.write(header)
+            self.proc.stdin.write(data)
+            self.proc.stdin.close()
+        except (BrokenPipeError, ValueError, OSError):
+            pass  # the child died or was killed; the reader reports why
+
+    def _drain(self, lines: queue.Queue[bytes]) -> None:
+        try:
+            for line in self.channel:
+                lines.put(line)
+        except (ValueError, OSError):
+            pass
+        lines.put(b"")
+
+    def _death_reason(self, memory_mb: int) -> str:
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        # Killed by a signal: a negative code, or 128 + the signal through bubblewrap.
+        number = -code if code is not None and code < 0 else code - 128 if code and code > 128 else None
+        if number is not None:
+            try:
+                cause = signal.Signals(number).name
+            except ValueError:
+                cause = f"signal {number}"
+            return f"the parser was stopped by {cause} (over the {memory_mb} MiB memory limit or out of time)"
+        return f"the parser stopped unexpectedly (exit code {code}); the file may be damaged or too large"
+
+
+def _decode(name: str, line: bytes) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        raise UnsupportedDocument(name, "the parser's answer was garbled; the file may be damaged")
+    return record
+
+
+def run_job(
+    task: str,
+    name: str,
+    data: bytes,
+    params: dict[str, Any] | None = None,
+    timeout: float | None = None,
+    memory_mb: int | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """One task ("parse", "count", "render") on a file in a worker from the pool; its final answer."""
+    timeout = timeout if timeout is not None else parse_timeout_s()
+    memory_mb = memory_mb if memory_mb is not None else parse_memory_mb()
+    job = {"task": task, "name": name, "memory_mb": memory_mb, "cpu_s": int(timeout) + 1, **(params or {})}
+    return _take_worker().run(job, data, timeout, on_record)
 
 
 def parse_isolated(
@@ -40,129 +230,69 @@ def parse_isolated(
     timeout: float | None = None,
     memory_mb: int | None = None,
 ) -> tuple[str, list[Page]]:
-    """`parse.parse_bytes` in a limited child; the child is killed on timeout and never outlives the call.
+    """`parse.parse_bytes` in a worker: the file's kind and pages, or a `DocumentError`.
 
-    `on_pages` gets the pages in batches as the child reads them, to index while it reads on.
+    `on_pages` gets the pages in batches as the worker reads them, to index while it reads on.
     """
-    timeout = timeout if timeout is not None else parse_timeout_s()
-    memory_mb = memory_mb if memory_mb is not None else parse_memory_mb()
-    proc = _take_worker()
-    header = {"name": name, "memory_mb": memory_mb, "cpu_s": int(timeout) + 1}
-    lines: queue.Queue[bytes] = queue.Queue()
-    threading.Thread(
-        target=_feed, args=(proc, json.dumps(header).encode() + b"\n", data), daemon=True
-    ).start()
-    threading.Thread(target=_drain, args=(proc, lines), daemon=True).start()
-    deadline = time.monotonic() + timeout
     pages: list[Page] = []
-    try:
-        while True:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise ParseTimeout(
-                    name, f"reading it took longer than {timeout:g} s, so it was stopped"
-                ) from None
-            if not line:
-                raise UnsafeDocument(name, _death_reason(proc, memory_mb))
-            record = json.loads(line)
-            if "pages" in record:
-                batch = [Page(n, label, text) for n, label, text in record["pages"]]
-                pages.extend(batch)
-                if on_pages is not None:
-                    on_pages(batch)
-                continue
-            if "progress" in record:
-                if progress is not None:
-                    progress(*record["progress"])
-                continue
-            if "error" in record:
-                error_class = getattr(errors, record["error"], None)
-                if not (isinstance(error_class, type) and issubclass(error_class, DocumentError)):
-                    error_class = UnsupportedDocument
-                raise error_class(name, record["reason"])
-            return record["kind"], pages
-    finally:
-        _stop(proc)
+
+    def take(record: dict[str, Any]) -> None:
+        if "progress" in record and progress is not None:
+            progress(*record["progress"])
+        if "pages" in record:
+            batch = [Page(n, label, text) for n, label, text in record["pages"]]
+            pages.extend(batch)
+            if on_pages is not None:
+                on_pages(batch)
+
+    final = run_job("parse", name, data, timeout=timeout, memory_mb=memory_mb, on_record=take)
+    return final["kind"], pages
+
+
+def pdf_page_count(data: bytes, name: str) -> int:
+    """How many pages a PDF has; a `DocumentError` for a damaged or encrypted file."""
+    return int(run_job("count", name, data)["count"])
+
+
+def render_pdf_page(data: bytes, page: int, name: str, max_pixels: int) -> bytes:
+    """Page `page` (1-based) of a PDF as PNG bytes, at up to 144 DPI and at most `max_pixels` pixels.
+
+    The aspect ratio is kept; a `DocumentError` for a damaged or encrypted PDF, a page that doesn't exist,
+    or a page more than 150 times longer than it is wide (or the reverse).
+    """
+    if max_pixels < MIN_RENDER_PIXELS:
+        raise ValueError(f"max_pixels must be at least {MIN_RENDER_PIXELS}")
+    record = run_job("render", name, data, {"page": page, "max_pixels": max_pixels})
+    return base64.b64decode(record["png"])
 
 
 def prestart() -> None:
-    """Have a worker loaded and waiting, so the next file doesn't wait for Python and PyMuPDF to start."""
-    global _standby
-    with _standby_lock:
-        if _standby is None or _standby.poll() is not None:
-            _standby = _spawn()
+    """Have `POOL_SIZE` workers loaded and waiting, so files don't wait for Python and PyMuPDF to start."""
+    with _pool_lock:
+        _pool[:] = [w for w in _pool if w.alive()]
+        while len(_pool) < POOL_SIZE:
+            _pool.append(Worker.start())
 
 
 def shutdown() -> None:
-    """Stop the waiting worker (it also exits by itself when this process does)."""
-    global _standby
-    with _standby_lock:
-        proc, _standby = _standby, None
-    if proc is not None:
-        _stop(proc)
+    """Stop the waiting workers (they also exit by themselves when this process does)."""
+    with _pool_lock:
+        idle = _pool[:]
+        _pool.clear()
+    for worker in idle:
+        worker.stop()
 
 
 atexit.register(shutdown)
 
 
-def _spawn() -> subprocess.Popen:
-    """A parser process with an environment of its own: it reads hostile files, so no secrets."""
-    path = os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": path, "LANG": "C.UTF-8"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.docs.worker"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=_ROOT,
-    )
-
-
-def _take_worker() -> subprocess.Popen:
-    global _standby
-    with _standby_lock:
-        proc, _standby = _standby, None
-    if proc is None or proc.poll() is not None:
-        proc = _spawn()
-    return proc
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait()
-    for stream in (proc.stdin, proc.stdout):
-        with contextlib.suppress(OSError):
-            stream.close()
-
-
-def _feed(proc: subprocess.Popen, header: bytes, data: bytes) -> None:
-    try:
-        proc.stdin.write(header)
-        proc.stdin.write(data)
-        proc.stdin.close()
-    except (BrokenPipeError, ValueError, OSError):
-        pass  # the child died or was killed; the reader reports why
-
-
-def _drain(proc: subprocess.Popen, lines: queue.Queue[bytes]) -> None:
-    try:
-        for line in proc.stdout:
-            lines.put(line)
-    except (ValueError, OSError):
-        pass
-    lines.put(b"")
-
-
-def _death_reason(proc: subprocess.Popen, memory_mb: int) -> str:
-    try:
-        code = proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        code = None
-    if code is not None and code < 0:
-        return (
-            f"the parser was stopped by signal {-code} (over the {memory_mb} MiB memory limit or out of time)"
-        )
-    return f"the parser stopped unexpectedly (exit code {code}); the file may be damaged or too large"
+def _take_worker() -> Worker:
+    """A loaded worker if one is waiting; its replacement starts loading at once, while it reads."""
+    with _pool_lock:
+        worker = next((w for w in _pool if w.alive()), None)
+        if worker is not None:
+            _pool.remove(worker)
+    if worker is None:
+        worker = Worker.start()
+    prestart()
+    return worker

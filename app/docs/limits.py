@@ -10,7 +10,7 @@ MAX_ZIP_RATIO = 100
 
 
 def max_upload_mb() -> int:
-    """`GLM_MAX_UPLOAD_MB` (default 50): the largest file accepted, in MiB."""
+    """`GLM_MAX_UPLOAD_MB` (default 50): the largest file accepted, in MB of 2**20 bytes."""
     return env_int("GLM_MAX_UPLOAD_MB", 50)
 
 

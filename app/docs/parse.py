@@ -57,7 +57,8 @@ def no_text(name: str, kind: str) -> UnsupportedDocument:
     return UnsupportedDocument(name, f"no text found in the file{hint}")
 
 
-def _pdf(name: str, data: bytes, report: Progress) -> Iterator[Page]:
+def open_pdf(name: str, data: bytes):
+    """The PDF as a `pymupdf.Document` (close it), refusing damaged, encrypted and page-less files."""
     import pymupdf
 
     pymupdf.TOOLS.mupdf_display_errors(False)
@@ -66,14 +67,20 @@ def _pdf(name: str, data: bytes, report: Progress) -> Iterator[Page]:
         doc = pymupdf.open(stream=data, filetype="pdf")
     except RuntimeError as exc:
         raise UnsupportedDocument(name, "not a readable PDF (the file is damaged or not a PDF)") from exc
-    with doc:
-        if doc.needs_pass:
-            raise EncryptedDocument(
-                name, "the PDF is password-protected; remove the password and upload it again"
-            )
+    if doc.needs_pass:
+        doc.close()
+        raise EncryptedDocument(
+            name, "the PDF is password-protected; remove the password and upload it again"
+        )
+    if doc.page_count == 0:
+        doc.close()
+        raise UnsupportedDocument(name, "the PDF has no readable pages (the file may be damaged)")
+    return doc
+
+
+def _pdf(name: str, data: bytes, report: Progress) -> Iterator[Page]:
+    with open_pdf(name, data) as doc:
         total = doc.page_count
-        if total == 0:
-            raise UnsupportedDocument(name, "the PDF has no readable pages (the file may be damaged)")
         step = max(1, total // 100)
         for i, page in enumerate(doc, start=1):
             yield Page(i, f"p. {i}", page.get_text())
@@ -128,10 +135,9 @@ def _docx(name: str, data: bytes, report: Progress) -> list[Page]:
             pages[-1].append(_table_text(block))
         if i % 200 == 0 or i == len(blocks):
             report(i, len(blocks))
-    label = "p." if breaks else "part"
-    return [
-        Page(n, f"{label} {n}", "\n".join(t for t in lines if t)) for n, lines in enumerate(pages, start=1)
-    ]
+    if not breaks:  # no page breaks recorded (files not saved by Word): parts of a bounded size instead
+        return sections("\n".join(t for t in pages[0] if t).splitlines(), "part")
+    return [Page(n, f"p. {n}", "\n".join(t for t in lines if t)) for n, lines in enumerate(pages, start=1)]
 
 
 def _split_at_breaks(paragraph) -> list[str]:

@@ -1,71 +1,95 @@
-"""The parser's child process (`python -m app.docs.worker`), started ahead of need by `isolate`.
+"""The parser's child process (`python -m app.docs.worker FD`), started ahead of need by `isolate`.
 
-It loads its libraries, then waits on stdin for one header line `{"name", "memory_mb", "cpu_s"}`,
-limits itself, reads the file's bytes to EOF and writes JSON lines to stdout as it reads:
-`{"progress": [done, total]}` and `{"pages": [[number, label, text], ...]}` (batches, so the parent can
-index while this reads on), then `{"kind": ...}` at the end, or `{"error": class name, "reason": ...}`.
+It loads PyMuPDF, then waits on stdin for one header line `{"task", "name", "memory_mb", "cpu_s", ...}`,
+limits itself, reads the file's bytes to EOF and answers in JSON lines on file descriptor FD, a pipe of
+its own (stdout leads nowhere, so nothing a library prints can garble the answer):
+
+- task "parse": `{"progress": [done, total]}` and `{"pages": [[number, label, text], ...]}` (batches, so
+  the parent can index while this reads on), then `{"kind": ...}`;
+- task "count": `{"count": pages}`; task "render" (with "page" and "max_pixels"): `{"png": base64}`;
+- or `{"error": class name, "reason": ...}`.
+
 EOF before a header means it isn't needed: it exits.
 """
 
 from __future__ import annotations
 
-import json
-import resource
 import sys
 
-import docx  # noqa: F401  (loaded before the file arrives, while the process is idle)
-import pptx  # noqa: F401
-import pymupdf  # noqa: F401
+# PyMuPDF 2.x imports its layout analyser (an ONNX model) and pymupdf4llm whenever they are installed:
+# half a second and hundreds of MB of address space before reading a byte, for features plain text
+# extraction doesn't use. A None entry makes those optional imports fail at once, as if not installed.
+sys.modules["pymupdf.layout"] = None
+sys.modules["pymupdf4llm"] = None
 
-from app.docs.errors import DocumentError
-from app.docs.parse import iter_pages, no_text
+import base64  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+from typing import BinaryIO  # noqa: E402
+
+import pymupdf  # noqa: E402, F401  (loaded while the process waits; DOCX and PPTX readers load on demand)
+
+from app.docs.errors import DocumentError, UnsafeDocument, UnsupportedDocument  # noqa: E402
+from app.docs.parse import iter_pages, no_text  # noqa: E402
+from app.docs.pdf_render import count_pages, render_page  # noqa: E402
 
 BATCH_CHARS = 200_000
 
 
-def _emit(record: dict) -> None:
-    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+def _parse(name: str, data: bytes, emit) -> None:
+    kind, pages = iter_pages(name, data, lambda done, total: emit({"progress": [done, total]}))
+    batch, size, found = [], 0, False
+    for page in pages:
+        batch.append([page.number, page.label, page.text])
+        size += len(page.text)
+        if size >= BATCH_CHARS:
+            emit({"pages": batch})
+            batch, size, found = [], 0, True
+    if batch:
+        emit({"pages": batch})
+    elif not found:
+        raise no_text(name, kind)
+    emit({"kind": kind})
 
 
-def main() -> None:
+def _run(job: dict, data: bytes, emit) -> None:
+    name = job["name"]
+    if job["task"] == "parse":
+        _parse(name, data, emit)
+    elif job["task"] == "count":
+        emit({"count": count_pages(name, data)})
+    elif job["task"] == "render":
+        png = render_page(name, data, int(job["page"]), int(job["max_pixels"]))
+        emit({"png": base64.b64encode(png).decode("ascii")})
+    else:
+        raise ValueError(f"unknown task {job['task']!r}")
+
+
+def serve(channel: BinaryIO) -> None:
+    def emit(record: dict) -> None:
+        channel.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+        channel.flush()
+
     header = sys.stdin.buffer.readline()
     if not header:
         return
     job = json.loads(header)
-    name, memory_mb = job["name"], job["memory_mb"]
-    resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 2**20, memory_mb * 2**20))
+    memory = job["memory_mb"] * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (job["cpu_s"], job["cpu_s"]))
     try:
-        data = sys.stdin.buffer.read()
-        kind, pages = iter_pages(name, data, lambda done, total: _emit({"progress": [done, total]}))
-        batch, size, found = [], 0, False
-        for page in pages:
-            batch.append([page.number, page.label, page.text])
-            size += len(page.text)
-            if size >= BATCH_CHARS:
-                _emit({"pages": batch})
-                batch, size, found = [], 0, True
-        if batch:
-            _emit({"pages": batch})
-        elif not found:
-            raise no_text(name, kind)
+        _run(job, sys.stdin.buffer.read(), emit)
     except DocumentError as exc:
-        _emit({"error": type(exc).__name__, "reason": exc.reason})
-        return
+        emit({"error": type(exc).__name__, "reason": exc.reason})
     except MemoryError:
-        _emit({"error": "UnsafeDocument", "reason": f"reading it needed more than {memory_mb} MiB of memory"})
-        return
+        reason = f"reading it needed more than {job['memory_mb']} MiB of memory"
+        emit({"error": UnsafeDocument.__name__, "reason": reason})
     except Exception as exc:  # a library failing on a damaged file: report it as that file's error
-        _emit(
-            {
-                "error": "UnsupportedDocument",
-                "reason": f"the file is damaged or malformed ({type(exc).__name__})",
-            }
-        )
-        return
-    _emit({"kind": kind})
+        reason = f"the file is damaged or malformed ({type(exc).__name__})"
+        emit({"error": UnsupportedDocument.__name__, "reason": reason})
 
 
 if __name__ == "__main__":
-    main()
+    with os.fdopen(int(sys.argv[1]), "wb") as out:
+        serve(out)

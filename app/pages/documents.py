@@ -3,114 +3,209 @@
 from __future__ import annotations
 
 import threading
+from itertools import groupby
 from typing import Any
 
 import streamlit as st
 
 from app import session
-from app.chat_view import answer_text, stop_button, workspace_controls
+from app.chat_view import (
+    answer_text,
+    edit_last_question,
+    fail_turn,
+    message_notes,
+    show_flashes,
+    stop_button,
+    workspace_controls,
+)
 from app.docs import isolate
 from app.docs.context import DocContext, context_window, prepare_turn
 from app.docs.document import Document
 from app.docs.errors import DocumentError
+from app.docs.index import build_index
 from app.docs.limits import max_upload_mb
-from app.docs.store import cached_document, load_document
+from app.docs.parse import Progress
+from app.docs.shelf import Shelf
 from app.render import safe_markdown
 from app.session import ConversationState
 from models.messages import Message
 
 WORKSPACE = "documents"
-DONE_UPLOADS = "documents-done-uploads"
-ERRORS = "documents-errors"
-STRATEGY = {"whole": "sent whole", "retrieved": "best passages retrieved", "none": "no documents"}
+STRATEGY = {"whole": "sent whole", "retrieved": "best passages retrieved"}
 
 
-def open_documents(state: ConversationState) -> list[Document]:
-    """The conversation's files (kept in its tool state by content hash), from the parse cache."""
-    docs = []
-    for entry in state.tool_state.get("documents", []):
-        doc = cached_document(entry["sha256"], entry["name"])
-        if doc is not None:
-            docs.append(doc)
-    return docs
+def shelf(state: ConversationState) -> Shelf:
+    return Shelf(session.store(), session.user_id(), state.id)
 
 
-def add_uploads(state: ConversationState, uploads: list[Any]) -> None:
-    """Parse and index each new upload once, with a progress bar; a failure is kept as that file's error."""
-    done: set[str] = st.session_state.setdefault(DONE_UPLOADS, set())
-    errors: dict[str, str] = st.session_state.setdefault(ERRORS, {})
-    entries = state.tool_state.setdefault("documents", [])
-    for upload in uploads:
-        if upload.file_id in done:
-            continue
+def per_conversation(state: ConversationState, name: str, default: Any) -> Any:
+    """Browser-session state that belongs to the open conversation (New chat starts afresh)."""
+    return st.session_state.setdefault(f"documents-{name}:{state.id}", default)
+
+
+def _bar_progress(bar: Any, name: str) -> Progress:
+    def show(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"Reading {name}: {done} of {total}")
+
+    return show
+
+
+def add_uploads(state: ConversationState, uploads: list[Any]) -> bool:
+    """Parse, index and keep each new upload once, with a progress bar; a failure becomes that file's error.
+
+    The conversation is saved first, so its documents are there after a reload. Says whether any was added.
+    """
+    done: set[str] = per_conversation(state, "done", set())
+    errors: dict[str, str] = per_conversation(state, "errors", {})
+    unopened: dict[str, str] = per_conversation(state, "unopened", {})
+    new = [u for u in uploads if u.file_id not in done]
+    if not new:
+        return False
+    session.ensure_saved(state)
+    documents, added = shelf(state), False
+    for upload in new:
         done.add(upload.file_id)
         bar = st.progress(0.0, text=f"Reading {upload.name}…")
-
-        def show(pages: int, total: int, name: str = upload.name, bar: Any = bar) -> None:
-            bar.progress(min(1.0, pages / max(total, 1)), text=f"Reading {name}: {pages} of {total}")
-
         try:
-            doc = load_document(upload.name, upload.getvalue(), show)
+            doc = documents.add(
+                state.tool_state, upload.name, upload.getvalue(), _bar_progress(bar, upload.name)
+            )
         except DocumentError as exc:
             errors[upload.name] = str(exc)
         else:
             errors.pop(upload.name, None)
-            if all(e["sha256"] != doc.sha256 for e in entries):
-                entries.append({"name": doc.name, "sha256": doc.sha256})
+            unopened.pop(doc.sha256, None)  # uploaded again after it couldn't be reopened
+            added = True
         bar.empty()
+    return added
+
+
+def open_documents(state: ConversationState) -> list[Document]:
+    """The conversation's files, from the parse cache or read again from the kept originals (with progress).
+
+    A file that can't be opened is remembered with its reason (shown in the list), not tried on every rerun.
+    """
+    if not state.tool_state.get("documents"):
+        return []
+    unopened: dict[str, str] = per_conversation(state, "unopened", {})
+    bars: list[Any] = []
+
+    def progress_for(name: str) -> Progress:
+        bars.append(st.progress(0.0, text=f"Reading {name} again from the stored original…"))
+        return _bar_progress(bars[-1], name)
+
+    docs, problems = shelf(state).open(state.tool_state, progress_for, skip=unopened)
+    unopened.update(problems)
+    for bar in bars:
+        bar.empty()
+    return docs
+
+
+def index_documents(docs: list[Document]) -> None:
+    """Build the retrieval index now, under a progress bar, rather than at the first question."""
+    passages = sum(len(d.chunks) for d in docs)
+    bar = st.progress(0.0, text=f"Indexing {passages:,} passages…")
+    build_index(docs)
+    bar.empty()
 
 
 def document_list(state: ConversationState, docs: list[Document]) -> None:
-    for i, doc in enumerate(docs):
+    names = {e["sha256"]: e["name"] for e in state.tool_state.get("documents", [])}
+    unopened: dict[str, str] = per_conversation(state, "unopened", {})
+    rows = [(d.sha256, d, "") for d in docs] + [
+        (sha, None, why) for sha, why in unopened.items() if sha in names
+    ]
+    for sha, doc, why in rows:
         left, right = st.columns([5, 1])
-        unit = "slides" if doc.kind == "pptx" else "pages" if doc.kind in {"pdf", "docx"} else "sections"
-        left.caption(f":material/description: **{doc.name}** · {doc.kind} · {len(doc.pages)} {unit}")
-        if right.button(":material/close:", key=f"documents-remove-{i}", help=f"Remove {doc.name}"):
-            state.tool_state["documents"] = [
-                e for e in state.tool_state["documents"] if e["sha256"] != doc.sha256
-            ]
+        if doc is not None:
+            unit = "slides" if doc.kind == "pptx" else "pages" if doc.kind in {"pdf", "docx"} else "sections"
+            left.caption(f":material/description: **{doc.name}** · {doc.kind} · {len(doc.pages)} {unit}")
+        else:
+            left.error(why, icon=":material/error:")
+        if right.button(":material/close:", key=f"documents-remove-{sha}", help=f"Remove {names[sha]}"):
+            shelf(state).remove(state.tool_state, sha)
+            unopened.pop(sha, None)
             st.rerun()
-    for message in st.session_state.get(ERRORS, {}).values():
+    for message in per_conversation(state, "errors", {}).values():
         st.error(message, icon=":material/error:")
 
 
-def render_sources(info: dict[str, Any], docs: dict[str, Document]) -> None:
-    """The strategy, the tokens sent, and every passage the model was given, by file and page."""
+def _whole_file(group: list[dict[str, Any]], doc: Document | None, key: str) -> None:
+    """One file sent whole: a page picker and that page's text (not the whole file on every rerun)."""
+    if doc is None:
+        st.caption("This file is no longer open in the conversation.")
+        return
+    indexes = [s["index"] for s in group if "index" in s] or list(range(len(doc.pages)))
+    choice = 0
+    if len(indexes) > 1:
+        labels = [doc.pages[i].label for i in indexes]
+        choice = st.selectbox("Page", range(len(indexes)), format_func=labels.__getitem__, key=key)
+    st.text(doc.pages[indexes[choice]].text)
+
+
+def render_sources(info: dict[str, Any], docs: dict[str, Document], key: str = "live") -> None:
+    """The strategy, the tokens sent, and every passage the model was given, by file and page.
+
+    Files are found by content hash (two files may share a name); `key` tells this answer's widgets apart.
+    """
     strategy = info.get("strategy")
-    if strategy not in {"whole", "retrieved"}:
+    if strategy == "no room":
+        st.warning(
+            "No document text was sent: the conversation, the question and the room kept for the answer "
+            f"filled the context window (about {info.get('prompt', 0):,} tokens of prompt). "
+            "Start a new chat, or lower the answer length in the sidebar.",
+            icon=":material/warning:",
+        )
+        return
+    if strategy not in STRATEGY:
         return
     sent = f"{info['tokens']:,} tokens of documents sent (room for {info['budget']:,})"
-    st.caption(f":material/description: {STRATEGY[strategy]} · {sent}")
-    for source in info.get("sources", []):
-        with st.expander(f"{source['file']} · {source['page']}"):
-            doc = docs.get(source["file"])
-            if source["text"]:
+    prompt = f"; about {info['prompt']:,} in the whole prompt" if info.get("prompt") else ""
+    st.caption(f":material/description: {STRATEGY[strategy]} · {sent}{prompt}")
+    by_sha = {d.sha256: d for d in docs.values()}
+    sources = info.get("sources", [])
+    if strategy == "retrieved":
+        for source in sources:
+            with st.expander(f"{source['file']} · {source['page']}"):
                 st.text(source["text"])
-            elif doc is not None:
-                st.text("\n\n".join(f"[{p.label}]\n{p.text}" for p in doc.pages))
-            else:
-                st.caption("This file is no longer open in the conversation.")
+        return
+    for n, (sha, group) in enumerate(groupby(sources, key=lambda s: s.get("sha256") or s["file"])):
+        pages = list(group)
+        doc = by_sha.get(sha) or docs.get(pages[0]["file"])
+        count = f"{len(pages)} pages" if len(pages) > 1 else pages[0]["page"]
+        with st.expander(f"{pages[0]['file']} · whole file ({count})"):
+            _whole_file(pages, doc, key=f"documents-source-{key}-{n}")
 
 
 def source_info(ctx: DocContext) -> dict[str, Any]:
-    """What the answer keeps for display: the passages sent, or for whole files just their names."""
+    """What the answer keeps: each page sent whole by content hash and position (its text is in the file),
+    or each retrieved passage with its text."""
     if ctx.strategy == "whole":
-        names = dict.fromkeys(s.file for s in ctx.sources)
-        sources = [{"file": name, "page": "whole file", "text": ""} for name in names]
+        sources = [
+            {"file": s.file, "sha256": s.sha256, "page": s.page, "index": s.index} for s in ctx.sources
+        ]
     else:
-        sources = [{"file": s.file, "page": s.page, "text": s.text} for s in ctx.sources]
-    return {"strategy": ctx.strategy, "tokens": ctx.tokens, "budget": ctx.budget, "sources": sources}
+        sources = [
+            {"file": s.file, "sha256": s.sha256, "page": s.page, "index": s.index, "text": s.text}
+            for s in ctx.sources
+        ]
+    return {
+        "strategy": ctx.strategy,
+        "tokens": ctx.tokens,
+        "budget": ctx.budget,
+        "prompt": ctx.prompt,
+        "sources": sources,
+    }
 
 
 def render_history(messages: list[Message], docs: dict[str, Document]) -> None:
-    for message in messages:
+    for n, message in enumerate(messages):
         if message.role not in {"user", "assistant"}:
             continue
         with st.chat_message(message.role):
             st.markdown(safe_markdown(message.content))
-            if message.info.get("stopped"):
-                st.caption(":material/stop_circle: stopped")
-            render_sources(message.info, docs)
+            message_notes(message)
+            render_sources(message.info, docs, key=str(n))
 
 
 state = session.conversation(WORKSPACE)
@@ -122,14 +217,18 @@ backend = session.text_backend()
 
 controls = workspace_controls(WORKSPACE, state)
 
+limit = max_upload_mb()
 uploads = st.file_uploader(
     "Add documents",
     accept_multiple_files=True,
-    key="documents-upload",
-    help=f"PDF, DOCX, PPTX, HTML, CSV, Markdown, text or code; up to {max_upload_mb()} MB per file.",
+    key=f"documents-upload-{state.id}",
+    max_upload_size=limit,
+    help=f"PDF, DOCX, PPTX, HTML, CSV, Markdown, text or code; up to {limit} MB per file.",
 )
-add_uploads(state, uploads or [])
+added = add_uploads(state, uploads or [])
 docs = open_documents(state)
+if added and docs:
+    index_documents(docs)
 document_list(state, docs)
 by_name = {d.name: d for d in docs}
 render_history(state.messages, by_name)
@@ -139,11 +238,14 @@ if backend is None:
     st.stop()
 
 prompt = st.chat_input("Ask about your documents…", key="documents-input")
-user_message = session.begin_retry(state) if controls.retry else Message("user", prompt) if prompt else None
+show_flashes(state)
+edited = edit_last_question(state)
+new = Message("user", prompt) if prompt else None
+user_message = session.next_user_message(state, new, controls.retry, edited)
 if user_message is not None:
     with st.chat_message("user"):
         st.markdown(safe_markdown(user_message.content))
-    turn = session.begin_turn(state, user_message)
+    turn = session.begin_turn(state, user_message, backend.count_tokens)
     history = [*controls.system, *state.messages]
     window = context_window(backend.context_window)
     messages, ctx = prepare_turn(
@@ -158,7 +260,7 @@ if user_message is not None:
                 answer_text(backend.stream(messages, [], controls.params, state.cancel), turn, info)
             )
         except Exception as exc:
-            st.error(f"The model failed: {type(exc).__name__}: {exc}", icon=":material/error:")
+            fail_turn(turn, f"The model failed: {type(exc).__name__}: {exc}")
         render_sources(info, by_name)
     session.end_turn(state, turn)
     st.rerun()
