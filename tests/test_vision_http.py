@@ -17,6 +17,7 @@ from PIL import Image
 from app.images import prepare_image
 from models.events import Done, ReasoningDelta, TextDelta
 from models.messages import GenerationParams, Message
+from models.settings import ModelSettings
 from models.vision import VisionLoadError, get_vision_backend
 from models.vision.openai_chat import OpenAIVisionBackend
 
@@ -28,6 +29,7 @@ class VisionServer:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.model_lists = 0
         self.chunk_delay = 0.0
         self.chunks_sent = 0
         self.thinking = ""
@@ -36,6 +38,18 @@ class VisionServer:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:
+                if self.path != "/v1/models":
+                    self.send_error(404)
+                    return
+                server.model_lists += 1
+                listing = json.dumps({"object": "list", "data": [{"id": "glm-4v-served", "object": "model"}]})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(listing)))
+                self.end_headers()
+                self.wfile.write(listing.encode())
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -203,6 +217,25 @@ def test_an_unreachable_server_is_a_load_error_that_names_the_setting() -> None:
     backend = OpenAIVisionBackend("http://127.0.0.1:9/v1", "k", "glm-4v")
     with pytest.raises(VisionLoadError, match=r"GLM_API_BASE=http://127\.0\.0\.1:9/v1"):
         list(backend.stream([Message("user", "hi")], PARAMS, threading.Event()))
+
+
+def test_loading_checks_the_server_and_takes_the_model_it_serves(
+    server: VisionServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GLM_BACKEND", "openai")
+    monkeypatch.setenv("GLM_API_BASE", "http://127.0.0.1:9/v1")
+    with pytest.raises(VisionLoadError, match=r"Can't reach .* GLM_API_BASE=http://127\.0\.0\.1:9/v1"):
+        get_vision_backend()
+    monkeypatch.setenv("GLM_API_BASE", server.base)
+    monkeypatch.delenv("GLM_VISION_MODEL", raising=False)
+    assert get_vision_backend().model_name == "glm-4v-served"
+    monkeypatch.setenv("GLM_VISION_MODEL", "glm-4v-named")
+    assert get_vision_backend().model_name == "glm-4v-named"
+    assert server.model_lists == 2
+    monkeypatch.setenv("GLM_API_BASE", server.base.removesuffix("/v1"))
+    monkeypatch.delenv("GLM_VISION_MODEL")
+    default = ModelSettings.from_env().vision_model
+    assert get_vision_backend().model_name == default, "a server without /models: the default name"
 
 
 def test_a_refusing_server_is_a_load_error_with_the_status(server: VisionServer) -> None:

@@ -6,11 +6,19 @@ import struct
 import zlib
 from io import BytesIO
 
+import numpy as np
 import pymupdf
 import pytest
 from PIL import Image
 
-from app.images import MAX_SOURCE_PIXELS, ImageError, pdf_page_count, prepare_image, render_pdf_page
+from app.images import (
+    MAX_SOURCE_PIXELS,
+    ImageError,
+    pdf_page_count,
+    prepare_image,
+    render_pdf_page,
+    thumbnail,
+)
 
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)
@@ -127,9 +135,76 @@ def test_decompression_bombs_are_refused_before_decoding() -> None:
         prepare_image(png_claiming_size(side, side), "huge.png")
 
 
-def test_oversized_files_are_refused() -> None:
-    with pytest.raises(ImageError, match="MB"):
-        prepare_image(b"\0" * (41 * 1024 * 1024), "big.bmp")
+def test_oversized_files_are_refused_at_the_upload_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GLM_MAX_UPLOAD_MB", "1")
+    photo = encode(Image.effect_noise((800, 800), 80).convert("RGB"), "BMP")
+    assert len(photo) > 2**20
+    refused = r"big\.bmp is 1\.9 MB, over the 1 MB upload limit \(GLM_MAX_UPLOAD_MB\)"
+    with pytest.raises(ImageError, match=refused):
+        prepare_image(photo, "big.bmp")
+    monkeypatch.setenv("GLM_MAX_UPLOAD_MB", "3")
+    assert decode(prepare_image(photo, "big.bmp").data).size == (800, 800)
+
+
+@pytest.mark.parametrize(
+    ("name", "image", "fmt"),
+    [
+        ("16-bit PNG", Image.fromarray(np.full((20, 30), 32768, dtype=np.uint16)), "PNG"),
+        ("16-bit TIFF", Image.fromarray(np.full((20, 30), 32768, dtype=np.uint16)), "TIFF"),
+        ("32-bit TIFF", Image.fromarray(np.full((20, 30), 32768, dtype=np.int32)), "TIFF"),
+        ("float TIFF", Image.fromarray(np.full((20, 30), 0.5, dtype=np.float32)), "TIFF"),
+    ],
+)
+def test_wide_greyscale_images_keep_their_brightness(name: str, image: Image.Image, fmt: str) -> None:
+    data = encode(image, fmt)
+    assert Image.open(BytesIO(data)).mode in {"I;16", "I", "F"}
+    grey = decode(prepare_image(data, f"{name}.{fmt.lower()}").data)
+    assert grey.mode == "RGB"
+    assert close_to(grey.getpixel((15, 10)), (128, 128, 128), 1), name
+
+
+def test_a_dark_16_bit_image_stays_dark_and_a_bright_float_one_bright() -> None:
+    gradient = np.tile(np.linspace(0, 4096, 64, dtype=np.uint16), (8, 1))
+    dark = decode(prepare_image(encode(Image.fromarray(gradient), "PNG"), "dark.png").data)
+    assert dark.getpixel((63, 4))[0] == 16
+    floats = np.full((8, 8), 200.0, dtype=np.float32)
+    bright = decode(prepare_image(encode(Image.fromarray(floats), "TIFF"), "scaled.tiff").data)
+    assert bright.getpixel((4, 4)) == (200, 200, 200)
+
+
+@pytest.mark.parametrize("size", [(6000, 20), (20, 6000), (1510, 10)])
+def test_extreme_aspect_ratios_are_refused_with_the_shape(size: tuple[int, int]) -> None:
+    data = encode(Image.new("RGB", size, BLUE), "PNG")
+    ratio = max(size) // min(size)
+    with pytest.raises(ImageError, match=rf"strip\.png is {size[0]}×{size[1]}, a {ratio}:1 strip.*150:1"):
+        prepare_image(data, "strip.png")
+
+
+def test_the_longest_accepted_strip_still_fits_the_glm4v_processor() -> None:
+    from transformers import Glm4vImageProcessorPil
+
+    from models.tiny import TEMPORAL_PATCH_SIZE, VISION_MAX_PIXELS
+
+    strip = prepare_image(encode(Image.new("RGB", (7500, 50), RED), "PNG"), "strip.png", VISION_MAX_PIXELS)
+    width, height = decode(strip.data).size
+    assert width / height >= 140
+    processor = Glm4vImageProcessorPil(
+        size={"shortest_edge": 28 * 28 * 4, "longest_edge": VISION_MAX_PIXELS * TEMPORAL_PATCH_SIZE}
+    )
+    grid = processor(images=[decode(strip.data)], return_tensors="np")["image_grid_thw"]
+    assert grid.tolist()[0][0] == 1
+
+
+@pytest.mark.parametrize("size", [(3880, 12), (12, 3880), (160, 1), (10, 10), (1000, 700)])
+def test_thumbnails_fit_160_pixels_and_never_vanish(size: tuple[int, int]) -> None:
+    preview = decode(thumbnail(encode(Image.new("RGB", size, RED), "PNG")))
+    assert max(preview.size) == 160
+    assert min(preview.size) >= 24
+    assert close_to(preview.getpixel((preview.width // 2, preview.height // 2)), RED, 10)
+
+
+def test_a_thumbnail_of_something_unreadable_is_none() -> None:
+    assert thumbnail(b"not an image") is None
 
 
 @pytest.fixture
@@ -157,8 +232,35 @@ def test_a_pdf_page_renders_as_an_image(pdf_bytes: bytes) -> None:
     assert second.getpixel((second.width // 2, second.height // 2)) == (255, 255, 255)
 
 
+def test_pdf_pages_of_extreme_shape_are_refused() -> None:
+    document = pymupdf.open()
+    document.new_page(width=3000, height=10)
+    data = document.tobytes()
+    with pytest.raises(ImageError, match=r"strip\.pdf: page 1 is 3000 × 10 points, a shape beyond 150:1"):
+        render_pdf_page(data, 1, "strip.pdf")
+
+
+def test_mupdf_failures_while_rendering_are_clear_errors() -> None:
+    document = pymupdf.open()
+    document.new_page(width=14400, height=14400)
+    with pytest.raises(ImageError, match=r"poster\.pdf: page 1 can't be rendered \(.*large"):
+        render_pdf_page(document.tobytes(), 1, "poster.pdf", max_pixels=10**10)
+
+
+def test_pdfs_over_the_upload_limit_are_refused_before_parsing(
+    pdf_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GLM_MAX_UPLOAD_MB", "1")
+    padded = pdf_bytes + b"%" + b"\0" * 2**20
+    with pytest.raises(ImageError, match=r"report\.pdf is 1\.1 MB, over the 1 MB upload limit"):
+        pdf_page_count(padded, "report.pdf")
+    with pytest.raises(ImageError, match="over the 1 MB upload limit"):
+        render_pdf_page(padded, 1, "report.pdf")
+    assert pdf_page_count(pdf_bytes, "report.pdf") == 2
+
+
 def test_pdf_errors_are_clear(pdf_bytes: bytes) -> None:
-    with pytest.raises(ImageError, match="has 2 pages; page 3"):
+    with pytest.raises(ImageError, match="has 2 pages; there is no page 3"):
         render_pdf_page(pdf_bytes, 3, "report.pdf")
     with pytest.raises(ImageError, match="not a readable PDF"):
         render_pdf_page(b"%PDF-1.7 nonsense", 1, "broken.pdf")

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
-from transformers import AutoModelForImageTextToText, Glm4vForConditionalGeneration, Glm4vImageProcessorPil
+from transformers import (
+    AutoModelForImageTextToText,
+    Glm4vForConditionalGeneration,
+    Glm4vImageProcessorPil,
+    Glm46VForConditionalGeneration,
+    Glm46VProcessor,
+)
 
 from app.images import prepare_image
 from models.events import Done, TextDelta
@@ -20,7 +26,8 @@ from models.messages import Attachment, GenerationParams, Message
 from models.tiny import VISION_MAX_PIXELS, build_vision_checkpoint
 from models.vision import VisionInputError, VisionLoadError, get_vision_backend
 from models.vision.base import check_image_count
-from models.vision.local import ImageOnlyGlm4vProcessor, TransformersVisionBackend
+from models.vision.local import TransformersVisionBackend
+from models.vision.processors import ImageOnlyGlm4vProcessor
 
 GREEDY = GenerationParams(temperature=0.0, top_p=1.0, max_new_tokens=12)
 
@@ -90,6 +97,32 @@ def test_the_image_reaches_the_model(backend: TransformersVisionBackend) -> None
         with torch.no_grad():
             logits.append(backend.model(**inputs).logits[0, -1])
     assert not torch.allclose(logits[0], logits[1])
+
+
+def test_images_are_sized_to_what_the_processor_keeps(backend: TransformersVisionBackend) -> None:
+    """`max_pixels` is per image: a photo prepared to it reaches the model at that size, not halved
+    again by the processor (GLM-4V's `longest_edge` counts each image twice, once per temporal patch)."""
+    longest_edge = backend.processor.image_processor.size["longest_edge"]
+    assert backend.max_pixels == VISION_MAX_PIXELS == longest_edge // 2
+    photo = prepare_image(image_bytes((255, 0, 0), (800, 600)), "photo.png", backend.max_pixels)
+    width, height = Image.open(BytesIO(photo.data)).size
+    assert width * height <= backend.max_pixels
+    grid = backend.build_inputs([Message("user", "What is it?", attachments=[photo])])["image_grid_thw"]
+    patch = backend.processor.image_processor.patch_size
+    assert int(grid[0, 1:].prod()) * patch * patch >= 0.75 * width * height
+
+
+def test_the_processor_follows_the_checkpoint_family(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    checkpoint = build_vision_checkpoint(tmp_path / "tiny-glm46v", family="glm46v")
+    monkeypatch.setenv("GLM_BACKEND", "transformers")
+    monkeypatch.setenv("GLM_VISION_MODEL", str(checkpoint))
+    loaded = get_vision_backend()
+    assert isinstance(loaded, TransformersVisionBackend)
+    assert isinstance(loaded.processor, Glm46VProcessor)
+    assert isinstance(loaded.model, Glm46VForConditionalGeneration)
+    _, done = collect(loaded.stream([user("What colour is this?", (0, 255, 0))], GREEDY, threading.Event()))
+    assert done.usage["completion_tokens"] >= 1
+    assert "torchvision" not in sys.modules
 
 
 def test_several_images_at_different_turns(backend: TransformersVisionBackend) -> None:

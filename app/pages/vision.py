@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from dataclasses import dataclass, field
 
 import streamlit as st
 
 from app import session
-from app.chat_view import render_reasoning, stop_button, stream_answer, workspace_controls
-from app.images import ImageError, pdf_page_count, prepare_image, render_pdf_page
+from app.chat_view import (
+    edit_last_question,
+    fail_turn,
+    message_notes,
+    render_reasoning,
+    show_flashes,
+    stop_button,
+    stream_answer,
+    workspace_controls,
+)
+from app.images import ImageError, pdf_page_count, prepare_image, render_pdf_page, thumbnail
 from app.render import safe_markdown
 from models.messages import Attachment, Message
 from models.vision import VisionBackend, VisionInputError, VisionLoadError
@@ -16,14 +27,46 @@ from models.vision.base import check_image_count
 
 WORKSPACE = "vision"
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
-THUMBNAIL_WIDTH = 160
 STAGED = "vision-staged"
 
 
+@dataclass
+class Refusal:
+    """A message that wasn't sent: why, and its text, kept for the user to send again."""
+
+    reason: str
+    text: str
+    key: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+
+@dataclass
+class Staged:
+    """What waits for the next message of one conversation: attachments (PDF pages, the valid images
+    of a refused message) and the refused message itself."""
+
+    attachments: list[Attachment] = field(default_factory=list)
+    refusal: Refusal | None = None
+
+
+def staged_for(conversation_id: str) -> Staged:
+    """Each conversation has its own: New chat starts empty, and a bad attachment stays in its chat."""
+    return st.session_state.setdefault(f"{STAGED}:{conversation_id}", Staged())
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def preview(data: bytes) -> bytes | None:
+    return thumbnail(data)
+
+
 def thumbnails(attachments: list[Attachment]) -> None:
-    images = [a for a in attachments if a.kind == "image" and a.data]
-    if images:
-        st.image([a.data for a in images], caption=[a.name for a in images], width=THUMBNAIL_WIDTH)
+    """Small previews of the images; one that can't be shown is named instead of breaking the page."""
+    images = [(preview(a.data), a.name) for a in attachments if a.kind == "image" and a.data]
+    shown = [(data, name) for data, name in images if data is not None]
+    if shown:
+        st.image([data for data, _ in shown], caption=[name for _, name in shown], width="content")
+    for data, name in images:
+        if data is None:
+            st.caption(f":material/broken_image: {name} can't be shown")
 
 
 def render_history(messages: list[Message]) -> None:
@@ -35,44 +78,88 @@ def render_history(messages: list[Message]) -> None:
             if message.content:
                 st.markdown(safe_markdown(message.content))
             thumbnails(message.attachments)
-            if message.info.get("stopped"):
-                st.caption(":material/stop_circle: stopped")
+            message_notes(message)
 
 
-def pdf_page_picker(staged: list[Attachment], max_pixels: int) -> None:
+def pdf_page_picker(staged: Staged, max_pixels: int) -> None:
     with st.expander("Ask about a PDF page"):
         pdf = st.file_uploader("PDF", type=["pdf"], key="vision-pdf")
         if pdf is None:
             return
         data = pdf.getvalue()
         try:
-            pages = pdf_page_count(data, pdf.name)
+            counted = st.session_state.setdefault("vision-pdf-pages", {})
+            if pdf.file_id not in counted:  # one parser job per upload, not one per rerun
+                counted[pdf.file_id] = pdf_page_count(data, pdf.name)
+            pages = counted[pdf.file_id]
             page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="vision-pdf-page")
             if st.button("Attach this page to my next message", key="vision-pdf-attach"):
-                staged.append(render_pdf_page(data, int(page), pdf.name, max_pixels))
+                image = render_pdf_page(data, int(page), pdf.name, max_pixels)
+                if any(a.name == image.name and a.data == image.data for a in staged.attachments):
+                    st.info(f"{image.name} is already attached.")
+                else:
+                    staged.attachments.append(image)
         except ImageError as exc:
             st.error(str(exc))
 
 
-def new_message(backend: VisionBackend, staged: list[Attachment]) -> Message | None:
+def show_staged(staged: Staged) -> None:
+    if staged.attachments:
+        st.caption("Attached to your next message:")
+        if st.button("Remove attachments", key="vision-unstage"):
+            staged.attachments.clear()
+            st.rerun()
+        thumbnails(staged.attachments)
+    if staged.refusal is not None:
+        st.error(f"{staged.refusal.reason} Nothing was sent.", icon=":material/image:")
+        if staged.refusal.text:
+            st.text_area(
+                "Your message, kept here to copy into the chat box",
+                staged.refusal.text,
+                key=f"vision-refused-{staged.refusal.key}",
+            )
+        if st.button("Dismiss", key="vision-dismiss"):
+            staged.refusal = None
+            st.rerun()
+
+
+def new_message(backend: VisionBackend, staged: Staged) -> Message | None:
+    """The user's new message, with the staged attachments. Everything is checked before anything is
+    cleared: a refused message names the file at fault, keeps its text on the page and its valid
+    images staged (unless the model's image limit was the problem)."""
     prompt = st.chat_input(
         "Ask about your images…", accept_file="multiple", file_type=IMAGE_TYPES, key="vision-input"
     )
     if prompt is None:
         return None
-    try:
-        uploads = [prepare_image(f.getvalue(), f.name, backend.max_pixels) for f in prompt.files]
-    except ImageError as exc:
-        st.error(f"{exc} Nothing was sent.", icon=":material/image:")
-        return None
-    attachments = [*staged, *uploads]
-    staged.clear()
-    return Message("user", prompt.text or "", attachments=attachments)
+    text = prompt.text or ""
+    uploads: list[Attachment] = []
+    problems: list[str] = []
+    for upload in prompt.files:
+        try:
+            uploads.append(prepare_image(upload.getvalue(), upload.name, backend.max_pixels))
+        except ImageError as exc:
+            problems.append(str(exc))
+    message = Message("user", text, attachments=[*staged.attachments, *uploads])
+    if not problems:
+        history = session.conversation(WORKSPACE).messages
+        try:
+            check_image_count([*history, message], backend.max_images, backend.model_name)
+        except VisionInputError as exc:
+            problems.append(str(exc))
+            uploads = []
+    if problems:
+        staged.attachments.extend(uploads)
+        staged.refusal = Refusal(" ".join(problems), text)
+        st.rerun()
+    staged.attachments = []
+    staged.refusal = None
+    return message
 
 
 state = session.conversation(WORKSPACE)
 session.interrupted_turn(state)
-staged: list[Attachment] = st.session_state.setdefault(STAGED, [])
+staged = staged_for(state.id)
 
 st.title("Vision")
 backend = session.vision_backend()
@@ -86,25 +173,16 @@ if backend is not None:
     limit = "any number of images" if backend.max_images is None else f"up to {backend.max_images} image(s)"
     st.caption(f"{backend.model_name} · {limit} per conversation")
 render_history(state.messages)
-
-if staged:
-    st.caption("Attached to your next message:")
-    thumbnails(staged)
-    if st.button("Remove attachments", key="vision-unstage"):
-        staged.clear()
-        st.rerun()
+show_staged(staged)
 
 if backend is None:
     st.chat_input("The vision model isn't available", disabled=True, key="vision-input-off")
     st.stop()
 
-user_message = session.begin_retry(state) if controls.retry else new_message(backend, staged)
+show_flashes(state)
+edited = edit_last_question(state)
+user_message = session.next_user_message(state, new_message(backend, staged), controls.retry, edited)
 if user_message is not None:
-    try:
-        check_image_count([*state.messages, user_message], backend.max_images, backend.model_name)
-    except VisionInputError as exc:
-        st.error(str(exc), icon=":material/image:")
-        st.stop()
     with st.chat_message("user"):
         if user_message.content:
             st.markdown(safe_markdown(user_message.content))
@@ -119,8 +197,8 @@ if user_message is not None:
         try:
             stream_answer(events, turn)
         except (VisionInputError, VisionLoadError) as exc:
-            st.error(str(exc), icon=":material/error:")
+            fail_turn(turn, str(exc))
         except Exception as exc:
-            st.error(f"The vision model failed: {type(exc).__name__}: {exc}", icon=":material/error:")
+            fail_turn(turn, f"The vision model failed: {type(exc).__name__}: {exc}")
     session.end_turn(state, turn)
     st.rerun()

@@ -1,10 +1,13 @@
 """Vision backends: chat about images with GLM-4V-family models, in-process or over HTTP.
 
 `get_vision_backend()` builds the one `GLM_BACKEND` and `GLM_VISION_MODEL` ask for (uncached: the app
-keeps it in `st.cache_resource`, so switching pages never reloads it).
+keeps it in `st.cache_resource`, so switching pages never reloads it). Over HTTP, loading asks the
+server for its models once.
 """
 
 from __future__ import annotations
+
+import os
 
 from models.settings import ModelSettings
 from models.vision.base import VisionBackend, VisionEvent, VisionInputError, VisionLoadError
@@ -15,9 +18,12 @@ __all__ = ["VisionBackend", "VisionEvent", "VisionInputError", "VisionLoadError"
 def get_vision_backend(settings: ModelSettings | None = None) -> VisionBackend:
     settings = settings or ModelSettings.from_env()
     if settings.backend == "openai":
-        from models.vision.openai_chat import OpenAIVisionBackend
+        from models.vision.openai_chat import load_openai_vision_backend
 
-        return OpenAIVisionBackend(settings.api_base, settings.api_key, settings.vision_model)
+        explicit = bool(os.environ.get("GLM_VISION_MODEL", "").strip())
+        return load_openai_vision_backend(
+            settings.api_base, settings.api_key, settings.vision_model, explicit
+        )
     from models.vision.local import load_local_vision_backend
 
     return load_local_vision_backend(settings.vision_model, settings.trust_remote_code)

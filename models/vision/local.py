@@ -1,7 +1,8 @@
 """In-process vision models: the native GLM-4V family (GLM-4.1V and later) and THUDM/glm-4v-9b.
 
-Native checkpoints load through `AutoModelForImageTextToText` with `ImageOnlyGlm4vProcessor`;
-glm-4v-9b has no native class and loads through remote code, only when the user allows it.
+Native checkpoints load through `AutoModelForImageTextToText` with their family's processor minus its
+video processor (`models.vision.processors`); glm-4v-9b has no native class and loads through remote
+code, only when the user allows it.
 """
 
 from __future__ import annotations
@@ -13,38 +14,18 @@ from typing import Any
 
 import torch
 from PIL import Image
-from transformers import (
-    AutoConfig,
-    AutoModelForCausalLM,
-    AutoModelForImageTextToText,
-    AutoTokenizer,
-    Glm4vProcessor,
-    StoppingCriteriaList,
-    TextIteratorStreamer,
-)
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
 
-from models.events import Done, TextDelta
 from models.messages import Attachment, GenerationParams, Message
 from models.protocol import STOP_TOKEN_IDS
 from models.vision.base import VisionEvent, VisionInputError, VisionLoadError, check_image_count, images_of
+from models.vision.generation import hidden_token_ids, stream_generation
+from models.vision.processors import processor_class
 from models.vision.reasoning import split_reasoning
 
 STOP_IDS = list(STOP_TOKEN_IDS)
 REMOTE_CODE_MODEL_TYPES = {"chatglm"}
 GLM4V_9B_IMAGE_SIZE = 1120
-
-
-class ImageOnlyGlm4vProcessor(Glm4vProcessor):
-    """`Glm4vProcessor` without its video processor, which needs torchvision (unusable here).
-
-    Load a saved one with `ImageOnlyGlm4vProcessor.from_pretrained(path)`: `AutoProcessor` on such a
-    folder returns a bare tokenizer, and on a hub GLM-4.1V folder it asks for torchvision.
-    """
-
-    def __init__(
-        self, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None, **kwargs
-    ):
-        super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
 
 
 def _device_and_dtype() -> tuple[str, torch.dtype]:
@@ -61,70 +42,12 @@ def _decode(attachment: Attachment) -> Image.Image:
         raise VisionInputError(f"{attachment.name} is not a readable image.") from exc
 
 
-class _Cancelled:
-    """Stops generation when the UI sets `cancel` or the reader walks away."""
-
-    def __init__(self, *events: threading.Event) -> None:
-        self.events = events
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        stop = any(event.is_set() for event in self.events)
-        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
-
-
-def stream_generation(
-    model: Any,
-    tokenizer: Any,
-    inputs: dict[str, Any],
-    params: GenerationParams,
-    cancel: threading.Event,
-    stop_ids: list[int],
-) -> Iterator[VisionEvent]:
-    """Run `model.generate` in a thread and yield its text as it comes (no read timeout: slow first
-    tokens are normal on CPU), then one `Done`."""
-    abandoned = threading.Event()
-    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-    kwargs: dict[str, Any] = dict(
-        inputs,
-        streamer=streamer,
-        max_new_tokens=params.max_new_tokens,
-        eos_token_id=stop_ids,
-        pad_token_id=stop_ids[0],
-        stopping_criteria=StoppingCriteriaList([_Cancelled(cancel, abandoned)]),
-        do_sample=params.temperature > 0,
-    )
-    if params.temperature > 0:
-        kwargs.update(temperature=params.temperature, top_p=params.top_p)
-    outcome: dict[str, Any] = {}
-
-    def generate() -> None:
-        try:
-            with torch.inference_mode():
-                outcome["ids"] = model.generate(**kwargs)
-        except BaseException as exc:
-            outcome["error"] = exc
-            streamer.end()
-
-    thread = threading.Thread(target=generate, name="glm-vision-generate", daemon=True)
-    thread.start()
-    try:
-        for text in streamer:
-            if text:
-                yield TextDelta(text)
-    finally:
-        abandoned.set()
-        thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    prompt_len = inputs["input_ids"].shape[1]
-    generated = outcome["ids"][0, prompt_len:].tolist()
-    if generated and generated[-1] in stop_ids:
-        reason = "stop"
-    elif cancel.is_set():
-        reason = "cancelled"
-    else:
-        reason = "length" if len(generated) >= params.max_new_tokens else "stop"
-    yield Done(reason, usage={"prompt_tokens": prompt_len, "completion_tokens": len(generated)})
+def _per_image_pixels(image_processor: Any) -> int:
+    """The most pixels one image keeps: GLM-4V's `longest_edge` counts the image once per temporal
+    patch (smart_resize multiplies by `temporal_patch_size`), so one still image gets that fraction."""
+    size = image_processor.size
+    longest = size["longest_edge"] if isinstance(size, dict) else size.longest_edge
+    return int(longest) // int(getattr(image_processor, "temporal_patch_size", 1) or 1)
 
 
 class TransformersVisionBackend:
@@ -132,12 +55,13 @@ class TransformersVisionBackend:
 
     max_images: int | None = None
 
-    def __init__(self, model_id: str) -> None:
+    def __init__(self, model_id: str, model_type: str) -> None:
         device, dtype = _device_and_dtype()
         self.model_name = model_id
-        self.processor = ImageOnlyGlm4vProcessor.from_pretrained(model_id)
+        self.processor = processor_class(model_type).from_pretrained(model_id)
         self.model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype).to(device).eval()
-        self.max_pixels = int(self.processor.image_processor.size["longest_edge"])
+        self.max_pixels = _per_image_pixels(self.processor.image_processor)
+        self.hidden_ids = hidden_token_ids(self.processor.tokenizer)
         eos = self.model.generation_config.eos_token_id or STOP_IDS
         self.stop_ids = list(eos) if isinstance(eos, list | tuple) else [eos]
 
@@ -162,17 +86,22 @@ class TransformersVisionBackend:
         self, messages: Sequence[Message], params: GenerationParams, cancel: threading.Event
     ) -> Iterator[VisionEvent]:
         inputs = self.build_inputs(messages)
+        tokenizer = self.processor.tokenizer
         yield from split_reasoning(
-            stream_generation(self.model, self.processor.tokenizer, inputs, params, cancel, self.stop_ids)
+            stream_generation(self.model, tokenizer, self.hidden_ids, inputs, params, cancel, self.stop_ids)
         )
 
 
 class RemoteCodeGlm4vBackend:
-    """THUDM/glm-4v-9b through its own code: one image per conversation."""
+    """THUDM/glm-4v-9b through its own code: one image per conversation.
+
+    Its tokenizer's `apply_chat_template` takes the image as an `image` key of the message and returns
+    it, resized and normalised, as `images` next to the token ids.
+    """
 
     max_images: int | None = 1
 
-    def __init__(self, model_id: str) -> None:
+    def __init__(self, model_id: str, vision_config: dict[str, Any]) -> None:
         device, dtype = _device_and_dtype()
         self.model_name = model_id
         self.tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=True)
@@ -181,29 +110,40 @@ class RemoteCodeGlm4vBackend:
             .to(device)
             .eval()
         )
-        vision = getattr(self.model.config, "vision_config", None) or {}
-        side = int(vision.get("image_size", GLM4V_9B_IMAGE_SIZE))
+        side = int(vision_config.get("image_size", GLM4V_9B_IMAGE_SIZE))
         self.max_pixels = side * side
+        self.hidden_ids = hidden_token_ids(self.tokenizer)
 
-    def stream(
-        self, messages: Sequence[Message], params: GenerationParams, cancel: threading.Event
-    ) -> Iterator[VisionEvent]:
+    def build_inputs(self, messages: Sequence[Message]) -> dict[str, Any]:
         check_image_count(messages, self.max_images, self.model_name)
         items: list[dict[str, Any]] = []
         for message in messages:
-            if message.role not in {"system", "user", "assistant"}:
+            pictures = images_of(message) if message.role == "user" else []
+            if message.role not in {"system", "user", "assistant"} or not (message.content or pictures):
                 continue
             item: dict[str, Any] = {"role": message.role, "content": message.content}
-            pictures = images_of(message) if message.role == "user" else []
             if pictures:
                 item["image"] = _decode(pictures[0])
             items.append(item)
         inputs = self.tokenizer.apply_chat_template(
             items, add_generation_prompt=True, tokenize=True, return_tensors="pt", return_dict=True
         ).to(self.model.device)
+        return dict(inputs)
+
+    def stream(
+        self, messages: Sequence[Message], params: GenerationParams, cancel: threading.Event
+    ) -> Iterator[VisionEvent]:
+        inputs = self.build_inputs(messages)
         yield from split_reasoning(
-            stream_generation(self.model, self.tokenizer, dict(inputs), params, cancel, STOP_IDS)
+            stream_generation(self.model, self.tokenizer, self.hidden_ids, inputs, params, cancel, STOP_IDS)
         )
+
+
+def _vision_config(config: Any) -> dict[str, Any] | None:
+    vision = getattr(config, "vision_config", None)
+    if vision is None or isinstance(vision, dict):
+        return vision
+    return vision.to_dict()
 
 
 def load_local_vision_backend(
@@ -213,8 +153,17 @@ def load_local_vision_backend(
     try:
         config = AutoConfig.from_pretrained(model_id, trust_remote_code=trust_remote_code)
         if config.model_type in REMOTE_CODE_MODEL_TYPES:
-            return RemoteCodeGlm4vBackend(model_id)
-        return TransformersVisionBackend(model_id)
+            vision = _vision_config(config)
+            if vision is None:
+                raise VisionLoadError(
+                    f"GLM_VISION_MODEL={model_id} is a text-only ChatGLM checkpoint (its config has no "
+                    "vision_config). Set GLM_VISION_MODEL to a vision model such as THUDM/glm-4v-9b, and "
+                    "use GLM_MODEL for text models."
+                )
+            return RemoteCodeGlm4vBackend(model_id, vision)
+        return TransformersVisionBackend(model_id, config.model_type)
+    except VisionLoadError:
+        raise
     except Exception as exc:
         raise VisionLoadError(_load_failure(model_id, exc)) from exc
 

@@ -37,6 +37,13 @@ def to_chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return out
 
 
+def _unreachable(api_base: str, exc: Exception) -> VisionLoadError:
+    return VisionLoadError(
+        f"Can't reach the OpenAI-compatible server at GLM_API_BASE={api_base} ({exc}). "
+        "Start the server or set GLM_API_BASE / GLM_API_KEY."
+    )
+
+
 class OpenAIVisionBackend:
     """Any OpenAI-compatible server (vLLM, SGLang, the Zhipu open platform) serving a vision model."""
 
@@ -47,6 +54,19 @@ class OpenAIVisionBackend:
         self.model_name = model
         self.api_base = api_base
         self.client = openai.OpenAI(base_url=api_base, api_key=api_key, timeout=timeout, max_retries=0)
+
+    def resolve_model(self, explicit: bool) -> None:
+        """Ask the server which models it serves: an unreachable server is a `VisionLoadError` now rather
+        than at the first question, and a server with one model is used for it unless GLM_VISION_MODEL
+        names another. A server without `/models` (some hosted APIs) keeps the configured name."""
+        try:
+            names = [m.id for m in self.client.models.list()]
+        except openai.APIConnectionError as exc:
+            raise _unreachable(self.api_base, exc) from exc
+        except openai.APIStatusError:
+            return
+        if not explicit and self.model_name not in names and len(names) == 1:
+            self.model_name = names[0]
 
     def stream(
         self, messages: Sequence[Message], params: GenerationParams, cancel: threading.Event
@@ -67,10 +87,7 @@ class OpenAIVisionBackend:
                 stream=True,
             )
         except openai.APIConnectionError as exc:
-            raise VisionLoadError(
-                f"Can't reach the OpenAI-compatible server at GLM_API_BASE={self.api_base} ({exc}). "
-                "Start the server or set GLM_API_BASE / GLM_API_KEY."
-            ) from exc
+            raise _unreachable(self.api_base, exc) from exc
         except openai.APIStatusError as exc:
             raise VisionLoadError(
                 f"The server at GLM_API_BASE={self.api_base} refused the request for "
@@ -92,3 +109,12 @@ class OpenAIVisionBackend:
                     yield TextDelta(choice.delta.content)
                 finish = choice.finish_reason or finish
         yield Done("cancelled" if cancel.is_set() else finish)
+
+
+def load_openai_vision_backend(
+    api_base: str, api_key: str, model: str, explicit: bool = True
+) -> OpenAIVisionBackend:
+    """A backend for `model` on the server at `api_base`, checked to be reachable (see `resolve_model`)."""
+    backend = OpenAIVisionBackend(api_base, api_key, model)
+    backend.resolve_model(explicit)
+    return backend
