@@ -1,51 +1,91 @@
-"""Sidebar: the session's /mnt/data (uploads in, produced files and the notebook out)."""
+"""Sidebar: the open conversation's working folder (uploads in, produced files out)."""
 
 from __future__ import annotations
 
+import mimetypes
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
 
-from app.sandbox import notebook_bytes, sandbox_warning, save_upload
+from app.sandbox import (
+    KernelLimits,
+    memory_note,
+    read_inside,
+    sandbox_warning,
+    save_upload,
+)
 from app.sandbox.files import snapshot
+from app.sandbox.spec import MOUNT_POINT
 
 MAX_FILES_SHOWN = 30
-ANNOUNCE = "uploads-to-announce"
+# Bigger files are listed but not offered here: a download is held in the app's memory.
+MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024
+ANNOUNCE = "uploads-to-announce"  # folder -> names saved there since the last question
+SHOWN_FOLDER = "uploads-folder"  # the folder this run's sidebar showed
 
 
-def session_files_sidebar(workdir: Path, session_id: str) -> None:
-    """Uploads land in /mnt/data (names sanitised); the next question tells the model about them."""
+def _read(workdir: Path, name: str) -> bytes:
+    """Called only when the user clicks: the file as it is then, never through a symlink."""
+    data = read_inside(workdir, name, MAX_DOWNLOAD_BYTES)
+    if data is None:
+        raise FileNotFoundError(f"{name} is gone, too large or no longer a regular file")
+    return data
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n / 1024:.0f} KB"
+
+
+def _save_uploads(workdir: Path) -> None:
+    """Each upload is saved once (a failure is shown once, then dropped); saved names are announced."""
+    handled: set[str] = st.session_state.setdefault("uploads-saved", set())
+    for upload in st.file_uploader("Upload files", accept_multiple_files=True, key="chat-uploads") or []:
+        if upload.file_id in handled:
+            continue
+        handled.add(upload.file_id)
+        try:
+            path = save_upload(workdir, upload.name, upload.getvalue())
+        except OSError as exc:
+            st.error(f"Couldn't save {upload.name}: {exc.strerror or exc}", icon=":material/error:")
+            continue
+        st.session_state.setdefault(ANNOUNCE, {}).setdefault(str(workdir), []).append(path.name)
+
+
+def session_files_sidebar(workdir: Path) -> None:
+    """Uploads land in the conversation's folder (names sanitised); the next question tells the model
+    about them. Files are read only when a download is clicked, and a click doesn't
+    rerun the page (a rerun replaces the deferred download the browser is fetching)."""
     if warning := sandbox_warning():
         st.warning(warning, icon=":material/shield:")
-    st.subheader("Files (/mnt/data)")
-    saved: set[str] = st.session_state.setdefault("uploads-saved", set())
-    for upload in st.file_uploader("Upload files", accept_multiple_files=True, key="chat-uploads") or []:
-        if upload.file_id not in saved:
-            path = save_upload(workdir, upload.name, upload.getvalue())
-            saved.add(upload.file_id)
-            st.session_state.setdefault(ANNOUNCE, []).append(path.name)
-    files = sorted(snapshot(workdir))[:MAX_FILES_SHOWN]
-    for i, name in enumerate(files):
+    if note := memory_note():
+        st.info(note, icon=":material/memory:")
+    sandboxed = KernelLimits.from_env().sandbox
+    st.subheader(f"Files ({MOUNT_POINT})" if sandboxed else "Files (working directory)")
+    st.session_state[SHOWN_FOLDER] = str(workdir)
+    _save_uploads(workdir)
+    for i, (name, (size, _)) in enumerate(sorted(snapshot(workdir).items())[:MAX_FILES_SHOWN]):
+        if size > MAX_DOWNLOAD_BYTES:
+            st.caption(f"{name} ({_size(size)}: too large to download here)")
+            continue
         st.download_button(
             name,
-            (workdir / name).read_bytes(),
+            partial(_read, workdir, name),
             file_name=Path(name).name,
+            mime=mimetypes.guess_type(name)[0] or "application/octet-stream",
             key=f"file-{i}",
+            on_click="ignore",
             icon=":material/download:",
         )
-    st.download_button(
-        "Notebook (.ipynb)",
-        notebook_bytes(session_id),
-        file_name="glm-studio-session.ipynb",
-        mime="application/x-ipynb+json",
-        icon=":material/book:",
-    )
 
 
 def with_upload_note(question: str) -> str:
-    """The question, followed by a note of files uploaded since the last question."""
-    names = st.session_state.pop(ANNOUNCE, [])
+    """The question, followed by a note of files uploaded (into the open conversation's folder) since
+    the last question."""
+    names = st.session_state.get(ANNOUNCE, {}).pop(st.session_state.get(SHOWN_FOLDER, ""), [])
     if not names:
         return question
-    listed = ", ".join(f"/mnt/data/{name}" for name in names)
-    return f"{question}\n\n(Uploaded files: {listed})"
+    sandboxed = KernelLimits.from_env().sandbox
+    listed = ", ".join(f"{MOUNT_POINT}/{name}" if sandboxed else name for name in names)
+    where = "" if sandboxed else " in the working directory"
+    return f"{question}\n\n(Uploaded files{where}: {listed})"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from app.sandbox import registry, save_upload, shutdown_all
+from app.sandbox import read_inside, registry, save_upload, shutdown_all, watch
 from app.tools.base import ToolContext
-from app.tools.python_tool import make_python_tool
+from app.tools.python_tool import STATE_KEY, make_python_tool
 from models.parser import strip_code_fence
 
 pytestmark = pytest.mark.timeout(120)
@@ -26,8 +26,21 @@ def tool(tmp_path, monkeypatch):
     shutdown_all()
 
 
-def _ctx(tmp_path, name: str = "s1") -> ToolContext:
-    return ToolContext(session_id=name, workdir=tmp_path / "data" / "sessions" / name)
+def _ctx(
+    tmp_path, name: str = "s1", conversation: str | None = None, state: dict | None = None
+) -> ToolContext:
+    """A browser session `name` with a conversation whose folder is `conversation` (default: `name`)."""
+    folder = tmp_path / "data" / "conversations" / (conversation or name) / "data"
+    return ToolContext(session_id=name, workdir=folder, state={} if state is None else state)
+
+
+def _wait(condition, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_tool_shape(tool):
@@ -84,7 +97,8 @@ def test_new_and_changed_files_are_listed_and_attached(tool, tmp_path):
     files = [a for a in result.attachments if a.kind == "file"]
     assert [a.name for a in files] == ["old.txt", "t.csv"]
     assert files[1].mime == "text/csv"
-    assert Path(files[1].path).read_text().startswith(",a\n0,1")
+    assert files[1].path == "t.csv", "stored relative to the folder, never as a host path"
+    assert read_inside(ctx.workdir, files[1].path, 1000).decode().startswith(",a\n0,1")
 
 
 def test_output_to_the_model_is_capped(tool, tmp_path):
@@ -108,14 +122,20 @@ def test_stop_interrupts_the_running_cell(tool, tmp_path, monkeypatch):
     assert tool.run("z", ctx).content == "3\n"
 
 
-def test_registry_interrupt(tool, tmp_path, monkeypatch):
-    monkeypatch.setenv("GLM_KERNEL_TIMEOUT", "60")
-    ctx = _ctx(tmp_path, "stop-me")
+def test_kernel_of_a_session_whose_browser_left_is_shut_down(tool, tmp_path, monkeypatch):
+    """The liveness callback (Streamlit's runtime in the app) says the browser is gone: the kernel
+    stops after the grace period, without waiting for the idle timer."""
+    monkeypatch.setattr(registry, "DISCONNECT_GRACE_S", 0.5)
+    connected = threading.Event()
+    connected.set()
+    ctx = _ctx(tmp_path, "tab")
+    watch("tab", connected.is_set)
     tool.run("1", ctx)
-    threading.Timer(1.0, registry.interrupt, args=("stop-me",)).start()
-    result = tool.run("while True:\n    pass", ctx)
-    assert result.info["status"] == "interrupted"
-    assert registry.interrupt("nobody") is False
+    kernel = registry.get_session("tab", ctx.workdir).kernel
+    time.sleep(1.5)
+    assert kernel.alive(), "a connected session keeps its kernel"
+    connected.clear()
+    assert _wait(lambda: "tab" not in registry._sessions and not kernel.alive())
 
 
 def test_dead_kernel_is_reported_to_the_model(tool, tmp_path):
@@ -134,6 +154,7 @@ def test_warm_pool_kernel_sees_uploads_made_before_first_call(tool, tmp_path, mo
         time.sleep(0.05)
     pooled = registry._pool[0]
     ctx = _ctx(tmp_path, "pooled")
+    ctx.workdir.mkdir(parents=True)
     save_upload(ctx.workdir, "../in.txt", b"uploaded")
     result = tool.run(
         "import os\nprint(os.getcwd(), open('in.txt').read())\nopen('out.txt', 'w').write('x')", ctx
@@ -162,3 +183,72 @@ def test_kernel_started_on_a_finished_thread_survives(tool, tmp_path):
     worker.start()
     worker.join()
     assert tool.run("v", ctx).content == "5\n"
+
+
+def test_idle_shutdown_is_told_to_the_model(tool, tmp_path, monkeypatch):
+    monkeypatch.setenv("GLM_KERNEL_IDLE_S", "1")
+    ctx = _ctx(tmp_path, "idle")
+    tool.run("x = 1\nopen('kept.txt', 'w').write('still here')", ctx)
+    kernel = registry.get_session("idle", ctx.workdir).kernel
+    assert _wait(lambda: not kernel.alive())
+    result = tool.run("print(open('kept.txt').read())\nx", ctx)
+    assert result.content.startswith(
+        "[This is a new Python kernel (the previous one was shut down or restarted): variables and "
+        "imports from earlier cells are gone; files in the working folder remain.]\nstill here\n"
+    )
+    assert "NameError: name 'x' is not defined" in result.content
+    assert "This is a new Python kernel" not in tool.run("1", ctx).content
+
+
+def test_reloaded_conversation_gets_a_new_kernel_note_and_its_files(tool, tmp_path):
+    """After a reload (a new browser session) the conversation's stored tool state still names the
+    old kernel, so the model hears its variables are gone; its folder comes along."""
+    first = _ctx(tmp_path, "before-reload", conversation="c1")
+    tool.run("y = 2\nopen('made.txt', 'w').write('made')", first)
+    stored = json.loads(json.dumps(first.state))  # as saved with the conversation
+    assert stored[STATE_KEY]["kernel"]
+    after = _ctx(tmp_path, "after-reload", conversation="c1", state=stored)
+    result = tool.run("print(open('made.txt').read())", after)
+    assert result.content.startswith("[This is a new Python kernel") and result.content.endswith("made\n")
+    fresh = _ctx(tmp_path, "new-chat", conversation="c2")
+    assert tool.run("import os\nos.listdir('.')", fresh).content == "[]\n", "a new chat starts empty"
+
+
+def test_switching_conversation_replaces_the_sessions_kernel(tool, tmp_path):
+    """One kernel per browser session, for the open conversation's folder."""
+    a = _ctx(tmp_path, "tab", conversation="a")
+    b = _ctx(tmp_path, "tab", conversation="b")
+    tool.run("v = 'a'\nopen('a.txt', 'w').write('a')", a)
+    kernel_a = registry.get_session("tab", a.workdir).kernel
+    assert tool.run("import os\nos.listdir('.')", b).content == "[]\n"
+    assert not kernel_a.alive() and len([s for s in registry._sessions if s == "tab"]) == 1
+    back = tool.run("import os\nprint(os.listdir('.'))\nv", a)
+    assert back.content.startswith("[This is a new Python kernel")
+    assert "['a.txt']" in back.content and "NameError" in back.content
+
+
+def test_pool_kernel_adopts_a_reopened_folder(tool, tmp_path, monkeypatch):
+    """Handing a pooled kernel over moves the folder's files into the pool folder and renames it
+    into place: the kernel's bind mount follows the inode and it sees the earlier files."""
+    old = _ctx(tmp_path, "old-tab", conversation="kept")
+    tool.run("open('earlier.txt', 'w').write('from before')", old)
+    registry.shutdown_session("old-tab")
+    monkeypatch.setenv("GLM_KERNEL_POOL", "1")
+    registry.warm_pool()
+    assert _wait(lambda: bool(registry._pool))
+    pooled = registry._pool[0]
+    new = _ctx(tmp_path, "new-tab", conversation="kept", state=old.state)
+    result = tool.run("print(open('earlier.txt').read())\n_ = open('later.txt', 'w').write('x')", new)
+    assert registry.get_session("new-tab", new.workdir).kernel is pooled
+    assert result.content.endswith(
+        "from before\n\n[files in /mnt/data written by this cell: /mnt/data/later.txt]"
+    )
+    assert sorted(p.name for p in new.workdir.iterdir()) == ["earlier.txt", "later.txt"]
+
+
+def test_unsandboxed_mode_speaks_of_the_working_directory(tool, tmp_path, monkeypatch):
+    monkeypatch.setenv("GLM_KERNEL_SANDBOX", "off")
+    unsandboxed = make_python_tool()
+    assert "/mnt/data" not in unsandboxed.description
+    result = unsandboxed.run("open('plain.txt', 'w').write('x')", _ctx(tmp_path, "off"))
+    assert result.content.endswith("[files in the working directory written by this cell: plain.txt]")

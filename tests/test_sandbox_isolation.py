@@ -11,11 +11,14 @@ import pytest
 from app.sandbox import (
     SandboxUnavailableError,
     get_session,
+    python_available,
     registry,
     sandbox_warning,
     save_upload,
     shutdown_all,
 )
+from app.tools.builtins import load_tools
+from app.tools.registry import get_tool
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -105,11 +108,19 @@ def test_upload_names_stay_inside_the_folder(tmp_path):
     outside = tmp_path / "outside.txt"
     names = ["../../x", "/etc/passwd", "a\x00b.txt", "", "..", "sub/dir/../report.csv", "..\\..\\win.txt"]
     saved = [save_upload(workdir, name, b"data") for name in names]
-    assert [p.name for p in saved] == ["x", "passwd", "ab.txt", "upload", "upload", "report.csv", "win.txt"]
+    assert [p.name for p in saved] == [
+        "x",
+        "passwd",
+        "ab.txt",
+        "upload",
+        "upload (2)",
+        "report.csv",
+        "win.txt",
+    ]
     assert all(p.parent == workdir and p.read_bytes() == b"data" for p in saved)
     os.symlink(outside, workdir / "link.txt")
-    save_upload(workdir, "link.txt", b"replaced")
-    assert not outside.exists() and (workdir / "link.txt").read_bytes() == b"replaced"
+    assert save_upload(workdir, "link.txt", b"new").name == "link (2).txt"
+    assert not outside.exists()
 
 
 def test_missing_bubblewrap_refuses_and_off_warns(env, monkeypatch):
@@ -117,8 +128,15 @@ def test_missing_bubblewrap_refuses_and_off_warns(env, monkeypatch):
     with pytest.raises(SandboxUnavailableError, match="GLM_KERNEL_SANDBOX=off"):
         get_session("no-bwrap", env / "w")
     assert "bubblewrap" in sandbox_warning()
+    assert not python_available()
+    load_tools()
+    assert get_tool("python") is None, "the model isn't offered a tool that can't run"
     monkeypatch.setenv("GLM_KERNEL_SANDBOX", "off")
     assert "sandbox is off" in sandbox_warning()
+    assert python_available()
+    load_tools()
+    assert "the working directory (relative paths)" in get_tool("python").description
+    assert "/mnt/data" not in get_tool("python").description
     monkeypatch.undo()
 
 
@@ -137,20 +155,21 @@ def test_idle_sessions_are_reaped(env, monkeypatch):
     session.execute("1")
     kernel = session.kernel
     for _ in range(100):
-        if "idle" not in registry.active_sessions() and not kernel.alive():
+        if "idle" not in registry._sessions and not kernel.alive():
             break
         time.sleep(0.1)
-    assert "idle" not in registry.active_sessions()
+    assert "idle" not in registry._sessions
     assert not kernel.alive(), "the reaper leaves the registry first, then stops the kernel"
 
 
 _APP = """
-import os, signal, sys
+import os, signal, subprocess, sys
 from pathlib import Path
 from app.sandbox import get_session
 session = get_session("exit", Path(sys.argv[1]))
 session.execute("1")
-print(session.kernel.pid, flush=True)
+inside = subprocess.run(["pgrep", "-f", str(session.kernel.runtime_dir)], capture_output=True, text=True)
+print(session.kernel.pid, session.kernel.runtime_dir, len(inside.stdout.split()), flush=True)
 if sys.argv[2] == "kill":
     os.kill(os.getpid(), signal.SIGKILL)
 """
@@ -171,11 +190,15 @@ def test_no_kernel_survives_the_app(env, how):
         text=True,
         timeout=60,
     )
-    pid = int(done.stdout.split()[0])
+    pid, runtime_dir, matched = done.stdout.split()
+    pid = int(pid)
+    # The pattern matches the kernel's whole chain while it runs: bwrap (its bind of the socket
+    # directory) and the ipykernel inside (its connection file), not only bwrap's command line.
+    assert int(matched) >= 2
     for _ in range(50):
         if not Path(f"/proc/{pid}").exists():
             break
         time.sleep(0.1)
     assert not Path(f"/proc/{pid}").exists()
-    leftovers = subprocess.run(["pgrep", "-f", str(env / "w")], capture_output=True, text=True).stdout
+    leftovers = subprocess.run(["pgrep", "-f", runtime_dir], capture_output=True, text=True).stdout
     assert leftovers == ""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.sandbox import KernelLimits, KernelSession, notebook_bytes
-from app.sandbox.outputs import OutputCollector
+from app.sandbox import KernelLimits, KernelSession
+from app.sandbox.kernel import NEW_KERNEL_NOTE
+from app.sandbox.outputs import OutputCollector, strip_ansi
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,7 +36,8 @@ def test_prints_plot_and_result_in_order(session):
     assert [o.output_type for o in result.outputs] == ["stream", "display_data", "stream", "execute_result"]
     assert result.text().startswith("first\n[image: ")
     assert result.text().endswith("PNG]\nsecond\n'done'\n")
-    assert len(result.images) == 1 and result.images[0].startswith(b"\x89PNG")
+    [(mime, png)] = result.images
+    assert mime == "image/png" and png.startswith(b"\x89PNG")
 
 
 def test_traceback_is_returned_without_ansi(session):
@@ -129,24 +131,6 @@ def test_collector_keeps_order_past_budget():
     assert "characters of output dropped" in "".join(texts)
 
 
-def test_notebook_has_cells_and_outputs(session):
-    import nbformat
-
-    from app.sandbox import registry
-
-    session.execute("print('in notebook')")
-    session.execute("1/0")
-    registry._sessions["nb-test"] = session
-    try:
-        nb = nbformat.reads(notebook_bytes("nb-test").decode(), as_version=4)
-    finally:
-        registry._sessions.pop("nb-test")
-    assert [c.source for c in nb.cells] == ["print('in notebook')", "1/0"]
-    assert nb.cells[0].outputs[0].text == "in notebook\n"
-    assert nb.cells[1].outputs[0].ename == "ZeroDivisionError"
-    assert nbformat.reads(notebook_bytes("nobody").decode(), as_version=4).cells == []
-
-
 def test_kernel_killed_between_cells_is_restarted_with_a_note(session):
     import os
     import signal
@@ -161,4 +145,58 @@ def test_kernel_killed_between_cells_is_restarted_with_a_note(session):
         time.sleep(0.1)
     result = session.execute("print('fresh')")
     assert result.status == "ok"
-    assert result.text() == "fresh\n[The kernel had died; it was restarted and its state was lost.]\n"
+    assert result.text() == (
+        "[The kernel had died (os._exit, a crash or too much memory); it was restarted and its state "
+        "was lost: variables and imports must be redefined.]\nfresh\n"
+    )
+
+
+def test_outputs_of_other_requests_are_filtered_out(session):
+    """A request the session didn't send (another client on the same kernel) prints while our cell
+    waits behind it: none of its output may end up in our cell's result."""
+    code = "import time\nfor i in range(5):\n    print('foreign', i, flush=True)\n    time.sleep(0.05)"
+    session.kernel.client.execute(code)
+    result = session.execute("print('mine')\n'my result'")
+    assert result.status == "ok"
+    assert result.text() == "mine\n'my result'\n"
+
+
+def test_a_cell_on_another_kernel_than_the_callers_last_one_is_told(session):
+    """`since` is the kernel the caller (a conversation) last ran on; a different one is announced."""
+    first = session.execute("a = 1", since="kernel-of-an-earlier-app-run")
+    assert first.notes == [NEW_KERNEL_NOTE]
+    assert first.text().startswith("[This is a new Python kernel")
+    assert session.execute("a", since=session.kernel_id).notes == []
+    assert session.execute("a").text() == "1\n"
+
+
+def test_jpeg_and_svg_outputs_become_images(session):
+    code = (
+        "import io\nimport matplotlib.pyplot as plt\nfrom IPython.display import Image, SVG, display\n"
+        "fig = plt.figure(figsize=(2, 1))\nbuf = io.BytesIO()\n"
+        "fig.savefig(buf, format='jpeg')\nplt.close(fig)\n"
+        "display(Image(data=buf.getvalue(), format='jpeg'))\n"
+        'display(SVG(\'<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>\'))'
+    )
+    result = session.execute(code, timeout=60)
+    assert result.status == "ok", result.text()
+    assert [mime for mime, _ in result.images] == ["image/jpeg", "image/svg+xml"]
+    assert result.images[0][1].startswith(b"\xff\xd8")
+    assert result.images[1][1].startswith(b"<svg")
+    assert result.text() == "[image: JPEG]\n[image: SVG, offered to the user as a file]\n"
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("\x1b[31;1mred\x1b[0m", "red"),
+        ("\x1b]8;;https://example.org\x1b\\link\x1b]8;;\x1b\\", "link"),  # OSC 8 hyperlink ended by ESC \\
+        ("\x1b]0;title\x07text", "text"),  # OSC ended by BEL
+        ("\x1b(Bplain\x1b)0", "plain"),  # charset designations
+        ("\x1bPq#0\x1b\\after", "after"),  # DCS string
+        ("\x1b7saved\x1b8", "saved"),  # two-character escapes
+        ("a\x1b[?25lb", "ab"),
+    ],
+)
+def test_ansi_and_other_terminal_escapes_are_stripped(raw, clean):
+    assert strip_ansi(raw) == clean

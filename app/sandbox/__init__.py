@@ -1,18 +1,20 @@
 """Sandboxed, per-session Jupyter kernels for the `python` tool."""
 
 from app.sandbox.errors import CellTimeoutError, DeadKernelError, KernelStartError, SandboxUnavailableError
-from app.sandbox.files import save_upload
+from app.sandbox.files import read_inside, save_upload
 from app.sandbox.kernel import KernelSession
 from app.sandbox.limits import KernelLimits
+from app.sandbox.notebook import notebook_from_messages
 from app.sandbox.outputs import ExecutionResult, Output
 from app.sandbox.registry import (
     get_session,
-    interrupt,
-    notebook_bytes,
+    memory_note,
+    python_available,
     sandbox_warning,
     shutdown_all,
     shutdown_session,
     warm_pool,
+    watch,
 )
 
 __all__ = [
@@ -25,11 +27,14 @@ __all__ = [
     "Output",
     "SandboxUnavailableError",
     "get_session",
-    "interrupt",
-    "notebook_bytes",
+    "memory_note",
+    "notebook_from_messages",
+    "python_available",
+    "read_inside",
     "sandbox_warning",
     "save_upload",
     "shutdown_all",
     "shutdown_session",
     "warm_pool",
+    "watch",
 ]

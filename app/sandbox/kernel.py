@@ -16,16 +16,17 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections import deque
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
+from app.sandbox.cgroup import MemoryCgroup
+from app.sandbox.disk import DiskWatch
 from app.sandbox.errors import CellTimeoutError, DeadKernelError, KernelStartError
 from app.sandbox.limits import KernelLimits
 from app.sandbox.outputs import ExecutionResult, OutputCollector
@@ -33,7 +34,10 @@ from app.sandbox.spec import kernel_env, kernel_spec, require_sandbox
 
 INTERRUPT_GRACE_S = 3.0
 START_TIMEOUT_S = 60.0
-MAX_HISTORY = 300
+NEW_KERNEL_NOTE = (
+    "This is a new Python kernel (the previous one was shut down or restarted): variables and imports "
+    "from earlier cells are gone; files in the working folder remain."
+)
 _POLL_S = 0.1
 _UID_BASE = 200_000
 _UID_SPAN = 50_000
@@ -85,13 +89,18 @@ class _SandboxManager(KernelManager):
 
 
 class Kernel:
-    """One kernel process with `workdir` mounted at /mnt/data (the working directory when unsandboxed)."""
+    """One kernel process with `workdir` mounted at /mnt/data (the working directory when unsandboxed).
+
+    `id` is unique to this process start: a conversation that remembers it can tell a new kernel.
+    """
 
     def __init__(self, workdir: Path, limits: KernelLimits, uid: int | None = None) -> None:
+        self.id = uuid.uuid4().hex
         self.workdir = workdir
         self.limits = limits
         self.uid = uid
         self.runtime_dir: Path | None = None
+        self.cgroup: MemoryCgroup | None = None
         self._manager: _SandboxManager | None = None
         self.client = None
 
@@ -101,8 +110,10 @@ class Kernel:
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="glm-kernel-"))
         if self.uid is not None:
             os.chown(self.runtime_dir, self.uid, self.uid)
-            os.chown(self.workdir, self.uid, self.uid)
-        spec = kernel_spec(self.limits, self.runtime_dir, self.workdir, self.uid)
+            chown_tree(self.workdir, self.uid)  # files an earlier kernel of the conversation wrote
+        self.cgroup = MemoryCgroup.create(self.limits.memory_mb)
+        procs = self.cgroup.procs if self.cgroup else None
+        spec = kernel_spec(self.limits, self.runtime_dir, self.workdir, self.uid, procs)
         home = "/tmp" if self.limits.sandbox else str(self.runtime_dir)
         self._manager = _SandboxManager(
             spec,
@@ -137,8 +148,11 @@ class Kernel:
         if self.alive():
             self._manager.interrupt_kernel()
 
+    def oom_kills(self) -> int:
+        return self.cgroup.oom_kills() if self.cgroup else 0
+
     def kill(self) -> None:
-        """Stop the kernel at once and remove its sockets; safe to call twice."""
+        """Stop the kernel and everything it started at once, and remove its sockets; safe to call twice."""
         if self.client is not None:
             self.client.stop_channels()
             self.client = None
@@ -146,6 +160,9 @@ class Kernel:
             if self._manager.has_kernel:
                 self._manager.shutdown_kernel(now=True)
             self._manager = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
         if self.runtime_dir is not None:
             shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
@@ -215,12 +232,6 @@ class Kernel:
                 return True
 
 
-@dataclass
-class Cell:
-    code: str
-    result: ExecutionResult
-
-
 class KernelSession:
     """A browser session's kernel: runs cells one at a time and restarts the kernel when needed.
 
@@ -234,8 +245,8 @@ class KernelSession:
         self.workdir = workdir
         self.limits = limits or KernelLimits.from_env()
         self.kernel = kernel
-        self.cells: deque[Cell] = deque(maxlen=MAX_HISTORY)
         self.last_used = time.monotonic()
+        self._seen: str | None = None  # id of the kernel that ran the previous cell
         self._lock = threading.Lock()
         self._interrupt = threading.Event()
         self._closed = False
@@ -252,6 +263,10 @@ class KernelSession:
             self.kernel = Kernel(self.workdir, self.limits, allocate_uid(self.limits)).start()
 
     @property
+    def kernel_id(self) -> str | None:
+        return self.kernel.id if self.kernel else None
+
+    @property
     def output_budget(self) -> int:
         """Characters of a cell's output kept in memory (head plus half as much tail)."""
         return max(4 * self.limits.max_output, 200_000)
@@ -260,60 +275,70 @@ class KernelSession:
     def busy(self) -> bool:
         return self._lock.locked()
 
-    def interrupt(self) -> None:
-        """Ask the running cell, if any, to stop (the UI's Stop button)."""
-        if self.busy:
-            self._interrupt.set()
-
     def execute(
-        self, code: str, timeout: float | None = None, cancel: threading.Event | None = None
+        self,
+        code: str,
+        timeout: float | None = None,
+        cancel: threading.Event | None = None,
+        since: str | None = None,
     ) -> ExecutionResult:
+        """Run one cell. `since` is the id of the kernel the caller's previous cell ran on (default:
+        this session's previous cell); when this cell runs on another one, the result says so."""
         timeout = timeout or self.limits.timeout_s
         with self._lock:
             self._interrupt.clear()
             started = time.monotonic()
-            result = self._run(code, timeout, cancel)
+            result = self._run(code, timeout, cancel, since or self._seen)
             result.duration_s = time.monotonic() - started
             self.last_used = time.monotonic()
-            self.cells.append(Cell(code, result))
+            self._seen = self.kernel_id
             return result
 
-    def _run(self, code: str, timeout: float, cancel: threading.Event | None) -> ExecutionResult:
+    def _run(
+        self, code: str, timeout: float, cancel: threading.Event | None, since: str | None
+    ) -> ExecutionResult:
         notes: list[str] = []
         if self.kernel is None or not self.kernel.alive():
             if self.kernel is not None:
-                notes.append("The kernel had died; it was restarted and its state was lost.")
+                notes.append(_death_note(self.kernel, "had died"))
             self._restart()
+        elif since is not None and since != self.kernel.id:
+            notes.append(NEW_KERNEL_NOTE)
         out = OutputCollector(budget=self.output_budget)
+        oom_before = self.kernel.oom_kills()
+        disk = DiskWatch.starting_now(self.workdir, self.limits.disk_mb)
 
         def stopped() -> bool:
-            return self._interrupt.is_set() or (cancel is not None and cancel.is_set())
+            user = self._interrupt.is_set() or (cancel is not None and cancel.is_set())
+            return user or disk.exceeded()
 
         status, error = "ok", None
         try:
             msg_id = self.kernel.send(code)
             if not self.kernel.collect(msg_id, time.monotonic() + timeout, out, stopped):
-                status, error = "interrupted", self._recover(msg_id, out, None)
+                what = f"Cell stopped because {disk.reason}" if disk.reason else "Cell stopped by the user"
+                status, error = "interrupted", self._recover(msg_id, out, what)
+                if disk.reason:
+                    error += " Its files are kept: delete some before writing more."
             elif any(o.output_type == "error" for o in out.outputs):
                 err = next(o for o in out.outputs if o.output_type == "error").content
                 status, error = "error", f"{err.get('ename', 'Error')}: {err.get('evalue', '')}"
         except CellTimeoutError:
-            status, error = "timeout", self._recover(msg_id, out, timeout)
+            status, error = "timeout", self._recover(msg_id, out, f"Cell timed out after {timeout:g} s")
         except DeadKernelError:
-            status = "died"
-            error = (
-                "The kernel died while running this cell (os._exit, a crash or too much memory); "
-                "it was restarted and its state was lost: variables and imports must be redefined."
-            )
+            status, error = "died", _death_note(self.kernel, "died while running this cell")
             self._restart()
-        if notes:
-            error = " ".join([*notes, error] if error else notes)
-        return ExecutionResult(status, out.finish(), error, out.execution_count)
+        else:
+            if self.kernel.oom_kills() > oom_before:
+                notes.append(
+                    f"A process this cell started was killed for passing the {self.limits.memory_mb} MB "
+                    "memory limit (the kernel's processes share it)."
+                )
+        return ExecutionResult(status, out.finish(), error, out.execution_count, notes=notes)
 
-    def _recover(self, msg_id: str, out: OutputCollector, timeout: float | None) -> str:
-        """Interrupt (after a timeout, or a Stop when `timeout` is None); kill and restart the
-        kernel when it does not come back within the grace period."""
-        what = f"Cell timed out after {timeout:g} s" if timeout else "Cell stopped by the user"
+    def _recover(self, msg_id: str, out: OutputCollector, what: str) -> str:
+        """Interrupt the cell (`what` says why); kill and restart the kernel when it does not come
+        back within the grace period."""
         try:
             self.kernel.interrupt()
             if self.kernel.collect(msg_id, time.monotonic() + INTERRUPT_GRACE_S, out, lambda: False):
@@ -345,3 +370,16 @@ class KernelSession:
         finally:
             if acquired:
                 self._lock.release()
+
+
+def _death_note(kernel: Kernel, what: str) -> str:
+    """Why the kernel is gone (the cgroup knows when memory was the reason) and what that means."""
+    cause = (
+        f" after passing the {kernel.limits.memory_mb} MB memory limit"
+        if kernel.oom_kills()
+        else " (os._exit, a crash or too much memory)"
+    )
+    return (
+        f"The kernel {what}{cause}; it was restarted and its state was lost: "
+        "variables and imports must be redefined."
+    )

@@ -10,8 +10,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Status = Literal["ok", "error", "timeout", "interrupted", "died"]
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
+# CSI (colours, cursor); OSC, DCS, SOS, PM and APC strings ended by BEL or ESC \\ (hyperlinks,
+# titles); charset designations such as ESC ( B; and the remaining two-character escapes.
+_ANSI = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)"
+    r"|\x1b[()*+\-./][ -~]"
+    r"|\x1b[ -/]*[0-~]"
+)
 _MAX_IMAGES = 20
+# Rich outputs kept as images, best first; SVG is text that a browser would run as markup, so it is
+# offered as a file, never rendered inline.
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
 
 
 def strip_ansi(text: str) -> str:
@@ -34,6 +44,15 @@ def png_size(data: bytes) -> tuple[int, int] | None:
     return struct.unpack(">II", data[16:24])
 
 
+def image_summary(mime: str, data: bytes) -> str:
+    """How an image is described to the model, which can't see it."""
+    if mime == "image/svg+xml":
+        return "[image: SVG, offered to the user as a file]\n"
+    kind = mime.removeprefix("image/").upper()
+    size = png_size(data) if mime == "image/png" else None
+    return f"[image: {size[0]}x{size[1]} {kind}]\n" if size else f"[image: {kind}]\n"
+
+
 @dataclass
 class Output:
     """One output in notebook terms: `stream`, `display_data`, `execute_result` or `error`."""
@@ -42,9 +61,15 @@ class Output:
     content: dict[str, Any]
 
     @property
-    def png(self) -> bytes | None:
-        data = self.content.get("data", {}).get("image/png")
-        return base64.b64decode(data) if data else None
+    def image(self) -> tuple[str, bytes] | None:
+        """(mime, bytes) of the output's image, if it has one of IMAGE_TYPES."""
+        data = self.content.get("data", {})
+        mime = next((m for m in IMAGE_TYPES if data.get(m)), None)
+        if mime is None:
+            return None
+        raw = data[mime]
+        text = "".join(raw) if isinstance(raw, list) else raw
+        return mime, text.encode() if mime == "image/svg+xml" else base64.b64decode(text)
 
     def text(self) -> str:
         """Plain text for the model: ANSI stripped, images summarised."""
@@ -52,28 +77,30 @@ class Output:
             return strip_ansi(self.content["text"])
         if self.output_type == "error":
             return strip_ansi("\n".join(self.content.get("traceback", []))) + "\n"
-        png = self.png
-        if png is not None:
-            size = png_size(png)
-            return f"[image: {size[0]}x{size[1]} PNG]\n" if size else "[image: PNG]\n"
+        if (image := self.image) is not None:
+            return image_summary(*image)
         plain = self.content.get("data", {}).get("text/plain", "")
         return strip_ansi(plain) + "\n" if plain else ""
 
 
 @dataclass
 class ExecutionResult:
+    """A cell's outcome; `notes` are facts the model must know first (a new kernel, a killed process)."""
+
     status: Status
     outputs: list[Output] = field(default_factory=list)
     error: str | None = None
     execution_count: int | None = None
     duration_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     @property
-    def images(self) -> list[bytes]:
-        return [png for out in self.outputs if (png := out.png) is not None]
+    def images(self) -> list[tuple[str, bytes]]:
+        """(mime, bytes) of every image output, in order."""
+        return [image for out in self.outputs if (image := out.image) is not None]
 
     def text(self) -> str:
-        parts = [out.text() for out in self.outputs]
+        parts = [f"[{note}]\n" for note in self.notes] + [out.text() for out in self.outputs]
         if self.error and self.status != "error":  # an error's traceback already ends with it
             parts.append(f"[{self.error}]\n")
         return "".join(parts)
@@ -85,7 +112,9 @@ def _text_size(out: Output) -> int:
     if out.output_type == "error":
         return sum(len(line) for line in out.content.get("traceback", []))
     data = out.content.get("data", {})
-    return len(data.get("text/plain", "")) if "image/png" in data else sum(len(str(v)) for v in data.values())
+    if any(m in data for m in IMAGE_TYPES):
+        return len(data.get("text/plain", ""))
+    return sum(len(str(v)) for v in data.values())
 
 
 class OutputCollector:
@@ -118,7 +147,7 @@ class OutputCollector:
         elif kind in {"display_data", "execute_result", "error"}:
             if kind == "execute_result":
                 self.execution_count = content.get("execution_count", self.execution_count)
-            if "image/png" in content.get("data", {}):
+            if any(m in content.get("data", {}) for m in IMAGE_TYPES):
                 self._images += 1
                 if self._images > _MAX_IMAGES:
                     return

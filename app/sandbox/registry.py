@@ -1,9 +1,12 @@
-"""Kernels per browser session: a warm pool, an idle reaper, and shutdown of everything at exit.
+"""One kernel per browser session, for the folder of the conversation it has open: a warm pool,
+a reaper for idle kernels and for sessions whose browser has gone, and shutdown of everything at exit.
 
 A pooled kernel is started with an empty folder of its own mounted at /mnt/data. When a session
-takes it, that folder is renamed to the session's folder: the bind mount follows the directory,
-so the kernel sees the session's files without a restart. Where the rename is impossible
-(another filesystem), the session gets a freshly started kernel instead.
+takes it, the conversation folder's files are moved into that folder, which is then renamed onto
+the conversation's folder: the bind mount follows the directory (its inode), so the kernel sees the
+conversation's files without a restart. Where that is impossible (another filesystem, a file
+arriving meanwhile), the session gets a freshly started kernel instead. When the session's open
+conversation changes, its kernel is replaced by one for the new folder.
 """
 
 from __future__ import annotations
@@ -13,17 +16,23 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from app.config import data_dir
+from app.sandbox import cgroup
 from app.sandbox.errors import KernelStartError, SandboxUnavailableError
 from app.sandbox.kernel import Kernel, KernelSession, allocate_uid, chown_tree, release_uid
 from app.sandbox.limits import KernelLimits
-from app.sandbox.notebook import notebook_from_cells
 from app.sandbox.spec import bwrap_path, require_sandbox
+
+# A browser that disconnected may come back (a network blip): its kernel is kept this long.
+DISCONNECT_GRACE_S = 10.0
 
 _lock = threading.RLock()
 _sessions: dict[str, KernelSession] = {}
+_liveness: dict[str, Callable[[], bool]] = {}
+_gone_since: dict[str, float] = {}
 _pool: list[Kernel] = []
 _filling = threading.Event()
 _generation = 0
@@ -84,13 +93,15 @@ def warm_pool() -> None:
 
 
 def _adopt(kernel: Kernel, workdir: Path) -> bool:
-    """Make the pooled kernel's folder become `workdir`, keeping anything already uploaded there."""
+    """Make the pooled kernel's folder become `workdir`, keeping the files already there.
+
+    The rename replaces `workdir` only while it is empty, so nothing written meanwhile is lost.
+    """
     try:
+        workdir.parent.mkdir(parents=True, exist_ok=True)
         if workdir.exists():
             for entry in workdir.iterdir():
                 entry.rename(kernel.workdir / entry.name)
-            workdir.rmdir()
-        workdir.parent.mkdir(parents=True, exist_ok=True)
         kernel.workdir.rename(workdir)
     except OSError:
         return False
@@ -113,13 +124,16 @@ def _from_pool(workdir: Path, limits: KernelLimits) -> Kernel | None:
 
 
 def get_session(session_id: str, workdir: Path) -> KernelSession:
-    """The session's kernel, taken from the warm pool (or started) on first use."""
+    """The session's kernel for `workdir`, taken from the warm pool (or started) on first use and
+    whenever the session's open conversation (its folder) changes."""
     limits = KernelLimits.from_env()
     require_sandbox(limits)
     with _lock:
         session = _sessions.get(session_id)
-    if session is not None:
+    if session is not None and session.workdir == workdir:
         return session
+    if session is not None:
+        shutdown_session(session_id)
     kernel = _from_pool(workdir, limits) or Kernel(workdir, limits, allocate_uid(limits)).start()
     session = KernelSession(session_id, workdir, limits, kernel)
     with _lock:
@@ -134,14 +148,14 @@ def get_session(session_id: str, workdir: Path) -> KernelSession:
     return session
 
 
-def interrupt(session_id: str) -> bool:
-    """Stop the session's running cell; False when it has no kernel."""
+def watch(session_id: str, alive: Callable[[], bool]) -> None:
+    """Shut the session's kernel down once `alive()` has said False for DISCONNECT_GRACE_S.
+
+    The caller knows what a live session is (Streamlit's runtime); this package doesn't import it.
+    """
     with _lock:
-        session = _sessions.get(session_id)
-    if session is None:
-        return False
-    session.interrupt()
-    return True
+        _liveness[session_id] = alive
+    _start_reaper()
 
 
 def shutdown_session(session_id: str) -> None:
@@ -159,6 +173,8 @@ def shutdown_all() -> None:
         sessions, pool = list(_sessions.values()), list(_pool)
         _sessions.clear()
         _pool.clear()
+        _liveness.clear()
+        _gone_since.clear()
     for session in sessions:
         session.close()
     for kernel in pool:
@@ -167,9 +183,20 @@ def shutdown_all() -> None:
         _filler.join(timeout=10)  # a kernel it is starting now is discarded when the start ends
 
 
-def active_sessions() -> list[str]:
-    with _lock:
-        return list(_sessions)
+def python_available() -> bool:
+    """False when code can't run: the sandbox is on and bubblewrap is missing."""
+    return not KernelLimits.from_env().sandbox or bwrap_path() is not None
+
+
+def memory_note() -> str | None:
+    """Said in the UI when a kernel's memory limit is per process only (no cgroup here)."""
+    if cgroup.available():
+        return None
+    mb = KernelLimits.from_env().memory_mb
+    return (
+        f"Kernel memory is limited per process ({mb} MB each): this machine offers no memory cgroup "
+        "the app may use, so a kernel's processes together (and its /tmp) may use more."
+    )
 
 
 def sandbox_warning() -> str | None:
@@ -188,11 +215,20 @@ def sandbox_warning() -> str | None:
     return None
 
 
-def notebook_bytes(session_id: str) -> bytes:
-    """The session's executed cells and outputs as an .ipynb file (empty notebook if none)."""
+def _disconnected(now: float) -> list[str]:
+    """Sessions whose browser has been gone for the grace period (their watch is dropped too)."""
     with _lock:
-        session = _sessions.get(session_id)
-    return notebook_from_cells(list(session.cells) if session else [])
+        watched = list(_liveness.items())
+    gone = []
+    for session_id, alive in watched:
+        if alive():
+            _gone_since.pop(session_id, None)
+        elif now - _gone_since.setdefault(session_id, now) >= DISCONNECT_GRACE_S:
+            gone.append(session_id)
+            with _lock:
+                _liveness.pop(session_id, None)
+                _gone_since.pop(session_id, None)
+    return gone
 
 
 def _reap_forever() -> None:
@@ -202,7 +238,7 @@ def _reap_forever() -> None:
         now = time.monotonic()
         with _lock:
             idle = [sid for sid, s in _sessions.items() if not s.busy and now - s.last_used > idle_s]
-        for session_id in idle:
+        for session_id in {*idle, *_disconnected(now)}:
             shutdown_session(session_id)
 
 

@@ -1,8 +1,9 @@
 """The kernel's launch command: bubblewrap + prlimit around ipykernel, and an environment built from scratch.
 
-Inside the sandbox the system and the Python environment are read-only, `/tmp` is private, the
-session's folder is the only writable place (at `/mnt/data`, also the working directory) and the
-kernel's IPC sockets live in a directory shared only by that kernel and the app.
+Inside the sandbox the system and the Python environment are read-only, `/tmp` and `/dev/shm` are
+private and size-capped, the conversation's folder is the only writable place (at `/mnt/data`, also
+the working directory) and the kernel's IPC sockets live in a directory shared only by that kernel
+and the app.
 """
 
 from __future__ import annotations
@@ -18,6 +19,14 @@ from app.sandbox.errors import SandboxUnavailableError
 from app.sandbox.limits import KernelLimits
 
 MOUNT_POINT = "/mnt/data"
+SHM_MB = 64
+# Address space a kernel reserves but doesn't use: ~650 MB bare, ~1.1 GB with numpy, pandas and
+# matplotlib (thread stacks, arenas, mapped libraries) while using ~160 MB. The address-space limit
+# is memory plus this, so a single huge allocation still fails with MemoryError.
+ADDRESS_HEADROOM_MB = 1024
+_MIB = 1024 * 1024
+# Joins the cgroup whose `cgroup.procs` is $0, then becomes the sandbox: everything it starts stays inside.
+_ENTER_CGROUP = 'echo $$ > "$0" && exec "$@"'
 MPL_BACKEND = "module://matplotlib_inline.backend_inline"
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 _ETC_FILES = (
@@ -87,7 +96,8 @@ def _limit_argv(limits: KernelLimits) -> list[str]:
         return []
     return [
         prlimit,
-        f"--as={limits.memory_mb * 1024 * 1024}",
+        f"--as={(limits.memory_mb + ADDRESS_HEADROOM_MB) * _MIB}",
+        f"--fsize={limits.file_mb * _MIB}",
         f"--nproc={limits.max_processes}",
         "--core=0",
         "--",
@@ -142,7 +152,9 @@ def sandbox_argv(limits: KernelLimits, runtime_dir: Path, workdir: Path, uid: in
         raise SandboxUnavailableError("bubblewrap (bwrap) is not installed")
     args = [bwrap, *_namespaces(limits, uid)]
     args += ["--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
-    args += ["--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
+    args += ["--perms", "1777", "--size", str(limits.tmp_mb * _MIB), "--tmpfs", "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--perms", "1777", "--size", str(SHM_MB * _MIB), "--tmpfs", "/dev/shm"]
     args += _system_binds()
     etc = _ETC_FILES + (_NETWORK_ETC_FILES if limits.network else ())
     python_dirs = _python_dirs()
@@ -158,15 +170,58 @@ def sandbox_argv(limits: KernelLimits, runtime_dir: Path, workdir: Path, uid: in
     return [*args, "--", *_drop_privileges(uid), *_limit_argv(limits), *_ipykernel_argv()]
 
 
-def kernel_spec(limits: KernelLimits, runtime_dir: Path, workdir: Path, uid: int | None = None) -> KernelSpec:
-    """A kernel spec for one kernel; `interrupt_mode: message` because signals stop at bwrap."""
+def kernel_spec(
+    limits: KernelLimits,
+    runtime_dir: Path,
+    workdir: Path,
+    uid: int | None = None,
+    cgroup_procs: Path | None = None,
+) -> KernelSpec:
+    """A kernel spec for one kernel; `interrupt_mode: message` because signals stop at bwrap.
+
+    With `cgroup_procs` the launch command first moves itself into that cgroup (see cgroup.py).
+    """
     if limits.sandbox:
         argv = sandbox_argv(limits, runtime_dir, workdir, uid)
     else:
         argv = [*_limit_argv(limits), *_ipykernel_argv()]
+    if cgroup_procs is not None:
+        argv = ["/bin/sh", "-c", _ENTER_CGROUP, str(cgroup_procs), *argv]
     return KernelSpec(
         argv=argv,
         display_name="Python 3 (GLM sandbox)",
         language="python",
         interrupt_mode="message",
     )
+
+
+def isolated_argv(
+    command: list[str],
+    read_only: list[str] | tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    uid: int | None = None,
+) -> list[str]:
+    """bwrap around a command that needs no files of its own (a document parser fed over pipes).
+
+    No network, a private `/tmp` as home and working directory, the system, the Python environment and
+    `read_only` paths read-only, nothing else of the host (no data directory). The environment is `env`
+    and nothing else. `uid` is the host uid to run as when the app itself is root (None otherwise).
+    """
+    bwrap = bwrap_path()
+    if bwrap is None:
+        raise SandboxUnavailableError("bubblewrap (bwrap) is not installed")
+    python_dirs = _python_dirs()
+    args = [bwrap, *_namespaces(KernelLimits(network=False), uid)]
+    args += ["--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
+    args += ["--perms", "1777", "--size", str(SHM_MB * _MIB), "--tmpfs", "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += _system_binds()
+    args += _dirs_for([*_ETC_FILES, *python_dirs, *read_only])
+    for name in _ETC_FILES:
+        args += ["--ro-bind-try", name, name]
+    for path in [*python_dirs, *read_only]:
+        args += ["--ro-bind", path, path]
+    args += ["--chdir", "/tmp"]
+    for key, value in ({"HOME": "/tmp", "TMPDIR": "/tmp"} | (env or {})).items():
+        args += ["--setenv", key, value]
+    return [*args, "--", *_drop_privileges(uid), *command]

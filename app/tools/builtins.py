@@ -5,17 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.config import tool_modules
+from app.sandbox import python_available
 from app.tools.base import Tool
 from app.tools.browser import make_browser_tool
 from app.tools.python_tool import make_python_tool
-from app.tools.registry import get_tool, load_plugins, register_builtin
+from app.tools.registry import get_tool, load_plugins, register_builtin, unregister
 
-BUILTINS: dict[str, Callable[[], Tool]] = {"python": make_python_tool, "simple_browser": make_browser_tool}
+BUILTINS: dict[str, Callable[[], Tool]] = {"simple_browser": make_browser_tool}
 
 
 def load_tools() -> dict[str, str | None]:
-    """Register missing built-in tools and import `GLM_TOOLS`; returns plugin path -> error or None."""
+    """Register missing built-in tools and import `GLM_TOOLS`; returns plugin path -> error or None.
+
+    `python` is rebuilt on every call (its description follows the timeout and the sandbox mode)
+    and left out while it can't run (sandbox on, bubblewrap missing): the UI says why.
+    """
     for name, make in BUILTINS.items():
         if get_tool(name) is None:
             register_builtin(make())
+    if python_available():
+        register_builtin(make_python_tool())
+    else:
+        unregister("python")
     return load_plugins(tool_modules())

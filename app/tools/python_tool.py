@@ -1,4 +1,5 @@
-"""The `python` tool: GLM-4's code interpreter, a stateful sandboxed Jupyter kernel per session."""
+"""The `python` tool: GLM-4's code interpreter, a stateful sandboxed Jupyter kernel per browser
+session, working in the open conversation's folder (its /mnt/data)."""
 
 from __future__ import annotations
 
@@ -8,29 +9,54 @@ from app.sandbox import registry
 from app.sandbox.errors import KernelStartError, SandboxUnavailableError
 from app.sandbox.files import changed_files, snapshot
 from app.sandbox.limits import KernelLimits
+from app.sandbox.notebook import outputs_record
 from app.sandbox.outputs import ExecutionResult, cap_text
+from app.sandbox.spec import MOUNT_POINT
 from app.tools.base import Tool, ToolContext, ToolResult
 from models.messages import Attachment
 from models.parser import strip_code_fence
 
 DESCRIPTION = (
     "Run Python code in a stateful Jupyter kernel. Variables and imports persist between calls. "
-    "Files in /mnt/data (the working directory) are kept and shown to the user. Each cell may run "
-    "for at most {timeout} seconds; there is no internet access. numpy, pandas and matplotlib are "
-    "installed; plots are shown inline."
+    "Files in {where} are kept and shown to the user. Each cell may run for at most {timeout} "
+    "seconds; there is no internet access. numpy, pandas and matplotlib are installed; plots are "
+    "shown inline."
 )
+UNSANDBOXED = "the working directory (relative paths)"
 MAX_FILES_LISTED = 20
+# ctx.state[STATE_KEY]["kernel"]: the kernel the conversation's last cell ran on. Kept with the
+# conversation, so after a reload, a restart or an idle shutdown the model is told its variables are gone.
+STATE_KEY = "python"
+_IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/svg+xml": "svg"}
 
 
-def _observation(result: ExecutionResult, files: list[str], limit: int) -> str:
-    text = cap_text(result.text(), limit)
+def _folder(limits: KernelLimits) -> str:
+    return f"{MOUNT_POINT} (the working directory)" if limits.sandbox else UNSANDBOXED
+
+
+def _observation(result: ExecutionResult, files: list[str], limits: KernelLimits) -> str:
+    text = cap_text(result.text(), limits.max_output)
     if files:
-        shown = ", ".join(files[:MAX_FILES_LISTED])
+        shown = ", ".join(f"{MOUNT_POINT}/{f}" if limits.sandbox else f for f in files[:MAX_FILES_LISTED])
         more = f" and {len(files) - MAX_FILES_LISTED} more" if len(files) > MAX_FILES_LISTED else ""
-        text += f"\n[files in /mnt/data written by this cell: {shown}{more}]"
+        where = MOUNT_POINT if limits.sandbox else "the working directory"
+        text += f"\n[files in {where} written by this cell: {shown}{more}]"
     if not text.strip():
         text = "[the cell ran without output]" if result.status == "ok" else f"[{result.status}]"
     return text
+
+
+def _image_attachments(result: ExecutionResult) -> list[Attachment]:
+    """Images shown in the chat; SVG is a file to download (it is markup, never rendered inline)."""
+    return [
+        Attachment(
+            kind="file" if mime == "image/svg+xml" else "image",
+            name=f"output-{i + 1}.{_IMAGE_EXTENSIONS[mime]}",
+            mime=mime,
+            data=data,
+        )
+        for i, (mime, data) in enumerate(result.images)
+    ]
 
 
 def run_python(text: str, ctx: ToolContext) -> ToolResult:
@@ -42,40 +68,40 @@ def run_python(text: str, ctx: ToolContext) -> ToolResult:
         limits = KernelLimits.from_env()
         session = registry.get_session(ctx.session_id, ctx.workdir)
         before = snapshot(ctx.workdir)
-        result = session.execute(code, cancel=ctx.cancel)
+        seen = ctx.state.get(STATE_KEY, {}).get("kernel")
+        result = session.execute(code, cancel=ctx.cancel, since=seen)
+        ctx.state[STATE_KEY] = {"kernel": session.kernel_id}
         changed = changed_files(ctx.workdir, before)
     except (SandboxUnavailableError, KernelStartError, RuntimeError, ValueError, OSError) as exc:
         return ToolResult(content=f"[python is unavailable: {exc}]", is_error=True)
-    names = [str(p.relative_to(ctx.workdir)) for p in changed]
-    attachments = [
-        Attachment(kind="image", name=f"output-{i + 1}.png", mime="image/png", data=png)
-        for i, png in enumerate(result.images)
-    ]
-    attachments += [
+    images = _image_attachments(result)
+    files = [
         Attachment(
             kind="file",
             name=name,
             mime=mimetypes.guess_type(name)[0] or "application/octet-stream",
-            path=str(path),
+            path=name,
         )
-        for name, path in zip(names, changed, strict=True)
+        for name in changed
     ]
     return ToolResult(
-        content=_observation(result, [f"/mnt/data/{n}" for n in names], limits.max_output),
+        content=_observation(result, changed, limits),
         is_error=result.status != "ok",
-        attachments=attachments,
+        attachments=images + files,
         info={
             "status": result.status,
             "execution_count": result.execution_count,
             "duration_s": round(result.duration_s, 3),
+            "outputs": outputs_record(result, limits.max_output, [a.name for a in images]),
         },
     )
 
 
 def make_python_tool() -> Tool:
+    limits = KernelLimits.from_env()
     return Tool(
         name="python",
-        description=DESCRIPTION.format(timeout=KernelLimits.from_env().timeout_s),
+        description=DESCRIPTION.format(where=_folder(limits), timeout=limits.timeout_s),
         parameters={
             "type": "object",
             "properties": {"code": {"type": "string", "description": "The Python code to run."}},
