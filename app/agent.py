@@ -16,14 +16,21 @@ from app.tools.base import Tool, ToolContext, ToolResult
 from app.tools.registry import dispatch
 from models.backends.base import ChatBackend
 from models.events import Done, TextDelta, ToolCall, ToolCallDelta
+from models.fit import FitResult, fit_history
 from models.messages import GenerationParams, Message
+from models.protocol import render_prompt
 
 
 @dataclass(frozen=True)
 class ToolStarted:
-    """The model finished writing a call; `message` is the assistant call to append to the history."""
+    """The model finished writing a call; `message` is the assistant call to append to the history.
+
+    `preamble` is the text the model wrote before the call in the same step (chat-completions
+    servers send both); when set, append it before `message`.
+    """
 
     message: Message
+    preamble: Message | None = None
 
 
 @dataclass(frozen=True)
@@ -53,13 +60,24 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class HistoryTrimmed:
+    """The conversation was cut to fit the context window for the next model step (display only:
+    the history itself keeps everything)."""
+
+    dropped_turns: int
+    shortened_observations: int
+
+
+@dataclass(frozen=True)
 class TurnError:
     """The turn ended without an answer; messages appended so far stay valid."""
 
     text: str
 
 
-AgentEvent = TextDelta | ToolCallDelta | ToolStarted | ToolRunning | ToolFinished | Answer | TurnError
+AgentEvent = (
+    TextDelta | ToolCallDelta | ToolStarted | ToolRunning | ToolFinished | HistoryTrimmed | Answer | TurnError
+)
 
 HEARTBEAT_S = 0.25
 STREAMED = (TextDelta, ToolCallDelta)
@@ -75,20 +93,30 @@ def run_turn(
 ) -> Iterator[AgentEvent]:
     """Run one user turn over `history` (which ends with the user's message).
 
-    Closing the generator early (the page was interrupted) sets `ctx.cancel`, which stops the
-    generation and any running tool. The token loop stays inline: it is the hot path.
+    Before each model step the history is fitted to the context window (`HistoryTrimmed` says
+    when that cut anything). Closing the generator early (the page was interrupted) sets
+    `ctx.cancel`, which stops the generation and any running tool. The token loop stays inline:
+    it is the hot path.
     """
     messages = list(history)
     timer = StepTimer()
     calls_made = 0
+    trimmed = (0, 0)
     try:
         while True:
+            fitted = _fit(backend, tools, messages, params)
+            if isinstance(fitted, TurnError):
+                yield fitted
+                return
+            if fitted.trimmed and (fitted.dropped_turns, fitted.shortened_observations) != trimmed:
+                trimmed = (fitted.dropped_turns, fitted.shortened_observations)
+                yield HistoryTrimmed(*trimmed)
             text: list[str] = []
             calls: list[ToolCall] = []
             done = Done()
             streamed = 0
             try:
-                for event in backend.stream(messages, tools, params, ctx.cancel):
+                for event in backend.stream(fitted.messages, tools, params, ctx.cancel):
                     if isinstance(event, STREAMED):
                         if not streamed:
                             timer.token()
@@ -105,10 +133,14 @@ def run_turn(
                 return
             if streamed > 1:
                 timer.token(streamed - 1)
-            if (end := _step_end("".join(text), calls, done, params, ctx, timer)) is not None:
+            answer = "".join(text)
+            if (end := _step_end(answer, calls, done, params, ctx, timer)) is not None:
                 yield end
                 return
-            calls_made = yield from _run_calls(calls, calls_made, max_steps, messages, tools, ctx, timer)
+            preamble = Message("assistant", answer) if answer.strip() else None
+            calls_made = yield from _run_calls(
+                calls, preamble, calls_made, max_steps, messages, tools, ctx, timer
+            )
             if calls_made < 0:
                 return
             timer.model_step()
@@ -117,14 +149,32 @@ def run_turn(
         raise
 
 
+def _fit(
+    backend: ChatBackend, tools: Sequence[Tool], messages: list[Message], params: GenerationParams
+) -> FitResult | TurnError:
+    """The history cut to (context window - max new tokens), or why even the current turn can't fit."""
+    window = backend.context_window
+    budget = window - params.max_new_tokens
+    overhead = backend.count_tokens(render_prompt([], [t.template_entry for t in tools]))
+    fitted = fit_history(messages, budget, backend.count_tokens, overhead)
+    if fitted.tokens <= budget:
+        return fitted
+    return TurnError(
+        f"This turn needs about {fitted.tokens} tokens of prompt, but the context window of {window} "
+        f"tokens leaves only {max(budget, 0)} once {params.max_new_tokens} are kept for the answer "
+        "('Max new tokens'). Shorten the message, lower 'Max new tokens' or raise GLM_MAX_CONTEXT."
+    )
+
+
 def _step_end(
     text: str, calls: list[ToolCall], done: Done, params: GenerationParams, ctx: ToolContext, timer: StepTimer
 ) -> Answer | TurnError | None:
     """How a model step ends the turn, or None when its tool calls should run."""
+    info = {"timings": timer.to_dict(), "finish_reason": done.finish_reason}
     if done.finish_reason == "cancelled" or ctx.cancel.is_set():
-        return Answer(Message("assistant", text, info={"timings": timer.to_dict(), "stopped": True}), True)
+        return Answer(Message("assistant", text, info={**info, "stopped": True}), True)
     if not calls:
-        return Answer(Message("assistant", text, info={"timings": timer.to_dict()}))
+        return Answer(Message("assistant", text, info=info))
     if done.finish_reason == "length":
         return TurnError(
             f"The model's call to {calls[0].name!r} was cut off at {params.max_new_tokens} new tokens "
@@ -135,6 +185,7 @@ def _step_end(
 
 def _run_calls(
     calls: list[ToolCall],
+    preamble: Message | None,
     calls_made: int,
     max_steps: int,
     messages: list[Message],
@@ -142,7 +193,7 @@ def _run_calls(
     ctx: ToolContext,
     timer: StepTimer,
 ) -> Iterator[AgentEvent]:
-    """Run the step's calls, appending each call and observation to `messages`.
+    """Run the step's calls, appending `preamble`, each call and its observation to `messages`.
 
     Returns the number of calls made in the turn so far, or -1 when the turn has ended.
     """
@@ -152,7 +203,7 @@ def _run_calls(
             return -1
         calls_made += 1
         call_message = Message("assistant", call.text, metadata=call.name, tool_call_id=call.id)
-        yield ToolStarted(call_message)
+        yield ToolStarted(call_message, preamble)
         started = time.monotonic()
         with timer.tool(call.name):
             result = yield from _run_tool(call, call_message, ctx, tools)
@@ -165,7 +216,8 @@ def _run_calls(
             attachments=result.attachments,
             info={**result.info, "seconds": round(seconds, 3), "is_error": result.is_error},
         )
-        messages += [call_message, observation]
+        messages += [preamble, call_message, observation] if preamble else [call_message, observation]
+        preamble = None
         yield ToolFinished(call_message, observation, result, seconds)
         if ctx.cancel.is_set():
             yield Answer(Message("assistant", "", info={"stopped": True}), True)
@@ -179,7 +231,7 @@ def _run_tool(
     """Dispatch in a worker thread, yielding heartbeats until it returns; returns the ToolResult."""
     outcome: queue.Queue[ToolResult] = queue.Queue(maxsize=1)
     worker = threading.Thread(
-        target=lambda: outcome.put(dispatch(call.name, call.text, ctx, tools)),
+        target=lambda: outcome.put(_dispatch_anything(call, ctx, tools)),
         name=f"tool-{call.name}",
         daemon=True,
     )
@@ -190,3 +242,16 @@ def _run_tool(
             return outcome.get(timeout=HEARTBEAT_S)
         except queue.Empty:
             yield ToolRunning(call_message, time.monotonic() - started)
+
+
+def _dispatch_anything(call: ToolCall, ctx: ToolContext, tools: Sequence[Tool]) -> ToolResult:
+    """`dispatch`, turning even SystemExit or KeyboardInterrupt (argparse in a user's tool) into an
+    observation: escaping, they would end the worker thread and leave the turn waiting forever."""
+    try:
+        return dispatch(call.name, call.text, ctx, tools)
+    except BaseException as exc:
+        return ToolResult(
+            f"Tool {call.name!r} raised {type(exc).__name__}({exc}) instead of returning a result.",
+            "system_error",
+            is_error=True,
+        )

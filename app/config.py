@@ -1,22 +1,50 @@
-"""Settings from `GLM_*` environment variables, read when asked (tests change them per run)."""
+"""Settings from `GLM_*` environment variables, read when asked (tests change them per run).
+
+Every reader raises `ConfigError` (a `ValueError` naming the variable, its value and what is
+accepted). `check_settings()` checks every variable the app reads at once, so a page can list all
+the problems before anything fails halfway.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from models.settings import ModelSettings, env_bool, env_float, env_int, env_str
+from models.errors import ConfigError
+from models.settings import (
+    API_MODES,
+    BACKENDS,
+    ModelSettings,
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_str,
+    env_url,
+    max_context,
+)
 
 __all__ = [
+    "SETTINGS",
+    "ConfigError",
     "ModelSettings",
+    "check_settings",
     "data_dir",
     "env_bool",
+    "env_choice",
     "env_float",
     "env_int",
     "env_str",
+    "env_url",
+    "max_context",
     "max_steps",
     "tool_modules",
 ]
+
+AUTH_MODES = ("none", "password", "oidc")
+SEARCH_BACKENDS = ("searxng", "duckduckgo", "brave", "tavily")
 
 
 def data_dir() -> Path:
@@ -27,8 +55,70 @@ def data_dir() -> Path:
 
 
 def max_steps() -> int:
-    return max(1, env_int("GLM_MAX_STEPS", 10))
+    return env_int("GLM_MAX_STEPS", 10, minimum=1)
 
 
 def tool_modules() -> list[str]:
     return [p for p in env_str("GLM_TOOLS").split(os.pathsep) if p.strip()]
+
+
+def _whole(name: str) -> object:
+    return env_int(name, 0, 0, "a whole number ≥ 0")
+
+
+Check = Callable[[str], object] | None
+
+SETTINGS: dict[str, Check] = {
+    "GLM_BACKEND": partial(env_choice, choices=BACKENDS),
+    "GLM_MODEL": None,
+    "GLM_VISION_MODEL": None,
+    "GLM_API_BASE": env_url,
+    "GLM_API_KEY": None,
+    "GLM_API_MODE": partial(env_choice, choices=API_MODES),
+    "GLM_TRUST_REMOTE_CODE": env_bool,
+    "GLM_MAX_CONTEXT": lambda _: max_context(),
+    "GLM_MAX_STEPS": lambda _: max_steps(),
+    "GLM_TOOLS": None,
+    "GLM_DATA_DIR": None,
+    "GLM_AUTH": partial(env_choice, choices=AUTH_MODES),
+    "GLM_AUTH_FILE": None,
+    "GLM_KERNEL_TIMEOUT": _whole,
+    "GLM_KERNEL_MEMORY_MB": _whole,
+    "GLM_KERNEL_FILE_MB": _whole,
+    "GLM_KERNEL_DISK_MB": _whole,
+    "GLM_KERNEL_TMP_MB": _whole,
+    "GLM_KERNEL_MAX_OUTPUT": _whole,
+    "GLM_KERNEL_IDLE_S": _whole,
+    "GLM_KERNEL_POOL": _whole,
+    "GLM_KERNEL_MAX_PROCS": _whole,
+    "GLM_KERNEL_NETWORK": env_bool,
+    "GLM_KERNEL_SANDBOX": env_bool,
+    "GLM_SEARCH_BACKEND": partial(env_choice, choices=SEARCH_BACKENDS),
+    "GLM_SEARXNG_URL": env_url,
+    "GLM_BRAVE_API_KEY": None,
+    "GLM_TAVILY_API_KEY": None,
+    "GLM_BRAVE_URL": env_url,
+    "GLM_TAVILY_URL": env_url,
+    "GLM_BROWSER_ALLOW": None,
+    "GLM_BROWSER_TIMEOUT": partial(env_float, default=15.0),
+    "GLM_BROWSER_CONNECT_TIMEOUT": partial(env_float, default=5.0),
+    "GLM_BROWSER_MAX_BYTES": _whole,
+    "GLM_BROWSER_PAGE_CHARS": _whole,
+    "GLM_MAX_UPLOAD_MB": _whole,
+    "GLM_DOC_PARSE_TIMEOUT": _whole,
+    "GLM_DOC_PARSE_MEMORY_MB": _whole,
+}
+"""Every `GLM_*` variable the app reads, with how its value is checked (None: any text goes)."""
+
+
+def check_settings() -> list[ConfigError]:
+    """Every `GLM_*` variable whose value the app can't use, in `SETTINGS` order (empty: all fine)."""
+    problems = []
+    for name, check in SETTINGS.items():
+        if check is None:
+            continue
+        try:
+            check(name)
+        except ConfigError as problem:
+            problems.append(problem)
+    return problems

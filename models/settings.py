@@ -1,40 +1,88 @@
-"""Model settings from `GLM_*` environment variables, read when asked (tests change them per run)."""
+"""Model settings from `GLM_*` environment variables, read when asked (tests change them per run).
+
+Every reader raises `ConfigError` (a `ValueError`) naming the variable, the bad value and what is
+accepted; an unset or empty variable means the default.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from models.errors import ConfigError
+
+BACKENDS = ("transformers", "openai")
+API_MODES = ("chat", "completions")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _raw(name: str) -> str:
+    return os.environ.get(name, "").strip()
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, "").strip() or default
+    return _raw(name) or default
 
 
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
+def env_int(name: str, default: int, minimum: int | None = None, accepted: str = "") -> int:
+    """A whole number, at least `minimum`; `accepted` describes it in the error (a default one otherwise)."""
+    raw = _raw(name)
     if not raw:
         return default
     try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or (minimum is not None and value < minimum):
+        at_least = f" ≥ {minimum}" if minimum is not None else ""
+        raise ConfigError(name, raw, accepted or f"a whole number{at_least}, such as {default} (the default)")
+    return value
 
 
 def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
+    raw = _raw(name)
     if not raw:
         return default
     try:
         return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    except ValueError:
+        raise ConfigError(name, raw, f"a number, such as {default} (the default)") from None
 
 
 def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
+    raw = _raw(name).lower()
     if not raw:
         return default
-    return raw in {"1", "true", "yes", "on"}
+    if raw not in _TRUE + _FALSE:
+        raise ConfigError(name, raw, f"on or off ({'/'.join(_TRUE)} or {'/'.join(_FALSE)})")
+    return raw in _TRUE
+
+
+def env_choice(name: str, choices: Sequence[str], default: str = "") -> str:
+    """One of `choices` (compared in lower case)."""
+    raw = _raw(name).lower()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise ConfigError(name, raw, "one of " + ", ".join(choices))
+    return raw
+
+
+def env_url(name: str, default: str = "") -> str:
+    """An http(s) URL."""
+    raw = _raw(name)
+    if raw and not raw.lower().startswith(("http://", "https://")):
+        raise ConfigError(name, raw, "an http:// or https:// URL, such as http://127.0.0.1:8000/v1")
+    return raw or default
+
+
+def max_context() -> int:
+    """`GLM_MAX_CONTEXT`: 0 when unset, meaning the model's own window."""
+    return env_int(
+        "GLM_MAX_CONTEXT", 0, 0, "a whole number of tokens such as 8192 (0 or unset: the model's own window)"
+    )
 
 
 @dataclass(frozen=True)
@@ -50,19 +98,13 @@ class ModelSettings:
 
     @classmethod
     def from_env(cls) -> ModelSettings:
-        backend = env_str("GLM_BACKEND", "transformers")
-        if backend not in {"transformers", "openai"}:
-            raise ValueError(f"GLM_BACKEND must be 'transformers' or 'openai', got {backend!r}")
-        api_mode = env_str("GLM_API_MODE", "chat")
-        if api_mode not in {"chat", "completions"}:
-            raise ValueError(f"GLM_API_MODE must be 'chat' or 'completions', got {api_mode!r}")
         return cls(
-            backend=backend,
+            backend=env_choice("GLM_BACKEND", BACKENDS, "transformers"),
             model=env_str("GLM_MODEL", "THUDM/glm-4-9b-chat-hf"),
-            vision_model=env_str("GLM_VISION_MODEL", "THUDM/GLM-4.1V-9B-Thinking"),
-            api_base=env_str("GLM_API_BASE", "http://127.0.0.1:8000/v1"),
+            vision_model=env_str("GLM_VISION_MODEL", "zai-org/GLM-4.1V-9B-Thinking"),
+            api_base=env_url("GLM_API_BASE", "http://127.0.0.1:8000/v1"),
             api_key=env_str("GLM_API_KEY", "EMPTY"),
-            api_mode=api_mode,
+            api_mode=env_choice("GLM_API_MODE", API_MODES, "chat"),
             trust_remote_code=env_bool("GLM_TRUST_REMOTE_CODE"),
-            max_context=env_int("GLM_MAX_CONTEXT", 0),
+            max_context=max_context(),
         )

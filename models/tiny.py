@@ -2,12 +2,17 @@
 
 `python -m models.tiny OUTDIR` writes a text checkpoint (`GlmForCausalLM`); with `--vision` a
 `Glm4vForConditionalGeneration` with its processor. Both load through the real Auto classes (the
-vision processor through `models.vision.local.ImageOnlyGlm4vProcessor`, see there why).
+vision processor through `models.vision.processors.processor_class`, see there why).
 
 The tokenizer is a byte-level BPE trained here on a small built-in corpus, with the GLM-4 special
 tokens at their real ids (see GLM4_PROTOCOL.md) and the ids below them filled with reserved tokens
 that encoding never produces. `glm4_chat_template.jinja` next to this file is the `chat_template`
 published with THUDM/glm-4-9b-chat, copied unchanged.
+
+The vocabulary keeps GLM-4's full size (151552) so those ids are real, so the text model has about
+2.4 million parameters, nearly all in its two 151552 x 8 embedding tables. They stay untied:
+GlmForCausalLM supports tying, but a random model whose output rows are its input rows keeps
+predicting the token it just read and hardly ever reaches a stop id.
 
 Building is seeded, so the same command writes the same files.
 """
@@ -26,6 +31,9 @@ from transformers import (
     Glm4vConfig,
     Glm4vForConditionalGeneration,
     Glm4vImageProcessorPil,
+    Glm46VConfig,
+    Glm46VForConditionalGeneration,
+    Glm46VImageProcessorPil,
     GlmConfig,
     GlmForCausalLM,
     PreTrainedTokenizerFast,
@@ -70,8 +78,15 @@ VISION_TEMPLATE = (
     "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>{{ '\\n' }}{% endif %}"
 )
-# Images up to 64 merged patches of 28x28 pixels: about 224x224, quick on CPU.
-VISION_MAX_PIXELS = 28 * 28 * 64
+# One image keeps up to 32 merged patches of 28x28 pixels (about 160x160), quick on CPU. The image
+# processor's `longest_edge` counts an image once per temporal patch, hence the factor.
+VISION_MAX_PIXELS = 28 * 28 * 32
+TEMPORAL_PATCH_SIZE = 2
+# The native GLM-4V families the tiny builder knows: config, model and image processor classes.
+VISION_FAMILIES = {
+    "glm4v": (Glm4vConfig, Glm4vForConditionalGeneration, Glm4vImageProcessorPil),
+    "glm46v": (Glm46VConfig, Glm46VForConditionalGeneration, Glm46VImageProcessorPil),
+}
 
 _CORPUS = [
     "Hello! How can I help you today? I am an AI assistant trained to answer questions.",
@@ -190,20 +205,22 @@ def _save(model: Any, tokenizer: PreTrainedTokenizerFast, preprocessor: Any, out
     return outdir
 
 
-def build_vision_checkpoint(outdir: Path) -> Path:
-    """Write a tiny `Glm4vForConditionalGeneration` with its processor to `outdir` and return it."""
-    from models.vision.local import ImageOnlyGlm4vProcessor
+def build_vision_checkpoint(outdir: Path, family: str = "glm4v") -> Path:
+    """Write a tiny GLM-4V-family model (`Glm4vForConditionalGeneration` unless `family` names another of
+    `VISION_FAMILIES`) with its processor to `outdir` and return it."""
+    from models.vision.processors import processor_class
 
+    config_class, model_class, image_processor_class = VISION_FAMILIES[family]
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(SEED)
     tokenizer = build_tokenizer(VISION_TEMPLATE)
-    image_processor = Glm4vImageProcessorPil(
-        size={"shortest_edge": 28 * 28 * 4, "longest_edge": VISION_MAX_PIXELS}
+    image_processor = image_processor_class(
+        size={"shortest_edge": 28 * 28 * 4, "longest_edge": VISION_MAX_PIXELS * TEMPORAL_PATCH_SIZE}
     )
-    processor = ImageOnlyGlm4vProcessor(image_processor, tokenizer, chat_template=VISION_TEMPLATE)
+    processor = processor_class(family)(image_processor, tokenizer, chat_template=VISION_TEMPLATE)
     hidden = 16
-    config = Glm4vConfig(
+    config = config_class(
         text_config={
             "vocab_size": VOCAB_SIZE,
             "hidden_size": hidden,
@@ -228,12 +245,12 @@ def build_vision_checkpoint(outdir: Path) -> Path:
             "out_hidden_size": hidden,
             "patch_size": 14,
             "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
+            "temporal_patch_size": TEMPORAL_PATCH_SIZE,
             "image_size": 336,
         },
         tie_word_embeddings=False,
     )
-    model = Glm4vForConditionalGeneration(config)
+    model = model_class(config)
     return _save(model, tokenizer, processor, outdir)
 
 

@@ -1,9 +1,11 @@
 """A scripted GLM-4 behind a real OpenAI-compatible HTTP server on 127.0.0.1.
 
 Replies are written as the model's raw output (`"\\nanswer"` or `"tool_name\\ncall"`). The server
-serves them on `/v1/completions` as text and on `/v1/chat/completions` as content or `tool_calls`,
+serves them on `/v1/completions` as text and on `/v1/chat/completions` as content or `tool_calls`
+(a rule's `content` is sent as text before its call in the same reply, as chat servers may do),
 streamed as server-sent events, and records every request. When no rule matches, it answers 500:
-a test whose loop and script disagree fails loudly.
+a test whose loop and script disagree fails loudly. `list_models=False` makes `/v1/models` answer
+404, like hosted APIs without that endpoint.
 
 Run standalone: `python -m tests.scripted_server --port 8765 --rules rules.json`.
 """
@@ -27,18 +29,24 @@ _TOKEN = re.compile(r"\s*\S+|\s+")
 
 @dataclass
 class Rule:
-    """Reply `reply` when the last user/observation text matches `when` (a regex; "" matches all)."""
+    """Reply `reply` when the last user/observation text matches `when` (a regex; "" matches all).
+
+    `content`: chat mode only, text streamed before the tool call of `reply` in the same message.
+    """
 
     reply: str
     when: str = ""
     times: int | None = None
     delay: float = 0.0
+    content: str = ""
 
 
 @dataclass
 class Script:
     rules: list[Rule]
+    list_models: bool = True
     requests: list[dict[str, Any]] = field(default_factory=list)
+    gets: list[str] = field(default_factory=list)
     disconnects: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -88,7 +96,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/").endswith("/models"):
+        with self.script.lock:
+            self.script.gets.append(self.path)
+        if self.path.rstrip("/").endswith("/models") and self.script.list_models:
             self._json(
                 {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "max_model_len": 32768}]}
             )
@@ -125,7 +135,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
         self.end_headers()
-        chunks = self._chat_chunks(pieces, body, finish) if chat else self._text_chunks(pieces, finish)
+        chunks = (
+            self._chat_chunks(pieces, body, finish, rule.content)
+            if chat
+            else self._text_chunks(pieces, finish)
+        )
         try:
             for chunk in chunks:
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
@@ -145,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
             yield {**base, "choices": [{"index": 0, "text": piece, "finish_reason": None, "logprobs": None}]}
         yield {**base, "choices": [{"index": 0, "text": "", "finish_reason": finish, "logprobs": None}]}
 
-    def _chat_chunks(self, pieces: list[str], body: dict[str, Any], finish: str):
+    def _chat_chunks(self, pieces: list[str], body: dict[str, Any], finish: str, content: str):
         base = {
             "id": "chat-1",
             "object": "chat.completion.chunk",
@@ -162,7 +176,11 @@ class _Handler(BaseHTTPRequestHandler):
         arguments = chat_arguments(head, call, body.get("tools", []))
         start = {"index": 0, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "function"}
         start["function"] = {"name": head, "arguments": ""}
-        yield {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [start]}}]}
+        said = tokens(content)
+        for piece in said[:-1]:
+            yield {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+        first = {"role": "assistant", "content": said[-1] if said else None, "tool_calls": [start]}
+        yield {**base, "choices": [{"index": 0, "delta": first}]}
         for piece in tokens(arguments):
             part = {"index": 0, "function": {"arguments": piece}}
             yield {**base, "choices": [{"index": 0, "delta": {"tool_calls": [part]}, "finish_reason": None}]}
@@ -181,8 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
 class ScriptedServer:
     """`with ScriptedServer([Rule(...)]) as server:` then point a client at `server.base_url`."""
 
-    def __init__(self, rules: list[Rule], port: int = 0) -> None:
-        self.script = Script(rules)
+    def __init__(self, rules: list[Rule], port: int = 0, list_models: bool = True) -> None:
+        self.script = Script(rules, list_models)
         handler = type("Handler", (_Handler,), {"script": self.script})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True

@@ -1,20 +1,25 @@
 """The agent loop against a scripted GLM-4 behind a real OpenAI-compatible server, in both API modes."""
 
+import argparse
 import json
 import threading
 from pathlib import Path
 
 import pytest
 
-from app.agent import Answer, ToolFinished, ToolStarted, TurnError, run_turn
+from app.agent import Answer, HistoryTrimmed, ToolFinished, ToolStarted, TurnError, run_turn
 from app.tools.base import Tool, ToolContext, ToolResult
 from app.tools.registry import get_tool, register_tool, unregister
-from models.backends.remote import load_openai_backend
+from models.backends import BackendLoadError, get_text_backend
+from models.backends.remote import DEFAULT_CONTEXT, load_openai_backend
 from models.events import TextDelta, ToolCallDelta
+from models.fit import FIT_NOTE
 from models.messages import GenerationParams, Message
+from models.tokens import estimate_tokens
 from tests.scripted_server import Rule, ScriptedServer
 
 MODES = ["chat", "completions"]
+CTX = ToolContext("s", Path("."))
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +173,175 @@ def test_cancel_stops_streaming(mode: str) -> None:
     answer = events[-1]
     assert isinstance(answer, Answer) and answer.stopped
     assert len(answer.message.content.split()) < 50
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_answer_says_why_it_ended(mode: str) -> None:
+    with ScriptedServer([Rule("\n" + "word " * 40)]) as server:
+        full = turn(server, mode, [], "talk")[-1]
+        cut = turn(server, mode, [], "talk", params=GenerationParams(max_new_tokens=5))[-1]
+    assert isinstance(full, Answer) and full.message.info["finish_reason"] == "stop"
+    assert isinstance(cut, Answer) and cut.message.info["finish_reason"] == "length"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("flags", "raised"), [("--bogus", "SystemExit(2)"), ("interrupt", "KeyboardInterrupt()")]
+)
+def test_tool_that_exits_becomes_an_observation(mode: str, flags: str, raised: str) -> None:
+    @register_tool
+    def count_flags(flags: str) -> str:
+        """Parse command-line flags.
+
+        Args:
+            flags: Flags such as --n 3.
+        """
+        if flags == "interrupt":
+            raise KeyboardInterrupt
+        parser = argparse.ArgumentParser(prog="count_flags")
+        parser.add_argument("--n", type=int, required=True)
+        return str(parser.parse_args(flags.split()).n)
+
+    rules = [
+        Rule(f'count_flags\n{{"flags": "{flags}"}}', when="flags please"),
+        Rule("\nThe tool gave up.", when="instead of returning"),
+    ]
+    with ScriptedServer(rules) as server:
+        events = turn(server, mode, [get_tool("count_flags")], "flags please")
+    finished = next(e for e in events if isinstance(e, ToolFinished))
+    assert finished.result.is_error
+    assert f"raised {raised} instead of returning a result" in finished.message.content
+    assert events[-1].message.content == "The tool gave up."
+
+
+def test_text_written_with_a_call_is_kept_and_sent_back(weather_tool) -> None:
+    said = "Let me look that up for you."
+    rules = [
+        Rule('get_weather\n{"city": "Paris"}', when="weather in", content=said),
+        Rule("\nIt is 21 degrees.", when="21 degrees"),
+    ]
+    with ScriptedServer(rules) as server:
+        events = turn(server, "chat", [weather_tool])
+        final = server.requests[-1]["body"]
+    first_call = next(i for i, e in enumerate(events) if isinstance(e, ToolCallDelta))
+    assert "".join(e.text for e in events[:first_call] if isinstance(e, TextDelta)) == said
+    started = next(e for e in events if isinstance(e, ToolStarted))
+    assert started.preamble == Message("assistant", said)
+    assert [m["role"] for m in final["messages"]] == ["user", "assistant", "tool"]
+    call = final["messages"][1]
+    assert call["content"] == said
+    assert call["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert final["messages"][2]["tool_call_id"] == call["tool_calls"][0]["id"]
+    assert events[-1].message.content == "It is 21 degrees."
+
+
+@pytest.fixture
+def openai_env(monkeypatch: pytest.MonkeyPatch):
+    """Configure the openai backend through GLM_* variables, as the app does."""
+
+    def configure(server: ScriptedServer, mode: str, **extra: str) -> None:
+        for name in ("GLM_MODEL", "GLM_MAX_CONTEXT"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("GLM_BACKEND", "openai")
+        monkeypatch.setenv("GLM_API_BASE", server.base_url)
+        monkeypatch.setenv("GLM_API_MODE", mode)
+        for name, value in extra.items():
+            monkeypatch.setenv(name, value)
+
+    return configure
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_server_without_a_models_list_works_when_the_model_is_named(mode: str, openai_env) -> None:
+    with ScriptedServer([Rule("\nHello there.")], list_models=False) as server:
+        openai_env(server, mode, GLM_MODEL="glm-4-hosted")
+        backend = get_text_backend()
+        events = list(run_turn(backend, [], [Message("user", "hi")], GenerationParams(), CTX, 5))
+        gets, body = server.script.gets, server.requests[-1]["body"]
+    assert gets == ["/v1/models"], "the server was asked for its models and answered 404"
+    assert backend.context_window == DEFAULT_CONTEXT
+    assert body["model"] == "glm-4-hosted"
+    assert events[-1].message.content == "Hello there."
+
+
+def test_server_without_a_models_list_needs_the_model_name(openai_env) -> None:
+    with ScriptedServer([], list_models=False) as server:
+        openai_env(server, "chat")
+        with pytest.raises(BackendLoadError, match=r"answers 404 on /models.*Set GLM_MODEL"):
+            get_text_backend()
+
+
+def read_page(url: str) -> str:
+    """Read a page.
+
+    Args:
+        url: The page's address.
+    """
+    return "".join(f"line {i} of the page\n" for i in range(3000))
+
+
+OLD_TURNS = [
+    message
+    for k in range(8)
+    for message in (
+        Message("user", f"old question {k}"),
+        Message("assistant", f"old answer {k}: " + "blah " * 60),
+    )
+]
+FIT_CUT = FIT_NOTE
+
+
+def sent_tokens(request: dict) -> int:
+    """Prompt tokens of a request, counted as the backend counts them."""
+    body = request["body"]
+    if "prompt" in body:
+        return estimate_tokens(body["prompt"])
+    texts = [m.get("content") or "" for m in body["messages"]]
+    texts += [c["function"]["arguments"] for m in body["messages"] for c in m.get("tool_calls", [])]
+    return sum(estimate_tokens(t) for t in texts)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_history_is_fitted_to_the_context_window(mode: str, openai_env) -> None:
+    register_tool(read_page)
+    rules = [
+        Rule('read_page\n{"url": "https://example.com"}', when="summarize"),
+        Rule("\nThe page counts lines.", when=FIT_CUT),
+    ]
+    history = [Message("system", "Be brief."), *OLD_TURNS, Message("user", "summarize the page")]
+    params = GenerationParams(max_new_tokens=200)
+    with ScriptedServer(rules) as server:
+        openai_env(server, mode, GLM_MAX_CONTEXT="900")
+        backend = get_text_backend()
+        events = list(run_turn(backend, [get_tool("read_page")], history, params, CTX, 5))
+        requests = list(server.requests)
+    assert backend.context_window == 900
+    assert len(requests) == 2
+    for request in requests:
+        assert sent_tokens(request) <= 900 - 200
+    first, second = (json.dumps(r["body"], ensure_ascii=False) for r in requests)
+    assert "Be brief." in first and "summarize the page" in first
+    kept = [k for k in range(8) if f"old question {k}" in first]
+    assert kept and kept == list(range(8 - len(kept), 8)), "the oldest turns go first"
+    assert "old question 0" not in second
+    assert "line 0 of the page" in second and "line 2999 of the page" in second and FIT_CUT in second
+    trims = [e for e in events if isinstance(e, HistoryTrimmed)]
+    assert trims[0] == HistoryTrimmed(8 - len(kept), 0)
+    assert trims[-1].dropped_turns == 8 and trims[-1].shortened_observations == 1
+    finished = next(e for e in events if isinstance(e, ToolFinished))
+    assert finished.message.content == read_page(""), "the history itself keeps everything"
+    assert events[-1].message.content == "The page counts lines."
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_turn_too_long_for_the_window_is_refused_with_the_reason(mode: str, openai_env) -> None:
+    with ScriptedServer([Rule("\nnever")]) as server:
+        openai_env(server, mode, GLM_MAX_CONTEXT="300")
+        backend = get_text_backend()
+        question = [Message("user", "word " * 2000)]
+        events = list(run_turn(backend, [], question, GenerationParams(max_new_tokens=100), CTX, 5))
+        sent = len(server.requests)
+    assert sent == 0
+    assert isinstance(events[-1], TurnError)
+    assert "context window of 300 tokens" in events[-1].text and "GLM_MAX_CONTEXT" in events[-1].text

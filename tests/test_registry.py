@@ -59,6 +59,7 @@ def test_schema_from_hints_and_docstring(weather) -> None:
                 },
             },
             "required": ["city"],
+            "additionalProperties": False,
         },
     }
 
@@ -76,6 +77,10 @@ def test_good_call(weather, ctx) -> None:
         ('{"city": 3}', "city: 3 is not of type 'string'"),
         ('{"city": "Paris", "unit": "k"}', "unit: 'k' is not one of ['c', 'f']"),
         ("{}", "'city' is a required property"),
+        (
+            '{"city": "Paris", "country": "FR"}',
+            "Additional properties are not allowed ('country' was unexpected)",
+        ),
         ('{"city": "Atlantis"}', "get_weather raised LookupError: no such city"),
     ],
 )

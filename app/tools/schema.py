@@ -99,5 +99,10 @@ def function_schema(func: Callable[..., Any]) -> dict[str, Any]:
         else:
             schema["default"] = param.default
         properties[param.name] = schema
-    parameters: dict[str, Any] = {"type": "object", "properties": properties, "required": required}
+    parameters: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
     return {"name": name, "description": description, "parameters": parameters}

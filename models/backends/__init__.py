@@ -18,7 +18,7 @@ def get_text_backend(settings: ModelSettings | None = None) -> ChatBackend:
     """Build the configured backend (uncached: the app caches it once per process)."""
     settings = settings or ModelSettings.from_env()
     if settings.backend == "openai":
-        from models.backends.remote import load_openai_backend
+        from models.backends.remote import ModelListError, load_openai_backend
 
         try:
             return load_openai_backend(
@@ -27,8 +27,13 @@ def get_text_backend(settings: ModelSettings | None = None) -> ChatBackend:
                 settings.model,
                 settings.api_mode,
                 settings.max_context,
-                model_explicit="GLM_MODEL" in os.environ,
+                model_explicit=bool(os.environ.get("GLM_MODEL", "").strip()),
             )
+        except ModelListError as exc:
+            raise BackendLoadError(
+                f"The server at GLM_API_BASE={settings.api_base} {exc}. "
+                "Set GLM_MODEL to the name of the model it serves."
+            ) from exc
         except Exception as exc:
             raise BackendLoadError(
                 f"Can't reach the OpenAI-compatible server at GLM_API_BASE={settings.api_base} "

@@ -8,7 +8,7 @@ from typing import Any
 
 from models.backends.prompt import PromptBackend, TextStream
 from models.messages import GenerationParams, Message
-from models.protocol import STOP_TOKEN_IDS, template_messages
+from models.protocol import STOP_TOKEN_IDS, render_prompt, template_messages
 
 DEFAULT_CONTEXT = 8192
 
@@ -50,8 +50,12 @@ class TransformersSource:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def render(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> str:
-        """Render with the checkpoint's own chat template (GLM-4's format when it ships one)."""
+        """Render with the checkpoint's own chat template, or GLM-4's format when it ships none."""
         template = self.tokenizer.chat_template or ""
+        if isinstance(template, dict):
+            template = "\n".join(template.values())
+        if not template.strip():
+            return render_prompt(messages, tools)
         kwargs: dict[str, Any] = {}
         if tools and "item['tools']" not in template:
             kwargs["tools"] = list(tools)

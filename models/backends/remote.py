@@ -52,24 +52,24 @@ class CompletionsSource:
 
 
 def to_chat_messages(messages: Sequence[Message], tools: Sequence[ToolDeclaration]) -> list[dict[str, Any]]:
-    """GLM-4 history as chat-completions messages: tool calls as `tool_calls`, observations as `tool`."""
+    """GLM-4 history as chat-completions messages: tool calls as `tool_calls`, observations as `tool`.
+
+    Text the model wrote before a call in the same step (an assistant message right before the
+    call) becomes the `content` of the message carrying the call, as the server sent it.
+    """
     by_name = {t.name: t for t in tools}
     out: list[dict[str, Any]] = []
     for m in messages:
         if m.is_tool_call:
-            out.append(
-                {
-                    "role": "assistant",
-                    "content": None,
-                    "tool_calls": [
-                        {
-                            "id": m.tool_call_id or new_call_id(),
-                            "type": "function",
-                            "function": {"name": m.metadata, "arguments": _arguments_json(by_name, m)},
-                        }
-                    ],
-                }
-            )
+            call = {
+                "id": m.tool_call_id or new_call_id(),
+                "type": "function",
+                "function": {"name": m.metadata, "arguments": _arguments_json(by_name, m)},
+            }
+            if out and out[-1]["role"] == "assistant" and "tool_calls" not in out[-1]:
+                out[-1]["tool_calls"] = [call]
+            else:
+                out.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif m.role == "observation":
             out.append({"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content})
         elif m.content:
@@ -174,9 +174,24 @@ def make_client(api_base: str, api_key: str) -> Any:
     return OpenAI(base_url=api_base, api_key=api_key or "EMPTY", timeout=600.0, max_retries=0)
 
 
+class ModelListError(RuntimeError):
+    """The server doesn't list its models and no model name was given."""
+
+
 def served_model(client: Any, wanted: str, explicit: bool) -> tuple[str, int]:
-    """The model name to request and its context length as the server reports it (vLLM: max_model_len)."""
-    models = list(client.models.list())
+    """The model name to request and its context length as the server reports it (vLLM: max_model_len).
+
+    Some hosted APIs have no `/models`: with the name given explicitly, an error answer there only
+    means the context length is unknown (0). An unreachable server is still an error.
+    """
+    from openai import APIStatusError
+
+    try:
+        models = list(client.models.list())
+    except APIStatusError as exc:
+        if not explicit:
+            raise ModelListError(f"answers {exc.status_code} on /models, so it can't say its models") from exc
+        return wanted, 0
     names = [m.id for m in models]
     name = wanted if explicit or wanted in names or not names else names[0]
     for m in models:
