@@ -3,6 +3,9 @@
 `GLM_AUTH` picks the mode: unset or `none` (one local user), `password` (lines `name:scrypt$salt$hash`
 in `GLM_AUTH_FILE`, default `<GLM_DATA_DIR>/users.txt`) or `oidc` (Streamlit's `st.login`, handled by
 the page). Manage the password file with `python -m app.auth add NAME` / `remove NAME`.
+
+User ids carry their mode (`local`, `pw:NAME`, `oidc:ISSUER#SUBJECT`), so a password user named
+`local` never reaches the data of the no-sign-in mode, and an OIDC subject never collides with a name.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ import os
 import re
 import secrets
 import sys
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -113,12 +119,65 @@ def remove_user(username: str, path: Path | None = None) -> bool:
     return True
 
 
+def password_user_id(username: str) -> str:
+    return f"pw:{username}"
+
+
 def oidc_user_id(claims: Mapping[str, Any]) -> str:
     """A stable user id from OIDC claims (issuer and subject; an email can change hands)."""
     issuer, subject = claims.get("iss"), claims.get("sub")
     if not issuer or not subject:
         raise AuthConfigError("the identity provider returned no 'iss'/'sub' claims")
-    return f"{issuer}#{subject}"
+    return f"oidc:{issuer}#{subject}"
+
+
+@dataclass
+class AttemptLimiter:
+    """Slows password guessing: past `free` failures for a key (a user name, a browser session), each
+    further attempt must wait twice as long as the one before, up to `max_wait_s`.
+
+    Unknown user names are counted like known ones, so the answers say nothing about who exists.
+    """
+
+    free: int = 5
+    first_wait_s: float = 1.0
+    max_wait_s: float = 300.0
+    max_keys: int = 10_000
+    clock: Callable[[], float] = time.monotonic
+    _failures: dict[str, tuple[int, float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _wait(self, key: str, now: float) -> float:
+        count, last = self._failures.get(key, (0, now))
+        if count < self.free:
+            return 0.0
+        delay = min(self.max_wait_s, self.first_wait_s * 2 ** (count - self.free))
+        return max(0.0, last + delay - now)
+
+    def wait_s(self, *keys: str) -> float:
+        """Seconds before another attempt for these keys is allowed (0: go ahead)."""
+        now = self.clock()
+        with self._lock:
+            return max((self._wait(key, now) for key in keys), default=0.0)
+
+    def failed(self, *keys: str) -> None:
+        now = self.clock()
+        with self._lock:
+            if len(self._failures) >= self.max_keys:
+                stale = [k for k, (_, last) in self._failures.items() if now - last > self.max_wait_s]
+                for key in stale or list(self._failures)[: self.max_keys // 10]:
+                    del self._failures[key]
+            for key in keys:
+                self._failures[key] = (self._failures.get(key, (0, now))[0] + 1, now)
+
+    def __len__(self) -> int:
+        """How many keys it is tracking (it forgets stale ones when it reaches `max_keys`)."""
+        return len(self._failures)
+
+    def succeeded(self, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)
 
 
 def _read_new_password() -> str:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from app.agent import AgentEvent, Answer, ToolFinished, ToolRunning, ToolStarted, TurnError
+from app import session
+from app.agent import AgentEvent, Answer, HistoryTrimmed, ToolFinished, ToolRunning, ToolStarted, TurnError
 from app.conversations_view import conversation_sidebar
+from app.files_view import MAX_DOWNLOAD_BYTES
 from app.render import SafeMarkdownStream, safe_markdown
+from app.sandbox.files import read_inside
 from app.session import ConversationState
 from app.timings import format_timings
 from app.tools.browser.citations import escape_markdown, link, render_citations
@@ -76,26 +80,85 @@ def render_answer(text: str, tool_state: dict[str, Any]) -> None:
     st.markdown(safe_markdown(render_citations(text, tool_state)))
 
 
-def render_attachments(attachments: Iterable[Attachment], key: str) -> None:
+def message_notes(message: Message) -> None:
+    """What the app says under an answer, the same on every page, live and replayed: the turn's
+    error, a stop, a cut at the max new tokens, a history trimmed to fit, the step timings."""
+    info = message.info
+    if error := info.get("error"):
+        st.error(error, icon=":material/error:")
+    if info.get("stopped"):
+        st.caption(":material/stop_circle: stopped")
+    if info.get("finish_reason") == "length":
+        st.caption(":material/content_cut: cut off at the max new tokens; raise 'Max new tokens' for more")
+    if trimmed := info.get("trimmed"):
+        st.caption(f":material/history: {trimmed_text(trimmed)}")
+    if timings := format_timings(info.get("timings") or {}):
+        st.caption(timings)
+
+
+def trimmed_text(trimmed: dict[str, int]) -> str:
+    parts = []
+    if turns := trimmed.get("dropped_turns"):
+        parts.append(f"the oldest {turns} turn{'s' * (turns != 1)} left out")
+    if observations := trimmed.get("shortened_observations"):
+        parts.append(f"{observations} tool output{'s' * (observations != 1)} shortened")
+    return "To fit the context window: " + " and ".join(parts) + "."
+
+
+def show_flashes(state: ConversationState) -> None:
+    """Errors kept for this run: a Retry that failed (the old answer stays), a turn not saved."""
+    for text in session.take_flashes(state):
+        st.error(text, icon=":material/error:")
+
+
+def fail_turn(turn: TurnBuffer, text: str) -> None:
+    """The turn ends on this error: shown now, and kept with the turn."""
+    turn.fail(text)
+    st.error(text, icon=":material/error:")
+
+
+def _read_produced(root: Path, relative: str) -> bytes:
+    """Called when the user clicks: the file as it is then, never through a symlink or out of `root`."""
+    data = read_inside(root, relative, MAX_DOWNLOAD_BYTES)
+    if data is None:
+        raise FileNotFoundError(f"{relative} is gone, too large or no longer a regular file")
+    return data
+
+
+def render_attachments(attachments: Iterable[Attachment], key: str, files: Path | None = None) -> None:
+    """Images inline; files as downloads read from `files` (the conversation's folder) on click."""
     for i, item in enumerate(attachments):
         if item.kind == "image" and item.data:
             st.image(item.data, caption=item.name or None, width="content")
-        elif item.kind == "file" and item.path and Path(item.path).is_file():
+        elif item.kind == "file" and item.data is not None:
             st.download_button(
-                f":material/download: {item.name}",
-                Path(item.path).read_bytes(),
-                file_name=item.name,
+                escape_markdown(item.name),
+                item.data,
+                item.name,
+                item.mime,
                 key=f"{key}-file-{i}",
+                on_click="ignore",
+            )
+        elif item.kind == "file" and item.path and files is not None:
+            st.download_button(
+                escape_markdown(item.name),
+                partial(_read_produced, files, item.path),
+                file_name=Path(item.path).name,
+                mime=item.mime,
+                key=f"{key}-file-{i}",
+                on_click="ignore",
+                icon=":material/download:",
             )
 
 
 def _step_label(call: Message, observation: Message | None) -> str:
+    name = escape_markdown(call.metadata)
     if observation is None:
-        return f":material/build: {call.metadata}"
+        return f":material/build: {name}"
     seconds = observation.info.get("seconds")
     took = f" · {seconds:.2f} s" if isinstance(seconds, int | float) else ""
     icon = ":material/error:" if observation.info.get("is_error") else ":material/build:"
-    return f"{icon} {call.metadata}{took}"
+    return f"{icon} {name}{took}"
 
 
 def _render_browsing(info: dict[str, Any]) -> None:
@@ -112,7 +175,7 @@ def _render_browsing(info: dict[str, Any]) -> None:
         st.markdown("\n".join(lines))
 
 
-def _render_observation(observation: Message, key: str) -> None:
+def _render_observation(observation: Message, key: str, files: Path | None) -> None:
     _render_browsing(observation.info)
     text = observation.content
     if len(text) > MAX_OBSERVATION_SHOWN:
@@ -122,18 +185,18 @@ def _render_observation(observation: Message, key: str) -> None:
         )
     st.caption("Observation")
     st.code(text, language="text", wrap_lines=True)
-    render_attachments(observation.attachments, key)
+    render_attachments(observation.attachments, key, files)
 
 
-def render_tool_step(call: Message, observation: Message | None, key: str) -> None:
+def render_tool_step(call: Message, observation: Message | None, key: str, files: Path | None = None) -> None:
     state = "error" if observation is not None and observation.info.get("is_error") else "complete"
     with st.status(_step_label(call, observation), state=state, expanded=False):
         st.code(call.content, language=CALL_LANGUAGE.get(call.metadata, "json"), wrap_lines=True)
         if observation is not None:
-            _render_observation(observation, key)
+            _render_observation(observation, key, files)
 
 
-def render_history(messages: list[Message], tool_state: dict[str, Any]) -> None:
+def render_history(messages: list[Message], tool_state: dict[str, Any], files: Path | None = None) -> None:
     """Replay the conversation: each user message, then one assistant bubble per turn."""
     i = 0
     while i < len(messages):
@@ -141,37 +204,38 @@ def render_history(messages: list[Message], tool_state: dict[str, Any]) -> None:
         if message.role == "user":
             with st.chat_message("user"):
                 st.markdown(safe_markdown(message.content))
-                render_attachments(message.attachments, f"m{i}")
+                render_attachments(message.attachments, f"m{i}", files)
             i += 1
             continue
         with st.chat_message("assistant"):
             while i < len(messages) and messages[i].role != "user":
-                i = _render_assistant_part(messages, i, tool_state)
+                i = _render_assistant_part(messages, i, tool_state, files)
 
 
-def _render_assistant_part(messages: list[Message], i: int, tool_state: dict[str, Any]) -> int:
+def _render_assistant_part(
+    messages: list[Message], i: int, tool_state: dict[str, Any], files: Path | None
+) -> int:
     message = messages[i]
     if message.is_tool_call:
         observation = (
             messages[i + 1] if i + 1 < len(messages) and messages[i + 1].role == "observation" else None
         )
-        render_tool_step(message, observation, f"m{i}")
+        render_tool_step(message, observation, f"m{i}", files)
         return i + (2 if observation is not None else 1)
     if message.role == "assistant":
-        render_answer(message.content, tool_state)
-        if message.info.get("stopped"):
-            st.caption(":material/stop_circle: stopped")
-        if timings := format_timings(message.info.get("timings", {})):
-            st.caption(timings)
+        if message.content:
+            render_answer(message.content, tool_state)
+        message_notes(message)
     elif message.role == "observation":
-        _render_observation(message, f"m{i}")
+        _render_observation(message, f"m{i}", files)
     return i + 1
 
 
 def answer_text(
     events: Iterable[TextDelta | Done], turn: TurnBuffer, info: dict[str, Any] | None = None
 ) -> Iterator[str]:
-    """A model's streamed answer for `st.write_stream`; the finished message goes to `turn`."""
+    """A model's streamed answer for `st.write_stream`; the finished message, with its timings,
+    goes to `turn` (a stop keeps the partial answer, timed, through `turn.close`)."""
     safe = SafeMarkdownStream()
     for event in events:
         if isinstance(event, TextDelta):
@@ -179,7 +243,9 @@ def answer_text(
             yield safe.feed(event.text)
         elif isinstance(event, Done):
             yield safe.flush()
+            turn.timer.finish_step(event.usage)
             done = {**(info or {}), "finish_reason": event.finish_reason, **event.usage}
+            done["timings"] = turn.timer.to_dict()
             if event.finish_reason == "cancelled":
                 done["stopped"] = True
             turn.add_streamed_answer(done)
@@ -198,6 +264,7 @@ def stream_answer(
         with st.expander(":material/psychology: Thinking", expanded=True):
             box = st.empty()
             while isinstance(event, ReasoningDelta):
+                turn.tick(event.text)
                 reasoning.append(event.text)
                 if len(reasoning) % REASONING_REFRESH == 1:
                     box.markdown(safe_markdown("".join(reasoning)))
@@ -215,11 +282,11 @@ def render_reasoning(message: Message) -> None:
             st.markdown(safe_markdown(reasoning))
 
 
-def stream_turn(events: Iterator[AgentEvent], turn: TurnBuffer) -> None:
+def stream_turn(events: Iterator[AgentEvent], turn: TurnBuffer, files: Path | None = None) -> None:
     """Render a live turn inside the assistant bubble, keeping what it produced in `turn`.
 
     Text streams with `st.write_stream`; each tool call gets an `st.status` that shows the call
-    as it is written, a running clock, then the observation.
+    as it is written, a running clock, then the observation. An error is kept with the turn.
     """
     event: AgentEvent | None = next(events, None)
     while event is not None:
@@ -228,14 +295,21 @@ def stream_turn(events: Iterator[AgentEvent], turn: TurnBuffer) -> None:
             st.write_stream(_text_until_other(event, events, turn, rest))
             event = rest[0] if rest else None
         elif isinstance(event, ToolCallDelta | ToolStarted):
-            event = _live_tool_step(event, events, turn)
+            event = _live_tool_step(event, events, turn, files)
         elif isinstance(event, Answer):
             turn.add(event.message)
-            if timings := format_timings(event.message.info.get("timings", {})):
-                st.caption(timings)
+            message_notes(event.message)
             event = next(events, None)
         elif isinstance(event, TurnError):
-            st.error(event.text)
+            fail_turn(turn, event.text)
+            event = next(events, None)
+        elif isinstance(event, HistoryTrimmed):
+            trimmed = {
+                "dropped_turns": event.dropped_turns,
+                "shortened_observations": event.shortened_observations,
+            }
+            turn.note(trimmed=trimmed)
+            st.caption(f":material/history: {trimmed_text(trimmed)}")
             event = next(events, None)
         else:
             event = next(events, None)
@@ -256,28 +330,34 @@ def _text_until_other(
     yield safe.flush()
 
 
-def _live_tool_step(event: AgentEvent, events: Iterator[AgentEvent], turn: TurnBuffer) -> AgentEvent | None:
+def _live_tool_step(
+    event: AgentEvent, events: Iterator[AgentEvent], turn: TurnBuffer, files: Path | None
+) -> AgentEvent | None:
     """Show one tool call from its first written character to its observation."""
     name = event.name if isinstance(event, ToolCallDelta) else event.message.metadata
-    with st.status(f":material/build: {name}: writing the call…", expanded=True) as status:
+    label = escape_markdown(name)
+    with st.status(f":material/build: {label}: writing the call…", expanded=True) as status:
         code_box, clock = st.empty(), st.empty()
         written: list[str] = []
         while event is not None:
             if isinstance(event, ToolCallDelta):
+                turn.tick(event.text)
                 written.append(event.text)
                 code_box.code("".join(written), language=CALL_LANGUAGE.get(name, "json"))
             elif isinstance(event, ToolStarted):
+                if event.preamble is not None:
+                    turn.add(event.preamble)
                 turn.add(event.message)
                 code_box.code(
                     event.message.content, language=CALL_LANGUAGE.get(name, "json"), wrap_lines=True
                 )
-                status.update(label=f":material/build: {name}: running…")
+                status.update(label=f":material/build: {label}: running…")
             elif isinstance(event, ToolRunning):
                 clock.caption(f"running for {event.seconds:.1f} s")
             elif isinstance(event, ToolFinished):
                 turn.add(event.message)
                 clock.empty()
-                _render_observation(event.message, f"live{len(turn.messages)}")
+                _render_observation(event.message, f"live{len(turn.messages)}", files)
                 failed = bool(event.message.info.get("is_error"))
                 status.update(
                     label=_step_label(event.call, event.message),

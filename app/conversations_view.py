@@ -1,15 +1,22 @@
-"""Sidebar: the workspace's saved conversations (open, rename, delete) and exports of the open one."""
+"""Sidebar: the workspace's saved conversations (search, open, rename, delete) and exports of the open one.
+
+A page run reads only the titles it lists; exports are built when their download is clicked.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
 
 import streamlit as st
 
 from app import session
 from app.export import to_json, to_markdown
+from app.sandbox.notebook import notebook_from_messages
 from app.session import ConversationState
-from app.store import ConversationNotFound
+from app.store import Conversation, ConversationNotFound, ConversationSummary, Store
 
-MAX_LISTED = 50
+PAGE_SIZE = 50
 
 
 def conversation_sidebar(workspace: str, state: ConversationState) -> None:
@@ -17,45 +24,70 @@ def conversation_sidebar(workspace: str, state: ConversationState) -> None:
         session.new_conversation(workspace)
         st.rerun()
     db, user = session.store(), session.user_id()
-    summaries = db.list_conversations(user, workspace)[:MAX_LISTED]
+    search = st.text_input(
+        "Search conversations",
+        key=f"{workspace}-search",
+        placeholder="Search titles",
+        label_visibility="collapsed",
+    )
+    shown_key = f"{workspace}-shown"
+    shown = st.session_state.get(shown_key, PAGE_SIZE)
+    summaries = db.list_conversations(user, workspace, search, limit=shown + 1)
     if summaries:
         st.caption("Conversations")
-    for summary in summaries:
+    elif search.strip():
+        st.caption("No conversation title matches.")
+    for summary in summaries[:shown]:
         current = summary.id == state.id
         label = (":material/chat: " if current else "") + summary.title
         if st.button(label, key=f"{workspace}-open-{summary.id}", use_container_width=True, disabled=current):
             st.query_params["c"] = summary.id
             st.rerun()
+    if len(summaries) > shown and st.button("Show more", key=f"{workspace}-more", use_container_width=True):
+        st.session_state[shown_key] = shown + PAGE_SIZE
+        st.rerun()
     if state.saved:
-        _manage_open(workspace, state)
+        _manage_open(workspace, state, db, user)
 
 
-def _manage_open(workspace: str, state: ConversationState) -> None:
-    db, user = session.store(), session.user_id()
+def _export(db: Store, user: str, conversation_id: str, render: Callable[[Conversation], str]) -> str:
+    """Runs when a download is clicked (off the script thread): the conversation as stored then."""
+    return render(db.load_conversation(user, conversation_id))
+
+
+def _notebook(conversation: Conversation) -> str:
+    return notebook_from_messages(conversation.messages)
+
+
+def _manage_open(workspace: str, state: ConversationState, db: Store, user: str) -> None:
     try:
-        stored = db.load_conversation(user, state.id)
+        summary: ConversationSummary = db.summary(user, state.id)
     except ConversationNotFound:
         return
     with st.expander("This conversation"):
-        title = st.text_input("Title", stored.title, key=f"{workspace}-title-{stored.id}")
-        if title.strip() and title != stored.title:
-            db.rename(user, stored.id, title.strip())
+        title = st.text_input("Title", summary.title, key=f"{workspace}-title-{summary.id}")
+        if title.strip() and title != summary.title:
+            db.rename(user, summary.id, title.strip())
             st.rerun()
-        st.download_button(
-            ":material/download: Markdown",
-            to_markdown(stored),
-            f"{stored.id}.md",
-            "text/markdown",
-            key=f"{workspace}-md",
-        )
-        st.download_button(
-            ":material/download: JSON",
-            to_json(stored),
-            f"{stored.id}.json",
-            "application/json",
-            key=f"{workspace}-json",
-        )
-        if st.button(":material/delete: Delete", key=f"{workspace}-delete"):
-            db.delete(user, stored.id)
-            session.new_conversation(workspace)
-            st.rerun()
+        exports = [
+            ("Markdown", to_markdown, "md", "text/markdown"),
+            ("JSON", to_json, "json", "application/json"),
+        ]
+        if workspace == "chat":
+            exports.append(("Notebook (.ipynb)", _notebook, "ipynb", "application/x-ipynb+json"))
+        for label, render, extension, mime in exports:
+            st.download_button(
+                label,
+                partial(_export, db, user, summary.id, render),
+                f"{summary.id}.{extension}",
+                mime,
+                key=f"{workspace}-export-{extension}",
+                on_click="ignore",
+                icon=":material/download:",
+            )
+        with st.popover(":material/delete: Delete", use_container_width=True):
+            st.caption("Delete this conversation, its documents and its files? This can't be undone.")
+            if st.button("Delete for good", key=f"{workspace}-delete", type="primary"):
+                db.delete(user, summary.id)
+                session.new_conversation(workspace)
+                st.rerun()

@@ -42,6 +42,8 @@ def _message_markdown(message: Message) -> list[str]:
         parts.append(f"*{timings}*")
     if message.info.get("stopped"):
         parts.append("*(stopped)*")
+    if error := message.info.get("error"):
+        parts.append(f"**Error:** {error}")
     return parts
 
 

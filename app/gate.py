@@ -1,52 +1,166 @@
-"""Who is using the app: the local user by default, or a signed-in user (`GLM_AUTH`)."""
+"""Who is using the app: the local user by default, or a signed-in user (`GLM_AUTH`).
+
+`main.py` asks `current_user()` on every run and gives a signed-out browser a navigation that holds
+only the sign-in page. Workspace pages also call `require_user()` (through `session.conversation`):
+Streamlit runs a file of `app/pages/` directly when a fresh server's first request names it, before
+any `st.navigation` call, and that run must not reach anyone's data either.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import math
+import uuid
+
 import streamlit as st
 
-from app.auth import LOCAL_USER, AuthConfigError, auth_mode, oidc_user_id, verify_password
+from app.auth import (
+    LOCAL_USER,
+    AttemptLimiter,
+    AuthConfigError,
+    auth_mode,
+    oidc_user_id,
+    password_user_id,
+    verify_password,
+)
+from app.config import check_settings
+
+USER_KEY = "user_id"
 
 
-def signed_in() -> bool:
-    """True once `st.session_state["user_id"]` is set; otherwise draws the sign-in form."""
-    if "user_id" in st.session_state:
-        return True
+@st.cache_resource(show_spinner=False)
+def attempt_limiter() -> AttemptLimiter:
+    """Failed password attempts, counted per process across every browser session."""
+    return AttemptLimiter()
+
+
+def current_user() -> str | None:
+    """The user id of this browser session, or None until someone signs in. Draws nothing."""
+    if user := st.session_state.get(USER_KEY):
+        return user
+    try:
+        mode = auth_mode()
+    except AuthConfigError:
+        return None
+    if mode == "none":
+        st.session_state[USER_KEY] = LOCAL_USER
+        return LOCAL_USER
+    if mode == "oidc" and st.user.get("is_logged_in"):
+        try:
+            st.session_state[USER_KEY] = oidc_user_id(st.user.to_dict())
+        except AuthConfigError:
+            return None
+        return st.session_state[USER_KEY]
+    return None
+
+
+def require_user() -> str:
+    """The signed-in user; without one, this run shows the sign-in page and stops there."""
+    user = current_user()
+    if user is None:
+        sign_in_page()
+        st.stop()
+    return user
+
+
+def require_valid_settings() -> None:
+    """Unusable `GLM_*` settings are all listed, with the chat box disabled, and this run stops there
+    instead of failing halfway with a traceback."""
+    problems = check_settings()
+    if not problems:
+        return
+    for problem in problems:
+        st.error(str(problem), icon=":material/settings:")
+    st.caption("Fix these environment variables and restart the app (see the README's configuration table).")
+    st.chat_input("The settings above need fixing first", disabled=True, key="settings-input-off")
+    st.stop()
+
+
+def sign_in_page() -> None:
+    """The only page a signed-out browser gets: the password form or the identity provider's button."""
+    st.title("GLM Studio")
     try:
         mode = auth_mode()
     except AuthConfigError as exc:
-        st.error(str(exc))
-        return False
-    if mode == "none":
-        st.session_state["user_id"] = LOCAL_USER
-        return True
+        st.error(str(exc), icon=":material/error:")
+        return
     if mode == "oidc":
-        return _oidc()
-    return _password_form()
+        _oidc_button()
+    elif mode == "password":
+        _password_form()
 
 
-def _oidc() -> bool:
-    if st.user.is_logged_in:
-        st.session_state["user_id"] = oidc_user_id(dict(st.user))
-        return True
-    st.title("GLM Studio")
-    st.button("Sign in", on_click=st.login, type="primary")
-    return False
+def _oidc_button() -> None:
+    if problem := oidc_setup_problem():
+        st.error(problem, icon=":material/error:")
+        return
+    if st.user.get("is_logged_in"):
+        st.error("The identity provider returned no 'iss'/'sub' claims; sign-in can't tell who you are.")
+    st.button("Sign in", on_click=st.login, type="primary", key="sign-in-oidc")
 
 
-def _password_form() -> bool:
-    st.title("GLM Studio")
+def oidc_setup_problem() -> str | None:
+    """What is missing for `st.login` to work, said in terms of what to install or configure."""
+    if importlib.util.find_spec("authlib") is None:
+        return "GLM_AUTH=oidc needs Authlib: `pip install 'streamlit[auth]'`."
+    auth = st.secrets.get("auth") if st.secrets.load_if_toml_exists() else None
+    missing = [key for key in ("redirect_uri", "cookie_secret") if not auth or key not in auth]
+    if missing:
+        return (
+            "GLM_AUTH=oidc needs an [auth] section in .streamlit/secrets.toml with "
+            f"{' and '.join(missing)} and the provider's client_id, client_secret and server_metadata_url."
+        )
+    return None
+
+
+def _password_form() -> None:
     with st.form("sign-in"):
         username = st.text_input("User name")
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in", type="primary")
-    if submitted:
-        try:
-            ok = verify_password(username, password)
-        except AuthConfigError as exc:
-            st.error(str(exc))
-            return False
-        if ok:
-            st.session_state["user_id"] = username
-            st.rerun()
+    if not submitted:
+        return
+    limiter, keys = attempt_limiter(), (f"user:{username}", f"session:{_browser_session()}")
+    if (wait := limiter.wait_s(*keys)) > 0:
+        st.error(f"Too many failed attempts. Try again in {math.ceil(wait)} s.", icon=":material/timer:")
+        return
+    try:
+        ok = verify_password(username, password)
+    except AuthConfigError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    if not ok:
+        limiter.failed(*keys)
         st.error("Wrong user name or password.")
-    return False
+        return
+    limiter.succeeded(*keys)
+    st.session_state[USER_KEY] = password_user_id(username)
+    st.rerun()
+
+
+def _display_name(mode: str) -> str:
+    if mode == "oidc":
+        return str(st.user.get("email") or st.user.get("name") or st.user.get("sub") or "")
+    return str(st.session_state.get(USER_KEY, "")).removeprefix("pw:")
+
+
+def _browser_session() -> str:
+    return st.session_state.setdefault("sign-in-session", uuid.uuid4().hex)
+
+
+def sign_out_button() -> None:
+    """Sign out (in the sidebar) when a sign-in mode is on: OIDC logs out with the provider, a password
+    session is wiped, so the next person at this browser starts at the sign-in form."""
+    try:
+        mode = auth_mode()
+    except AuthConfigError:
+        return
+    if mode == "none":
+        return
+    st.sidebar.caption(f":material/person: {_display_name(mode)}")
+    if st.sidebar.button(":material/logout: Sign out", key="sign-out", use_container_width=True):
+        st.session_state.clear()
+        st.query_params.clear()
+        if mode == "oidc":
+            st.logout()
+        st.rerun()

@@ -10,7 +10,7 @@ if ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app.gate import signed_in  # noqa: E402
+from app.gate import current_user, sign_in_page, sign_out_button  # noqa: E402
 
 st.set_page_config(page_title="GLM Studio", page_icon=":material/auto_awesome:", layout="wide")
 
@@ -20,5 +20,16 @@ PAGES = [
     st.Page("pages/vision.py", title="Vision", icon=":material/image:", url_path="vision"),
 ]
 
-if signed_in():
-    st.navigation(PAGES).run()
+# st.navigation on every run, signed in or not: a run without it would fall back to Streamlit's
+# automatic pages/ folder, which serves the workspaces to anyone. Signed out, every workspace's
+# address shows the sign-in form, and signing in there opens that workspace.
+if current_user() is None:
+    SIGN_IN = [
+        st.Page(sign_in_page, title="Sign in", url_path=page.url_path or "sign-in", default=not page.url_path)
+        for page in PAGES
+    ]
+    st.navigation(SIGN_IN, position="hidden").run()
+else:
+    page = st.navigation(PAGES)
+    sign_out_button()
+    page.run()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable
@@ -11,18 +12,24 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from app.auth import LOCAL_USER
 from app.config import data_dir
+from app.gate import require_user, require_valid_settings
+from app.sandbox import watch as watch_kernel
 from app.store import ConversationNotFound, Store, new_conversation_id
+from app.timings import StepTimer
 from app.tools.base import ToolContext
-from app.turn import TurnBuffer
+from app.turn import TurnBuffer, produced_nothing
 from models.backends import BackendLoadError, ChatBackend, get_text_backend
 from models.messages import Message
 from models.settings import ModelSettings
 from models.vision import VisionBackend, VisionLoadError, get_vision_backend
 
 T = TypeVar("T")
+UNSAVED = "This turn wasn't saved:"
+UNSAVED_HINT = "It stays on screen until you reload or leave this conversation."
 
 
 @st.cache_resource(show_spinner=False)
@@ -82,7 +89,8 @@ def vision_backend() -> VisionBackend | None:
 
 
 def user_id() -> str:
-    return st.session_state.get("user_id", LOCAL_USER)
+    """The signed-in user (`app/gate.py`); a run without one shows the sign-in form and stops."""
+    return require_user()
 
 
 def session_id() -> str:
@@ -91,11 +99,20 @@ def session_id() -> str:
     return st.session_state["session_id"]
 
 
-def session_dir() -> Path:
-    """This browser session's private folder (the code interpreter's /mnt/data)."""
-    path = store().user_dir(user_id()) / "sessions" / session_id()
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+def session_dir(state: ConversationState) -> Path:
+    """The open conversation's working folder (the code interpreter's /mnt/data): a new chat gets an
+    empty one, a reopened conversation finds its uploads and produced files."""
+    return store().conversation_workdir(user_id(), state.id)
+
+
+def _browser_alive() -> Callable[[], bool]:
+    """Whether this browser session is still connected, asked of Streamlit's runtime (always True
+    where there is none, as under AppTest)."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return lambda: True
+    runtime, streamlit_session = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(streamlit_session)
 
 
 @dataclass
@@ -112,16 +129,21 @@ class ConversationState:
     messages: list[Message] = field(default_factory=list)
     tool_state: dict[str, Any] = field(default_factory=dict)
     turn: TurnBuffer | None = None
-    replacing: bool = False
+    replaced: list[Message] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def tool_context(self) -> ToolContext:
+        """Tools run in this conversation's folder, with this browser session's kernel, which is
+        shut down once the browser has gone."""
         self.cancel = threading.Event()
-        return ToolContext(session_id(), session_dir(), self.tool_state, self.cancel)
+        watch_kernel(session_id(), _browser_alive())
+        return ToolContext(session_id(), session_dir(self), self.tool_state, self.cancel)
 
 
 def conversation(workspace: str) -> ConversationState:
     """The workspace's open conversation, reopened from the URL (`?c=id`) after a reload."""
+    require_user()
+    require_valid_settings()
     key = f"conversation:{workspace}"
     state: ConversationState = st.session_state.setdefault(key, ConversationState(workspace))
     wanted = st.query_params.get("c")
@@ -145,9 +167,15 @@ def new_conversation(workspace: str) -> None:
     st.query_params.pop("c", None)
 
 
-def begin_turn(state: ConversationState, user_message: Message) -> TurnBuffer:
-    """Start a turn: the user's message joins the view; nothing is written until the turn ends."""
-    state.turn = TurnBuffer([user_message])
+def begin_turn(
+    state: ConversationState, user_message: Message, count_tokens: Callable[[str], int] | None = None
+) -> TurnBuffer:
+    """Start a turn: the user's message joins the view; nothing is written until the turn ends.
+
+    The turn's timer starts now (time to first token counts from the request); `count_tokens` is the
+    backend's counter, for speeds in tokens when the server reports no usage.
+    """
+    state.turn = TurnBuffer([user_message], StepTimer(count_tokens=count_tokens))
     return state.turn
 
 
@@ -157,25 +185,27 @@ def last_turn_start(messages: list[Message]) -> int | None:
 
 
 def begin_retry(state: ConversationState) -> Message | None:
-    """Take the last turn off the view; its user message starts the new turn, which replaces it."""
+    """Take the last turn off the view; its user message starts the new turn, which replaces it
+    (unless the new one produces nothing: then the old turn comes back, see `end_turn`)."""
     start = last_turn_start(state.messages)
     if start is None:
         return None
     user_message = state.messages[start]
+    state.replaced = state.messages[start:]
     del state.messages[start:]
-    state.replacing = True
     return user_message
 
 
 def next_user_message(
-    state: ConversationState, prompt: str | None, retry: bool, edited: str | None
+    state: ConversationState, new: Message | None, retry: bool, edited: str | None
 ) -> Message | None:
-    """The message that starts this run's turn: a new question, a retry, or an edited last question."""
+    """The message that starts this run's turn: a new one, a retry, or the last question edited
+    (keeping its attachments)."""
     if retry:
         return begin_retry(state)
-    if edited is not None and begin_retry(state) is not None:
-        return Message("user", edited)
-    return Message("user", prompt) if prompt else None
+    if edited is not None and (original := begin_retry(state)) is not None:
+        return Message("user", edited, attachments=original.attachments)
+    return new
 
 
 def ensure_saved(state: ConversationState) -> None:
@@ -187,20 +217,44 @@ def ensure_saved(state: ConversationState) -> None:
 
 
 def end_turn(state: ConversationState, turn: TurnBuffer) -> None:
-    """Write the finished (or stopped) turn in one transaction and show it; once, whichever run asks first."""
+    """Write the finished (or stopped) turn in one transaction and show it; once, whichever run asks first.
+
+    A Retry or edit that produced nothing (an error, or a stop before the first token) keeps the turn
+    it was to replace, and says why once. A turn that can't be written stays in view, with the reason.
+    """
     if state.turn is turn:
         state.turn = None
     messages = turn.close()
     if not messages:
         return
-    db, user = store(), user_id()
-    ensure_saved(state)
-    if state.replacing:
-        state.replacing = False
-        db.replace_last_turn(user, state.id, messages, state.tool_state)
-    else:
-        db.append_turn(user, state.id, messages, state.tool_state)
+    replaced, state.replaced = state.replaced, None
+    if replaced is not None and produced_nothing(messages):
+        state.messages.extend(replaced)
+        errors = [m.info["error"] for m in messages if m.info.get("error")]
+        why = errors[0] if errors else "It was stopped before the model wrote anything."
+        flash(state, f"{why}\n\nThe previous answer was kept.")
+        return
     state.messages.extend(messages)
+    try:
+        ensure_saved(state)
+        db, user = store(), user_id()
+        if replaced is not None:
+            db.replace_last_turn(user, state.id, messages, state.tool_state)
+        else:
+            db.append_turn(user, state.id, messages, state.tool_state)
+    except ConversationNotFound:
+        flash(state, f"{UNSAVED} this conversation was deleted (in another tab?). {UNSAVED_HINT}")
+    except (sqlite3.Error, OSError) as exc:
+        flash(state, f"{UNSAVED} {type(exc).__name__}: {exc}. {UNSAVED_HINT}")
+
+
+def flash(state: ConversationState, text: str) -> None:
+    """An error to show once, on the workspace's next run (the page reruns right after a turn)."""
+    st.session_state.setdefault(f"flash:{state.workspace}", []).append(text)
+
+
+def take_flashes(state: ConversationState) -> list[str]:
+    return st.session_state.pop(f"flash:{state.workspace}", [])
 
 
 def interrupted_turn(state: ConversationState) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.auth import LOCAL_USER
 from app.config import data_dir
 from models.messages import Message
 
@@ -58,6 +59,10 @@ _MIGRATIONS: list[list[str]] = [
             added REAL NOT NULL,
             PRIMARY KEY (conversation_id, sha256)
         )""",
+    ],
+    [  # user ids carry their sign-in mode (app/auth.py); the no-sign-in user stays "local"
+        "UPDATE conversations SET owner = 'oidc:' || owner WHERE owner != 'local' AND instr(owner, ':') > 0",
+        "UPDATE conversations SET owner = 'pw:' || owner WHERE owner != 'local' AND instr(owner, ':') = 0",
     ],
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -125,6 +130,12 @@ def safe_user_name(user: str) -> str:
     return f"{slug}-{hashlib.sha256(user.encode()).hexdigest()[:12]}"
 
 
+def _summary(row: sqlite3.Row) -> ConversationSummary:
+    return ConversationSummary(
+        row["id"], row["workspace"], row["title"] or UNTITLED, row["created"], row["updated"]
+    )
+
+
 def _encode(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -142,6 +153,8 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
+        # Deleted conversations are overwritten, not left readable in free pages of the file.
+        self._db.execute("PRAGMA secure_delete=ON")
         self._migrate()
 
     def close(self) -> None:
@@ -172,10 +185,32 @@ class Store:
                 raise SchemaTooNewError(
                     f"{self.path} has schema version {version}; this app knows up to {SCHEMA_VERSION}"
                 )
+            owners = [r[0] for r in db.execute("SELECT DISTINCT owner FROM conversations")] if version else []
             for statements in _MIGRATIONS[version:]:
                 for statement in statements:
                     db.execute(statement)
+            if 0 < version < 2:
+                self._move_user_folders(db, owners)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _move_user_folders(self, db: sqlite3.Connection, old_owners: list[str]) -> None:
+        """Schema 2 renamed the owners; their folders (and stored document paths) follow."""
+        for old in old_owners:
+            if old == LOCAL_USER:
+                continue
+            new = f"oidc:{old}" if ":" in old else f"pw:{old}"
+            before, after = (
+                self.root / "users" / safe_user_name(old),
+                self.root / "users" / safe_user_name(new),
+            )
+            if not before.is_dir() or after.exists():
+                continue
+            before.rename(after)
+            db.execute(
+                "UPDATE documents SET path = :new || substr(path, length(:old) + 1) "
+                "WHERE substr(path, 1, length(:old)) = :old",
+                {"old": str(before), "new": str(after)},
+            )
 
     @staticmethod
     def _owned(db: sqlite3.Connection, user: str, conversation_id: str) -> sqlite3.Row:
@@ -211,18 +246,28 @@ class Store:
             )
         return conversation_id
 
-    def list_conversations(self, user: str, workspace: str) -> list[ConversationSummary]:
-        """The user's conversations in one workspace, most recently updated first."""
+    def list_conversations(
+        self, user: str, workspace: str, search: str = "", limit: int | None = None
+    ) -> list[ConversationSummary]:
+        """The user's conversations in one workspace, most recently updated first.
+
+        `search` keeps those whose title contains it (case-insensitive for ASCII); `limit` caps the list.
+        """
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search.strip()) + "%"
         with self._transaction() as db:
             rows = db.execute(
                 "SELECT id, workspace, title, created, updated FROM conversations "
-                "WHERE owner = ? AND workspace = ? ORDER BY updated DESC, created DESC, rowid DESC",
-                (user, workspace),
+                "WHERE owner = ? AND workspace = ? AND title LIKE ? ESCAPE '\\' "
+                "ORDER BY updated DESC, created DESC, rowid DESC LIMIT ?",
+                (user, workspace, pattern, -1 if limit is None else limit),
             ).fetchall()
-        return [
-            ConversationSummary(r["id"], r["workspace"], r["title"] or UNTITLED, r["created"], r["updated"])
-            for r in rows
-        ]
+        return [_summary(r) for r in rows]
+
+    def summary(self, user: str, conversation_id: str) -> ConversationSummary:
+        """One conversation's title and dates, without its messages."""
+        with self._transaction() as db:
+            row = self._owned(db, user, conversation_id)
+        return _summary(row)
 
     def load_conversation(self, user: str, conversation_id: str) -> Conversation:
         with self._transaction() as db:
@@ -260,10 +305,16 @@ class Store:
             db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
 
     def delete(self, user: str, conversation_id: str) -> None:
-        """Removes the conversation, its turns, its documents and its files directory."""
+        """Removes the conversation, its turns, its documents and its folder (uploads, working files).
+
+        `secure_delete` zeroes the freed pages, and the checkpoint moves that into the database file
+        and empties the write-ahead log, which still held the deleted turns.
+        """
         with self._transaction(write=True) as db:
             self._owned(db, user, conversation_id)
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         shutil.rmtree(self._conversation_path(user, conversation_id), ignore_errors=True)
 
     def append_turn(

@@ -3,17 +3,24 @@
 The result of `StepTimer.to_dict()` goes in the answer's `Message.info["timings"]`, so it is stored and
 exported with the turn (`format_timings` also reads the flat `ttft_s`/`tokens_per_s`/`seconds` keys
 the agent loop puts straight in `Message.info`):
-`{"ttft_s": 0.42, "tokens": 120, "tokens_per_s": 31.5, "total_s": 5.1,
+`{"ttft_s": 0.42, "tokens": 120, "tokens_per_s": 31.5, "counted_by": "server", "total_s": 5.1,
   "tools": [{"name": "python", "seconds": 1.2}]}`.
+
+A stream chunk may hold several tokens, so `counted_by` says where the token figures come from:
+`server` (the usage the model reported), `tokenizer` (the backend's counter on the generated text:
+the real tokenizer in-process, an estimate over HTTP) or
+`chunks` (neither was available: the figures count stream chunks).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+SOURCES = ("server", "tokenizer", "chunks")
 
 
 @dataclass
@@ -22,20 +29,26 @@ class _Step:
     first: float | None = None
     last: float | None = None
     first_count: int = 0
-    tokens: int = 0
+    chunks: int = 0
+    text: list[str] = field(default_factory=list)
+    reported: int | None = None
 
 
 class StepTimer:
     """Times one turn, from the user's request to the final answer.
 
     Call `model_step()` before each model call after the first (the first starts with the timer),
-    `token()` for each streamed text delta (or `token(n)` with a real token count), and run each tool
-    inside `with timer.tool(name):`. Speed counts only the time between a step's first and last
-    token, so waiting for the first token and running tools don't lower it.
+    `token()` for each streamed chunk (`token(n)` for n chunks at once, with their text when at hand),
+    `finish_step(usage)` when a step's stream ends, and run each tool inside `with timer.tool(name):`
+    (or report it with `record_tool`). Speed counts only the time between a step's first and last
+    chunk, so waiting for the first token and running tools don't lower it.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.perf_counter, count_tokens: Callable[[str], int] | None = None
+    ) -> None:
         self._clock = clock
+        self._count_tokens = count_tokens
         self.started = clock()
         self._steps = [_Step(self.started)]
         self._tools: list[dict[str, Any]] = []
@@ -43,13 +56,28 @@ class StepTimer:
     def model_step(self) -> None:
         self._steps.append(_Step(self._clock()))
 
-    def token(self, count: int = 1) -> None:
+    def token(self, count: int = 1, text: str = "") -> None:
         now = self._clock()
         step = self._steps[-1]
         if step.first is None:
             step.first, step.first_count = now, count
         step.last = now
-        step.tokens += count
+        step.chunks += count
+        if text:
+            step.text.append(text)
+
+    def finish_step(self, usage: Mapping[str, Any] | None = None, text: str | None = None) -> None:
+        """The step's real size: the server's `completion_tokens` when it reported them, otherwise
+        the backend's counter on `text` (by default the text given to `token`)."""
+        step = self._steps[-1]
+        reported = (usage or {}).get("completion_tokens")
+        if isinstance(reported, int) and reported >= 0:
+            step.reported = reported
+        if text is not None:
+            step.text = [text]
+
+    def record_tool(self, name: str, seconds: float) -> None:
+        self._tools.append({"name": name, "seconds": round(seconds, 3)})
 
     @contextmanager
     def tool(self, name: str) -> Iterator[None]:
@@ -57,28 +85,50 @@ class StepTimer:
         try:
             yield
         finally:
-            self._tools.append({"name": name, "seconds": round(self._clock() - started, 3)})
+            self.record_tool(name, self._clock() - started)
+
+    def _size(self, step: _Step) -> tuple[int, str]:
+        if step.reported is not None:
+            return step.reported, "server"
+        if self._count_tokens is not None and step.text:
+            return self._count_tokens("".join(step.text)), "tokenizer"
+        return step.chunks, "chunks"
 
     def to_dict(self) -> dict[str, Any]:
-        first = next((s.first for s in self._steps if s.first is not None), None)
-        decoded = sum(s.tokens - s.first_count for s in self._steps if s.first is not None)
-        spans = sum(s.last - s.first for s in self._steps if s.first is not None and s.last is not None)
+        """The figures so far (callable mid-turn: a stopped answer keeps what was measured)."""
+        steps = [s for s in self._steps if s.first is not None and s.chunks > 0]
+        tokens, decoded, spans, sources = 0, 0.0, 0.0, set()
+        for step in steps:
+            size, source = self._size(step)
+            sources.add(source)
+            tokens += size
+            decoded += size * (step.chunks - step.first_count) / step.chunks
+            spans += (step.last or step.first) - step.first
         return {
-            "ttft_s": None if first is None else round(first - self.started, 3),
-            "tokens": sum(s.tokens for s in self._steps),
+            "ttft_s": round(steps[0].first - self.started, 3) if steps else None,
+            "tokens": tokens,
             "tokens_per_s": round(decoded / spans, 1) if spans > 0 else None,
+            "counted_by": next((s for s in reversed(SOURCES) if s in sources), None),
             "total_s": round(self._clock() - self.started, 3),
             "tools": list(self._tools),
         }
 
 
+SPEED_UNITS = {"server": "tokens/s", "tokenizer": "tokens/s (app's count)", "chunks": "chunks/s"}
+
+
 def format_timings(timings: dict[str, Any]) -> str:
-    """One line for people: `first token 0.42 s · 31.5 tokens/s · python 1.20 s · total 5.1 s`."""
+    """One line for people: `first token 0.42 s · 31.5 tokens/s · python 1.20 s · total 5.1 s`.
+
+    Speed is in tokens/s when the server reported its token count, says so when the app counted them
+    (the backend's tokenizer, or its estimate), and is in stream chunks/s when neither was possible.
+    """
     parts = []
     if timings.get("ttft_s") is not None:
         parts.append(f"first token {timings['ttft_s']:.2f} s")
     if timings.get("tokens_per_s") is not None:
-        parts.append(f"{timings['tokens_per_s']:.1f} tokens/s")
+        unit = SPEED_UNITS.get(timings.get("counted_by") or "", "tokens/s")
+        parts.append(f"{timings['tokens_per_s']:.1f} {unit}")
     parts.extend(f"{tool['name']} {tool['seconds']:.2f} s" for tool in timings.get("tools", []))
     if timings.get("seconds") is not None:
         parts.append(f"took {timings['seconds']:.2f} s")

@@ -4,14 +4,20 @@ Streamlit's fast reruns start the next script run at once when the user clicks S
 something new, while the interrupted run's thread is still unwinding. Both may touch the turn: the
 old thread may still add the observation it was waiting for, the new one closes the turn to save
 it. Whoever closes first wins; anything added after that is dropped, so a turn is saved once.
+
+A turn that fails keeps its error as an assistant message with empty content and `info["error"]`:
+it is saved and shown with the turn, and the prompt renderers drop empty messages, so the model
+never reads it.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.timings import StepTimer
 from models.messages import Message
 
 STOPPED_TOOL = "Stopped by the user before the tool returned."
@@ -20,6 +26,8 @@ STOPPED_TOOL = "Stopped by the user before the tool returned."
 @dataclass
 class TurnBuffer:
     messages: list[Message]
+    timer: StepTimer = field(default_factory=StepTimer)
+    notes: dict[str, Any] = field(default_factory=dict)
     streaming: list[str] = field(default_factory=list)
     closed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -29,13 +37,32 @@ class TurnBuffer:
         with self.lock:
             if not self.closed:
                 self.streaming.append(text)
+                self.timer.token(1, text)
 
-    def add(self, message: Message) -> None:
-        """A finished message (a tool call, an observation, the answer); it supersedes streamed text."""
+    def tick(self, text: str) -> None:
+        """Generated text that isn't answer text (a tool call being written, reasoning): timed only."""
         with self.lock:
             if not self.closed:
-                self.streaming.clear()
-                self.messages.append(message)
+                self.timer.token(1, text)
+
+    def note(self, **notes: Any) -> None:
+        """Display notes for the turn's last message (e.g. the history was trimmed to fit)."""
+        with self.lock:
+            self.notes.update(notes)
+
+    def add(self, message: Message) -> None:
+        """A finished message (a tool call, an observation, the answer); it supersedes streamed text.
+
+        An observation ends a model step: its tool's time is recorded and the next step starts.
+        """
+        with self.lock:
+            if self.closed:
+                return
+            self.streaming.clear()
+            if message.role == "observation" and self.messages and self.messages[-1].is_tool_call:
+                self.timer.record_tool(self.messages[-1].metadata, float(message.info.get("seconds") or 0))
+                self.timer.model_step()
+            self.messages.append(message)
 
     def add_streamed_answer(self, info: dict[str, Any]) -> None:
         """The streamed text becomes the turn's answer."""
@@ -44,11 +71,20 @@ class TurnBuffer:
                 self.messages.append(Message("assistant", "".join(self.streaming), info=info))
                 self.streaming.clear()
 
+    def fail(self, error: str) -> None:
+        """The turn ended on an error: text streamed so far stays as a partial answer carrying it."""
+        with self.lock:
+            if not self.closed:
+                info = {"error": error, "timings": self.timer.to_dict()}
+                self.messages.append(Message("assistant", "".join(self.streaming), info=info))
+                self.streaming.clear()
+
     def close(self) -> list[Message]:
         """The turn's messages, once: a second close (from the other thread) gets nothing.
 
         A tool call cut short gets an observation saying so (every call needs its result, or
-        chat-completions servers reject the history); text cut short is kept, marked stopped.
+        chat-completions servers reject the history); text cut short is kept, marked stopped, with
+        its timings so far. The notes go on the last answer.
         """
         with self.lock:
             if self.closed:
@@ -61,5 +97,15 @@ class TurnBuffer:
                     Message("observation", STOPPED_TOOL, "system_error", call.tool_call_id, info=info)
                 )
             if self.streaming:
-                self.messages.append(Message("assistant", "".join(self.streaming), info={"stopped": True}))
+                info = {"stopped": True, "timings": self.timer.to_dict()}
+                self.messages.append(Message("assistant", "".join(self.streaming), info=info))
+            answers = [m for m in self.messages if m.role == "assistant" and not m.is_tool_call]
+            if self.notes and answers:
+                answers[-1].info = {**answers[-1].info, **self.notes}
             return list(self.messages)
+
+
+def produced_nothing(messages: Sequence[Message]) -> bool:
+    """True for a turn with no answer, call or observation after its question: only errors, or
+    nothing at all (stopped before the first token)."""
+    return all(not m.content and not m.is_tool_call for m in messages if m.role != "user")

@@ -89,6 +89,17 @@ CONVERSATIONS: list[tuple[str, list[Message], list[dict]]] = [
         [WEATHER],
     ),
     (
+        "text before a call in the same step",
+        [
+            Message("user", "Weather in Paris?"),
+            Message("assistant", "Let me look that up."),
+            Message("assistant", '{"city": "Paris"}', metadata="get_weather"),
+            Message("observation", "21"),
+            Message("assistant", "It is 21 degrees."),
+        ],
+        [WEATHER],
+    ),
+    (
         "observation with a tag",
         [
             Message("user", "Open the page"),

@@ -60,7 +60,7 @@ def test_tool_call_then_answer(env) -> None:
     assert "**21 degrees**" in answer
     assert "![" not in answer and "[🖼 tracker](http://evil.test/leak?q=secret)" in answer
     (status,) = [c for c in assistant.children.values() if type(c).__name__ == "Status"]
-    assert status.label.startswith(":material/build: get_weather · ")
+    assert status.label.startswith(":material/build: get\\_weather · "), "the name escaped for Markdown"
     assert [c.value for c in status.code] == ['{"city": "Paris"}', "Paris: 21 degrees"]
     conversation_id = at.session_state["conversation:chat"].id
     assert at.query_params["c"] in (conversation_id, [conversation_id])
@@ -133,7 +133,7 @@ def test_signed_in_users_cannot_open_each_others_conversations(env, tmp_path: Pa
     alice.button[0].click().run()
     alice.chat_input[0].set_value("What's the weather in Paris?").run()
     secret_id = alice.session_state["conversation:chat"].id
-    assert Store(data).list_conversations("alice", "chat")[0].id == secret_id
+    assert Store(data).list_conversations("pw:alice", "chat")[0].id == secret_id
 
     bob = AppTest.from_file(MAIN, default_timeout=60)
     bob.run()
@@ -145,4 +145,4 @@ def test_signed_in_users_cannot_open_each_others_conversations(env, tmp_path: Pa
     assert not bob.exception
     assert any("doesn't exist or isn't yours" in w.value for w in bob.warning)
     assert not bob.chat_message
-    assert Store(data).list_conversations("bob", "chat") == []
+    assert Store(data).list_conversations("pw:bob", "chat") == []

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from app.auth import (
+    AttemptLimiter,
     AuthConfigError,
     add_user,
     auth_mode,
     oidc_user_id,
     password_file,
+    password_user_id,
     remove_user,
     verify_password,
 )
@@ -110,8 +112,47 @@ def test_cli_reads_the_password_from_stdin(tmp_path):
     assert not verify_password("dana", "s3cret pass", path)
 
 
-def test_oidc_user_id():
+def test_user_ids_carry_their_mode():
     claims = {"iss": "https://accounts.example.com", "sub": "1234", "email": "a@example.com"}
-    assert oidc_user_id(claims) == "https://accounts.example.com#1234"
+    assert oidc_user_id(claims) == "oidc:https://accounts.example.com#1234"
     with pytest.raises(AuthConfigError):
         oidc_user_id({"email": "a@example.com"})
+    assert password_user_id("local") == "pw:local" != "local"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_failed_attempts_back_off_per_key_and_success_clears_them():
+    clock = Clock()
+    limiter = AttemptLimiter(free=3, first_wait_s=2.0, max_wait_s=10.0, clock=clock)
+    for _ in range(3):
+        assert limiter.wait_s("user:alice", "session:1") == 0
+        limiter.failed("user:alice", "session:1")
+    assert limiter.wait_s("user:alice") == 2.0
+    assert limiter.wait_s("user:bob", "session:1") == 2.0, "the same browser trying another name waits too"
+    assert limiter.wait_s("user:bob", "session:2") == 0
+    clock.now += 2.0
+    assert limiter.wait_s("user:alice") == 0
+    limiter.failed("user:alice")
+    assert limiter.wait_s("user:alice") == 4.0
+    for _ in range(5):
+        limiter.failed("user:alice")
+    assert limiter.wait_s("user:alice") == 10.0, "capped"
+    limiter.succeeded("user:alice")
+    assert limiter.wait_s("user:alice") == 0
+
+
+def test_the_limiter_forgets_stale_keys_when_full():
+    clock = Clock()
+    limiter = AttemptLimiter(free=1, max_keys=10, clock=clock)
+    for i in range(10):
+        limiter.failed(f"user:{i}")
+    clock.now += limiter.max_wait_s + 1
+    limiter.failed("user:new")
+    assert len(limiter) == 1

@@ -15,6 +15,8 @@ from tests.e2e import CHAT_BOX, MESSAGE, RunningApp, chromium, running_app
 from tests.scripted_server import Rule, ScriptedServer
 
 LONG = "\n" + "and so the story goes on " * 400
+# The issue asks for "within a second"; the bound leaves room for a loaded test machine.
+STOP_BOUND_S = 2.0
 
 
 @contextmanager
@@ -40,10 +42,13 @@ def test_stop_cancels_a_long_generation_and_keeps_the_partial_answer(tmp_path: P
         page.get_by_text("and so the story goes on").first.wait_for(timeout=30_000)
         clicked = time.monotonic()
         page.get_by_role("button", name="Stop").click()
-        while server.script.disconnects == 0 and time.monotonic() - clicked < 10:
+        while server.script.disconnects == 0 and time.monotonic() - clicked < STOP_BOUND_S:
             time.sleep(0.01)
-        print(f"stop latency: {time.monotonic() - clicked:.3f} s")
-        assert server.script.disconnects == 1, "the model server should see the request cancelled"
+        latency = time.monotonic() - clicked
+        print(f"stop latency: {latency:.3f} s")
+        assert server.script.disconnects == 1, (
+            f"the model server should see the request cancelled within {STOP_BOUND_S} s"
+        )
         page.get_by_text("stopped").first.wait_for(timeout=30_000)
         page.wait_for_function("() => new URLSearchParams(location.search).has('c')", timeout=30_000)
         data = Store(tmp_path / "data")
@@ -51,6 +56,9 @@ def test_stop_cancels_a_long_generation_and_keeps_the_partial_answer(tmp_path: P
         (turn,) = data.load_conversation("local", summary.id).turns
         assert turn[-1].info.get("stopped") is True
         assert 0 < turn[-1].content.count("story goes on") < 400, "a partial answer, kept"
+        timings = turn[-1].info["timings"]
+        assert timings["ttft_s"] > 0 and timings["tokens"] > 0, "with its timings"
+        page.get_by_text("tokens/s (app's count)").first.wait_for(timeout=30_000)
         assert page.locator(MESSAGE).count() == 2
 
 

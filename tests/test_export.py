@@ -89,3 +89,16 @@ def test_markdown_keeps_tool_calls_observations_and_timings(conversation):
     assert "**Tool call: `get_weather`**" in text
     assert "- notes.txt (sha256 " in text
     assert "- attachment: in.png (image/png)" in text
+
+
+def test_a_failed_turn_exports_its_error(tmp_path):
+    with Store(tmp_path) as store:
+        cid = store.create_conversation("alice", "chat")
+        error = "The model failed: InternalServerError: 500"
+        store.append_turn(
+            "alice", cid, [Message("user", "Hi"), Message("assistant", "", info={"error": error})]
+        )
+        conversation = store.load_conversation("alice", cid)
+    text = to_markdown(conversation)
+    assert f"## Assistant\n\n**Error:** {error}" in text
+    assert from_json(to_json(conversation)).messages[1].info["error"] == error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -248,3 +249,79 @@ def test_conversation_ids_from_outside_are_checked(tmp_path, bad: str) -> None:
         store.create_conversation("alice", "chat", conversation_id=bad)
     with pytest.raises(ValueError):
         store.conversation_workdir("alice", bad)
+
+
+def database_bytes(root) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(root.glob("studio.db*")) if p.is_file())
+
+
+def test_a_deleted_conversation_leaves_no_readable_trace(tmp_path) -> None:
+    secret = "the launch code is zebra-7731-quartz"
+    with Store(tmp_path) as store:
+        keep = store.create_conversation("alice", "chat")
+        store.append_turn("alice", keep, [Message("user", "an ordinary question")])
+        cid = store.create_conversation("alice", "documents")
+        store.append_turn("alice", cid, [Message("user", secret), Message("assistant", f"Noted: {secret}")])
+        store.attach_document("alice", cid, "codes.txt", secret.encode())
+        (store.conversation_workdir("alice", cid) / "codes.csv").write_text(secret)
+        folder = store.conversation_dir("alice", cid)
+        assert secret.encode() in database_bytes(tmp_path)
+
+        store.delete("alice", cid)
+        assert not folder.exists()
+        assert secret.encode() not in database_bytes(tmp_path), "freed pages and the WAL are wiped"
+        assert store.load_conversation("alice", keep).messages[0].content == "an ordinary question"
+    with Store(tmp_path) as reopened:
+        assert [c.id for c in reopened.list_conversations("alice", "chat")] == [keep]
+
+
+def test_search_and_limit_the_list(store) -> None:
+    ids = {}
+    for title in ["Budget 2024", "budget review", "Holiday plans", "100% sure_thing"]:
+        ids[title] = store.create_conversation("alice", "chat", title)
+    assert {c.title for c in store.list_conversations("alice", "chat", search="BUDGET")} == {
+        "Budget 2024",
+        "budget review",
+    }
+    assert [c.title for c in store.list_conversations("alice", "chat", search="0% s")] == ["100% sure_thing"]
+    assert store.list_conversations("alice", "chat", search="%") == store.list_conversations(
+        "alice", "chat", search="100%"
+    )
+    assert store.list_conversations("alice", "chat", search="_") != store.list_conversations("alice", "chat")
+    assert len(store.list_conversations("alice", "chat", limit=3)) == 3
+    assert store.list_conversations("bob", "chat", search="Budget") == []
+
+
+def test_owners_from_before_mode_prefixes_are_migrated(tmp_path) -> None:
+    from app.store import _MIGRATIONS, safe_user_name
+
+    db = sqlite3.connect(tmp_path / "studio.db")
+    for statement in _MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    for owner, cid in [("local", "a" * 32), ("alice", "b" * 32), ("https://idp.example#42", "c" * 32)]:
+        db.execute(
+            "INSERT INTO conversations (id, owner, workspace, title, created, updated) "
+            "VALUES (?, ?, 'chat', ?, 1, 1)",
+            (cid, owner, f"{owner}'s"),
+        )
+    old_folder = tmp_path / "users" / safe_user_name("alice") / "conversations" / ("b" * 32)
+    (old_folder / "documents").mkdir(parents=True)
+    (old_folder / "documents" / "notes.txt").write_text("alice's notes")
+    db.execute(
+        "INSERT INTO documents VALUES (?, 'sha', 'notes.txt', ?, 1)",
+        ("b" * 32, str(old_folder / "documents" / "notes.txt")),
+    )
+    db.commit()
+    db.close()
+
+    with Store(tmp_path) as store:
+        assert [c.title for c in store.list_conversations("local", "chat")] == ["local's"]
+        assert [c.title for c in store.list_conversations("pw:alice", "chat")] == ["alice's"]
+        assert [c.title for c in store.list_conversations("oidc:https://idp.example#42", "chat")] == [
+            "https://idp.example#42's"
+        ]
+        assert store.list_conversations("alice", "chat") == []
+        (document,) = store.load_conversation("pw:alice", "b" * 32).documents
+        assert Path(document.path).read_text() == "alice's notes"
+        assert store.conversation_dir("pw:alice", "b" * 32) / "documents" / "notes.txt" == Path(document.path)

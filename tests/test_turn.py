@@ -2,7 +2,8 @@
 
 import threading
 
-from app.turn import STOPPED_TOOL, TurnBuffer
+from app.timings import StepTimer
+from app.turn import STOPPED_TOOL, TurnBuffer, produced_nothing
 from models.messages import Message
 
 
@@ -50,3 +51,33 @@ def test_racing_closers_save_the_turn_exactly_once() -> None:
         first, second = sorted(race(turn), key=len)
         assert first == []
         assert second == turn.messages, "what was saved is all the turn holds: nothing added after"
+
+
+def test_a_stopped_answer_keeps_its_timings() -> None:
+    turn = TurnBuffer([Message("user", "go")], StepTimer(count_tokens=lambda text: len(text.split())))
+    for piece in ["one two ", "three ", "four"]:
+        turn.stream(piece)
+    *_, stopped = turn.close()
+    assert stopped.info["stopped"] is True
+    assert stopped.info["timings"]["tokens"] == 4 and stopped.info["timings"]["counted_by"] == "tokenizer"
+
+
+def test_an_error_is_kept_after_what_streamed_and_notes_go_on_the_answer() -> None:
+    turn = TurnBuffer([Message("user", "go")])
+    turn.note(trimmed={"dropped_turns": 2, "shortened_observations": 0})
+    turn.stream("half an ans")
+    turn.fail("The model failed: connection reset")
+    user, answer = turn.close()
+    assert answer.content == "half an ans"
+    assert answer.info["error"] == "The model failed: connection reset"
+    assert answer.info["trimmed"] == {"dropped_turns": 2, "shortened_observations": 0}
+    assert not produced_nothing([user, answer])
+
+
+def test_what_counts_as_producing_nothing() -> None:
+    question = Message("user", "q")
+    error = Message("assistant", "", info={"error": "boom"})
+    call = Message("assistant", "print(1)", "python", "call_1")
+    assert produced_nothing([question])
+    assert produced_nothing([question, error])
+    assert not produced_nothing([question, call, Message("observation", "1", tool_call_id="call_1"), error])

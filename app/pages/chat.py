@@ -6,7 +6,14 @@ import streamlit as st
 
 from app import session
 from app.agent import run_turn
-from app.chat_view import edit_last_question, render_history, stop_button, stream_turn, workspace_controls
+from app.chat_view import (
+    edit_last_question,
+    render_history,
+    show_flashes,
+    stop_button,
+    stream_turn,
+    workspace_controls,
+)
 from app.config import max_steps
 from app.files_view import session_files_sidebar, with_upload_note
 from app.render import safe_markdown
@@ -14,6 +21,7 @@ from app.sandbox import warm_pool
 from app.tools.browser import search_setup_hint
 from app.tools.builtins import load_tools
 from app.tools.registry import all_tools
+from models.messages import Message
 
 WORKSPACE = "chat"
 
@@ -21,6 +29,7 @@ state = session.conversation(WORKSPACE)
 session.interrupted_turn(state)
 plugin_errors = load_tools()
 warm_pool()
+files = session.session_dir(state)
 
 controls = workspace_controls(WORKSPACE, state)
 with st.sidebar:
@@ -34,25 +43,26 @@ with st.sidebar:
             st.error(f"{path}: {error}")
     if any(t.name == "simple_browser" for t in enabled) and (hint := search_setup_hint()):
         st.info(hint)
-    session_files_sidebar(session.session_dir(), session.session_id())
+    session_files_sidebar(files)
 
 st.title("All Tools")
-render_history(state.messages, state.tool_state)
+render_history(state.messages, state.tool_state, files)
+show_flashes(state)
 edited = edit_last_question(state)
 backend = session.text_backend()
 prompt = st.chat_input("Ask GLM-4…", disabled=backend is None)
 
-question = with_upload_note(prompt) if prompt else None
+question = Message("user", with_upload_note(prompt)) if prompt else None
 user_message = session.next_user_message(state, question, controls.retry, edited)
 if user_message is not None and backend is not None:
     with st.chat_message("user"):
         st.markdown(safe_markdown(user_message.content))
-    turn = session.begin_turn(state, user_message)
+    turn = session.begin_turn(state, user_message, backend.count_tokens)
     ctx = state.tool_context()
     with st.chat_message("assistant"):
         stop_button()
         history = [*controls.system, *state.messages, user_message]
         events = run_turn(backend, enabled, history, controls.params, ctx, max_steps())
-        stream_turn(events, turn)
+        stream_turn(events, turn, files)
     session.end_turn(state, turn)
     st.rerun()
