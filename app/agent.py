@@ -99,7 +99,7 @@ def run_turn(
     it is the hot path.
     """
     messages = list(history)
-    timer = StepTimer()
+    timer = StepTimer(count_tokens=backend.count_tokens)
     calls_made = 0
     trimmed = (0, 0)
     try:
@@ -134,6 +134,7 @@ def run_turn(
             if streamed > 1:
                 timer.token(streamed - 1)
             answer = "".join(text)
+            timer.finish_step(done.usage, answer + "".join(call.text for call in calls))
             if (end := _step_end(answer, calls, done, params, ctx, timer)) is not None:
                 yield end
                 return

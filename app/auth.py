@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.config import data_dir, env_str
+from app.config import AUTH_MODES, ConfigError, data_dir, env_choice, env_str
 
 LOCAL_USER = "local"
-MODES = ("none", "password", "oidc")
+MODES = AUTH_MODES
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 _USERNAME = re.compile(r"[^\s:]{1,64}")
 
@@ -38,10 +38,11 @@ class AuthConfigError(RuntimeError):
 
 
 def auth_mode() -> str:
-    mode = env_str("GLM_AUTH", "none").lower()
-    if mode not in MODES:
-        raise AuthConfigError(f"GLM_AUTH must be one of {', '.join(MODES)}; got {mode!r}")
-    return mode
+    """`GLM_AUTH`, one of `MODES` ("none" when unset); an `AuthConfigError` naming a bad value."""
+    try:
+        return env_choice("GLM_AUTH", MODES, "none")
+    except ConfigError as exc:
+        raise AuthConfigError(str(exc)) from exc
 
 
 def password_file() -> Path:

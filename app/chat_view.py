@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -14,9 +14,8 @@ import streamlit as st
 from app import session
 from app.agent import AgentEvent, Answer, HistoryTrimmed, ToolFinished, ToolRunning, ToolStarted, TurnError
 from app.conversations_view import conversation_sidebar
-from app.files_view import MAX_DOWNLOAD_BYTES
+from app.files_view import read_download
 from app.render import SafeMarkdownStream, safe_markdown
-from app.sandbox.files import read_inside
 from app.session import ConversationState
 from app.timings import format_timings
 from app.tools.browser.citations import escape_markdown, link, render_citations
@@ -91,18 +90,19 @@ def message_notes(message: Message) -> None:
     if info.get("finish_reason") == "length":
         st.caption(":material/content_cut: cut off at the max new tokens; raise 'Max new tokens' for more")
     if trimmed := info.get("trimmed"):
-        st.caption(f":material/history: {trimmed_text(trimmed)}")
+        _trimmed_caption(trimmed)
     if timings := format_timings(info.get("timings") or {}):
         st.caption(timings)
 
 
-def trimmed_text(trimmed: dict[str, int]) -> str:
+def _trimmed_caption(trimmed: dict[str, int]) -> None:
+    """The note for a history cut to fit (`HistoryTrimmed`, kept as the answer's `info["trimmed"]`)."""
     parts = []
     if turns := trimmed.get("dropped_turns"):
         parts.append(f"the oldest {turns} turn{'s' * (turns != 1)} left out")
     if observations := trimmed.get("shortened_observations"):
         parts.append(f"{observations} tool output{'s' * (observations != 1)} shortened")
-    return "To fit the context window: " + " and ".join(parts) + "."
+    st.caption(":material/history: To fit the context window: " + " and ".join(parts) + ".")
 
 
 def show_flashes(state: ConversationState) -> None:
@@ -115,14 +115,6 @@ def fail_turn(turn: TurnBuffer, text: str) -> None:
     """The turn ends on this error: shown now, and kept with the turn."""
     turn.fail(text)
     st.error(text, icon=":material/error:")
-
-
-def _read_produced(root: Path, relative: str) -> bytes:
-    """Called when the user clicks: the file as it is then, never through a symlink or out of `root`."""
-    data = read_inside(root, relative, MAX_DOWNLOAD_BYTES)
-    if data is None:
-        raise FileNotFoundError(f"{relative} is gone, too large or no longer a regular file")
-    return data
 
 
 def render_attachments(attachments: Iterable[Attachment], key: str, files: Path | None = None) -> None:
@@ -142,7 +134,7 @@ def render_attachments(attachments: Iterable[Attachment], key: str, files: Path 
         elif item.kind == "file" and item.path and files is not None:
             st.download_button(
                 escape_markdown(item.name),
-                partial(_read_produced, files, item.path),
+                partial(read_download, files, item.path),
                 file_name=Path(item.path).name,
                 mime=item.mime,
                 key=f"{key}-file-{i}",
@@ -304,12 +296,9 @@ def stream_turn(events: Iterator[AgentEvent], turn: TurnBuffer, files: Path | No
             fail_turn(turn, event.text)
             event = next(events, None)
         elif isinstance(event, HistoryTrimmed):
-            trimmed = {
-                "dropped_turns": event.dropped_turns,
-                "shortened_observations": event.shortened_observations,
-            }
+            trimmed = asdict(event)
             turn.note(trimmed=trimmed)
-            st.caption(f":material/history: {trimmed_text(trimmed)}")
+            _trimmed_caption(trimmed)
             event = next(events, None)
         else:
             event = next(events, None)

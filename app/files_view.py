@@ -25,8 +25,9 @@ ANNOUNCE = "uploads-to-announce"  # folder -> names saved there since the last q
 SHOWN_FOLDER = "uploads-folder"  # the folder this run's sidebar showed
 
 
-def _read(workdir: Path, name: str) -> bytes:
-    """Called only when the user clicks: the file as it is then, never through a symlink."""
+def read_download(workdir: Path, name: str) -> bytes:
+    """Called only when the user clicks a download: the file as it is then, never through a symlink
+    or out of `workdir` (the sidebar's files and the chat's produced files alike)."""
     data = read_inside(workdir, name, MAX_DOWNLOAD_BYTES)
     if data is None:
         raise FileNotFoundError(f"{name} is gone, too large or no longer a regular file")
@@ -70,7 +71,7 @@ def session_files_sidebar(workdir: Path) -> None:
             continue
         st.download_button(
             name,
-            partial(_read, workdir, name),
+            partial(read_download, workdir, name),
             file_name=Path(name).name,
             mime=mimetypes.guess_type(name)[0] or "application/octet-stream",
             key=f"file-{i}",

@@ -16,13 +16,11 @@ from PIL import Image, ImageOps
 
 from app.docs import isolate
 from app.docs.errors import DocumentError
-from app.docs.limits import max_upload_mb
+from app.docs.limits import MAX_ASPECT_RATIO, max_upload_mb
 from models.messages import Attachment
 
 ACCEPTED_FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF"}
 MAX_SOURCE_PIXELS = 50_000_000
-# GLM-4V's image processor refuses shapes beyond 200:1; rounding to its 28-pixel patches needs a margin.
-MAX_ASPECT_RATIO = 150
 DEFAULT_MAX_PIXELS = 2048 * 2048
 THUMBNAIL_BOX = 160
 THUMBNAIL_MIN_SIDE = 24

@@ -253,6 +253,12 @@ def flash(state: ConversationState, text: str) -> None:
     st.session_state.setdefault(f"flash:{state.workspace}", []).append(text)
 
 
+def per_conversation(state: ConversationState, name: str, default: T) -> T:
+    """Browser-session state that belongs to the open conversation (New chat starts afresh), kept
+    under `<workspace>-<name>:<conversation id>`."""
+    return st.session_state.setdefault(f"{state.workspace}-{name}:{state.id}", default)
+
+
 def take_flashes(state: ConversationState) -> list[str]:
     return st.session_state.pop(f"flash:{state.workspace}", [])
 

@@ -24,57 +24,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.auth import LOCAL_USER
 from app.config import data_dir
+from app.store_schema import migrate, safe_user_name
 from models.messages import Message
 
 WORKSPACES = ("chat", "documents", "vision")
 UNTITLED = "New conversation"
 TITLE_LENGTH = 60
 
-_MIGRATIONS: list[list[str]] = [
-    [
-        """CREATE TABLE conversations (
-            id TEXT PRIMARY KEY,
-            owner TEXT NOT NULL,
-            workspace TEXT NOT NULL,
-            title TEXT NOT NULL,
-            created REAL NOT NULL,
-            updated REAL NOT NULL,
-            tool_state TEXT NOT NULL DEFAULT '{}'
-        )""",
-        "CREATE INDEX conversations_by_owner ON conversations (owner, workspace, updated)",
-        """CREATE TABLE messages (
-            conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-            turn INTEGER NOT NULL,
-            position INTEGER NOT NULL,
-            body TEXT NOT NULL,
-            PRIMARY KEY (conversation_id, turn, position)
-        ) WITHOUT ROWID""",
-        """CREATE TABLE documents (
-            conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-            sha256 TEXT NOT NULL,
-            name TEXT NOT NULL,
-            path TEXT NOT NULL,
-            added REAL NOT NULL,
-            PRIMARY KEY (conversation_id, sha256)
-        )""",
-    ],
-    [  # user ids carry their sign-in mode (app/auth.py); the no-sign-in user stays "local"
-        "UPDATE conversations SET owner = 'oidc:' || owner WHERE owner != 'local' AND instr(owner, ':') > 0",
-        "UPDATE conversations SET owner = 'pw:' || owner WHERE owner != 'local' AND instr(owner, ':') = 0",
-    ],
-]
-SCHEMA_VERSION = len(_MIGRATIONS)
 _CONVERSATION_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class ConversationNotFound(LookupError):
     """No conversation with this id belongs to this user (whether or not someone else has one)."""
-
-
-class SchemaTooNewError(RuntimeError):
-    """The database was written by a newer version of the app."""
 
 
 @dataclass(frozen=True)
@@ -124,12 +86,6 @@ def make_title(text: str) -> str:
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-def safe_user_name(user: str) -> str:
-    """A directory name for a user id: readable, and distinct for distinct ids."""
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", user)[:40].lstrip(".") or "user"
-    return f"{slug}-{hashlib.sha256(user.encode()).hexdigest()[:12]}"
-
-
 def _summary(row: sqlite3.Row) -> ConversationSummary:
     return ConversationSummary(
         row["id"], row["workspace"], row["title"] or UNTITLED, row["created"], row["updated"]
@@ -155,7 +111,8 @@ class Store:
         self._db.execute("PRAGMA foreign_keys=ON")
         # Deleted conversations are overwritten, not left readable in free pages of the file.
         self._db.execute("PRAGMA secure_delete=ON")
-        self._migrate()
+        with self._transaction(write=True) as db:
+            migrate(db, self.path, self.root)
 
     def close(self) -> None:
         with self._lock:
@@ -177,40 +134,6 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        with self._transaction(write=True) as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise SchemaTooNewError(
-                    f"{self.path} has schema version {version}; this app knows up to {SCHEMA_VERSION}"
-                )
-            owners = [r[0] for r in db.execute("SELECT DISTINCT owner FROM conversations")] if version else []
-            for statements in _MIGRATIONS[version:]:
-                for statement in statements:
-                    db.execute(statement)
-            if 0 < version < 2:
-                self._move_user_folders(db, owners)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _move_user_folders(self, db: sqlite3.Connection, old_owners: list[str]) -> None:
-        """Schema 2 renamed the owners; their folders (and stored document paths) follow."""
-        for old in old_owners:
-            if old == LOCAL_USER:
-                continue
-            new = f"oidc:{old}" if ":" in old else f"pw:{old}"
-            before, after = (
-                self.root / "users" / safe_user_name(old),
-                self.root / "users" / safe_user_name(new),
-            )
-            if not before.is_dir() or after.exists():
-                continue
-            before.rename(after)
-            db.execute(
-                "UPDATE documents SET path = :new || substr(path, length(:old) + 1) "
-                "WHERE substr(path, 1, length(:old)) = :old",
-                {"old": str(before), "new": str(after)},
-            )
 
     @staticmethod
     def _owned(db: sqlite3.Connection, user: str, conversation_id: str) -> sqlite3.Row:

@@ -1,8 +1,8 @@
 """Step timings for one answer: time to first token, decoding speed and each tool call's duration.
 
 The result of `StepTimer.to_dict()` goes in the answer's `Message.info["timings"]`, so it is stored and
-exported with the turn (`format_timings` also reads the flat `ttft_s`/`tokens_per_s`/`seconds` keys
-the agent loop puts straight in `Message.info`):
+exported with the turn (`format_timings` also reads the flat `seconds` key the agent loop puts in an
+observation's `Message.info`):
 `{"ttft_s": 0.42, "tokens": 120, "tokens_per_s": 31.5, "counted_by": "server", "total_s": 5.1,
   "tools": [{"name": "python", "seconds": 1.2}]}`.
 

@@ -140,6 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
             if chat
             else self._text_chunks(pieces, finish)
         )
+        if chat and (body.get("stream_options") or {}).get("include_usage"):
+            chunks = self._with_usage(chunks, len(pieces))
         try:
             for chunk in chunks:
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
@@ -152,6 +154,19 @@ class _Handler(BaseHTTPRequestHandler):
             with self.script.lock:
                 self.script.disconnects += 1
         self.close_connection = True
+
+    @staticmethod
+    def _with_usage(chunks, generated: int):
+        """What OpenAI-compatible servers send when asked for usage: a last chunk with no choices."""
+        yield from chunks
+        usage = {"prompt_tokens": 1, "completion_tokens": generated, "total_tokens": generated + 1}
+        yield {
+            "id": "chat-1",
+            "object": "chat.completion.chunk",
+            "model": MODEL_NAME,
+            "choices": [],
+            "usage": usage,
+        }
 
     def _text_chunks(self, pieces: list[str], finish: str):
         base = {"id": "cmpl-1", "object": "text_completion", "created": int(time.time()), "model": MODEL_NAME}

@@ -16,7 +16,7 @@ from models.events import TextDelta, ToolCallDelta
 from models.fit import FIT_NOTE
 from models.messages import GenerationParams, Message
 from models.tokens import estimate_tokens
-from tests.scripted_server import Rule, ScriptedServer
+from tests.scripted_server import Rule, ScriptedServer, tokens
 
 MODES = ["chat", "completions"]
 CTX = ToolContext("s", Path("."))
@@ -345,3 +345,23 @@ def test_a_turn_too_long_for_the_window_is_refused_with_the_reason(mode: str, op
     assert sent == 0
     assert isinstance(events[-1], TurnError)
     assert "context window of 300 tokens" in events[-1].text and "GLM_MAX_CONTEXT" in events[-1].text
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_timings_count_tokens_not_stream_chunks(mode: str, weather_tool) -> None:
+    """Chat servers report the tokens they generated (asked for with `include_usage`); over
+    `/v1/completions` the app counts them. A chunk may hold several tokens, so neither is a count
+    of chunks."""
+    reply = "\nIt is 21 degrees in Paris, France, and the sky is clear over the river."
+    with ScriptedServer([Rule(reply)]) as server:
+        events = turn(server, mode, [weather_tool])
+        body = server.requests[-1]["body"]
+    timings = next(e for e in events if isinstance(e, Answer)).message.info["timings"]
+    generated = len(tokens(reply))
+    if mode == "chat":
+        assert body["stream_options"] == {"include_usage": True}
+        assert (timings["counted_by"], timings["tokens"]) == ("server", generated)
+    else:
+        assert timings["counted_by"] == "tokenizer"
+        assert timings["tokens"] == estimate_tokens(reply.lstrip("\n"))
+    assert timings["tokens_per_s"] is None or timings["tokens_per_s"] > 0

@@ -14,21 +14,7 @@ from app.render import safe_markdown
 from app.store import Store
 from models.tiny import FIRST_SPECIAL_ID, build_text_checkpoint
 from tests.scripted_server import Rule, ScriptedServer
-
-MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
-PLUGIN = '''
-from app.tools import register_tool
-
-
-@register_tool
-def get_weather(city: str) -> str:
-    """Current weather for a city.
-
-    Args:
-        city: City name.
-    """
-    return f"{city}: 21 degrees"
-'''
+from tests.test_app_chat import MAIN, PLUGIN
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -36,7 +35,7 @@ from app.docs.errors import DocumentError, ParserStopped, ParseTimeout, Unsuppor
 from app.docs.limits import parse_memory_mb, parse_timeout_s
 from app.docs.parse import Progress
 from app.sandbox.limits import KernelLimits
-from app.sandbox.spec import bwrap_path, isolated_argv
+from app.sandbox.spec import Launcher, bwrap_path, isolated_argv
 
 _ROOT = Path(__file__).resolve().parents[2]
 WORKER = ("-m", "app.docs.worker")
@@ -46,9 +45,7 @@ MIN_RENDER_PIXELS = 150 * 150
 
 _pool: list[Worker] = []
 _pool_lock = threading.Lock()
-# bubblewrap's --die-with-parent may follow the thread that started it, and Streamlit runs each rerun on
-# a thread of its own: workers are started from this one long-lived thread.
-_launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="doc-parser-launcher")
+_launcher = Launcher("doc-parser-launcher")
 
 
 def sandboxed() -> bool:
@@ -92,7 +89,7 @@ class Worker:
     def start(cls, program: Sequence[str] = WORKER) -> Worker:
         read, write = os.pipe()
         try:
-            proc = _launcher.submit(
+            proc = _launcher.run(
                 subprocess.Popen,
                 python_command([*program, str(write)]),
                 stdin=subprocess.PIPE,
@@ -101,7 +98,7 @@ class Worker:
                 pass_fds=(write,),
                 env=worker_env(),
                 cwd=_ROOT,
-            ).result()
+            )
         except BaseException:
             os.close(read)
             raise

@@ -7,6 +7,9 @@ from app.config import env_int
 # Office files (DOCX, PPTX) are zip archives; these bound what opening one may expand to.
 MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
 MAX_ZIP_RATIO = 100
+# GLM-4V's image processor refuses shapes beyond 200:1; rounding to its 28-pixel patches needs a margin.
+# Images and rendered PDF pages alike are refused past it.
+MAX_ASPECT_RATIO = 150
 
 
 def max_upload_mb() -> int:

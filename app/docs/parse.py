@@ -7,11 +7,15 @@ import io
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from app.docs.document import Page
 from app.docs.encoding import decode_text
 from app.docs.errors import EncryptedDocument, UnsafeDocument, UnsupportedDocument
 from app.docs.limits import MAX_UNZIPPED_BYTES, MAX_ZIP_RATIO
+
+if TYPE_CHECKING:  # the readers import it themselves: importing this module never loads it
+    import pymupdf
 
 Progress = Callable[[int, int], None]
 
@@ -57,7 +61,7 @@ def no_text(name: str, kind: str) -> UnsupportedDocument:
     return UnsupportedDocument(name, f"no text found in the file{hint}")
 
 
-def open_pdf(name: str, data: bytes):
+def open_pdf(name: str, data: bytes) -> pymupdf.Document:
     """The PDF as a `pymupdf.Document` (close it), refusing damaged, encrypted and page-less files."""
     import pymupdf
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 
 from app.docs.errors import DocumentError, UnsafeDocument, UnsupportedDocument
+from app.docs.limits import MAX_ASPECT_RATIO
 from app.docs.parse import open_pdf
 
 DPI = 144
-MAX_ASPECT = 150
 
 
 def count_pages(name: str, data: bytes) -> int:
@@ -28,10 +28,10 @@ def render_page(name: str, data: bytes, page: int, max_pixels: int) -> bytes:
         width, height = sheet.rect.width, sheet.rect.height
         if min(width, height) <= 0:
             raise UnsupportedDocument(name, f"page {page} has no area (the file may be damaged)")
-        if max(width, height) / min(width, height) > MAX_ASPECT:
+        if max(width, height) / min(width, height) > MAX_ASPECT_RATIO:
             raise UnsafeDocument(
                 name,
-                f"page {page} is {width:.0f} × {height:.0f} points, a shape beyond {MAX_ASPECT}:1 "
+                f"page {page} is {width:.0f} × {height:.0f} points, a shape beyond {MAX_ASPECT_RATIO}:1 "
                 "that can't be shown legibly",
             )
         zoom = min(DPI / 72, math.sqrt(max_pixels / (width * height)))

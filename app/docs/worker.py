@@ -26,7 +26,8 @@ import base64  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
-from typing import BinaryIO  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any, BinaryIO  # noqa: E402
 
 import pymupdf  # noqa: E402, F401  (loaded while the process waits; DOCX and PPTX readers load on demand)
 
@@ -35,9 +36,10 @@ from app.docs.parse import iter_pages, no_text  # noqa: E402
 from app.docs.pdf_render import count_pages, render_page  # noqa: E402
 
 BATCH_CHARS = 200_000
+Emit = Callable[[dict[str, Any]], None]
 
 
-def _parse(name: str, data: bytes, emit) -> None:
+def _parse(name: str, data: bytes, emit: Emit) -> None:
     kind, pages = iter_pages(name, data, lambda done, total: emit({"progress": [done, total]}))
     batch, size, found = [], 0, False
     for page in pages:
@@ -53,7 +55,7 @@ def _parse(name: str, data: bytes, emit) -> None:
     emit({"kind": kind})
 
 
-def _run(job: dict, data: bytes, emit) -> None:
+def _run(job: dict[str, Any], data: bytes, emit: Emit) -> None:
     name = job["name"]
     if job["task"] == "parse":
         _parse(name, data, emit)

@@ -38,11 +38,6 @@ def shelf(state: ConversationState) -> Shelf:
     return Shelf(session.store(), session.user_id(), state.id)
 
 
-def per_conversation(state: ConversationState, name: str, default: Any) -> Any:
-    """Browser-session state that belongs to the open conversation (New chat starts afresh)."""
-    return st.session_state.setdefault(f"documents-{name}:{state.id}", default)
-
-
 def _bar_progress(bar: Any, name: str) -> Progress:
     def show(done: int, total: int) -> None:
         bar.progress(min(1.0, done / max(total, 1)), text=f"Reading {name}: {done} of {total}")
@@ -55,9 +50,9 @@ def add_uploads(state: ConversationState, uploads: list[Any]) -> bool:
 
     The conversation is saved first, so its documents are there after a reload. Says whether any was added.
     """
-    done: set[str] = per_conversation(state, "done", set())
-    errors: dict[str, str] = per_conversation(state, "errors", {})
-    unopened: dict[str, str] = per_conversation(state, "unopened", {})
+    done: set[str] = session.per_conversation(state, "done", set())
+    errors: dict[str, str] = session.per_conversation(state, "errors", {})
+    unopened: dict[str, str] = session.per_conversation(state, "unopened", {})
     new = [u for u in uploads if u.file_id not in done]
     if not new:
         return False
@@ -87,7 +82,7 @@ def open_documents(state: ConversationState) -> list[Document]:
     """
     if not state.tool_state.get("documents"):
         return []
-    unopened: dict[str, str] = per_conversation(state, "unopened", {})
+    unopened: dict[str, str] = session.per_conversation(state, "unopened", {})
     bars: list[Any] = []
 
     def progress_for(name: str) -> Progress:
@@ -111,7 +106,7 @@ def index_documents(docs: list[Document]) -> None:
 
 def document_list(state: ConversationState, docs: list[Document]) -> None:
     names = {e["sha256"]: e["name"] for e in state.tool_state.get("documents", [])}
-    unopened: dict[str, str] = per_conversation(state, "unopened", {})
+    unopened: dict[str, str] = session.per_conversation(state, "unopened", {})
     rows = [(d.sha256, d, "") for d in docs] + [
         (sha, None, why) for sha, why in unopened.items() if sha in names
     ]
@@ -126,7 +121,7 @@ def document_list(state: ConversationState, docs: list[Document]) -> None:
             shelf(state).remove(state.tool_state, sha)
             unopened.pop(sha, None)
             st.rerun()
-    for message in per_conversation(state, "errors", {}).values():
+    for message in session.per_conversation(state, "errors", {}).values():
         st.error(message, icon=":material/error:")
 
 

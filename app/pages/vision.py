@@ -27,7 +27,6 @@ from models.vision.base import check_image_count
 
 WORKSPACE = "vision"
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
-STAGED = "vision-staged"
 
 
 @dataclass
@@ -46,11 +45,6 @@ class Staged:
 
     attachments: list[Attachment] = field(default_factory=list)
     refusal: Refusal | None = None
-
-
-def staged_for(conversation_id: str) -> Staged:
-    """Each conversation has its own: New chat starts empty, and a bad attachment stays in its chat."""
-    return st.session_state.setdefault(f"{STAGED}:{conversation_id}", Staged())
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -123,7 +117,7 @@ def show_staged(staged: Staged) -> None:
             st.rerun()
 
 
-def new_message(backend: VisionBackend, staged: Staged) -> Message | None:
+def new_message(backend: VisionBackend, staged: Staged, history: list[Message]) -> Message | None:
     """The user's new message, with the staged attachments. Everything is checked before anything is
     cleared: a refused message names the file at fault, keeps its text on the page and its valid
     images staged (unless the model's image limit was the problem)."""
@@ -142,7 +136,6 @@ def new_message(backend: VisionBackend, staged: Staged) -> Message | None:
             problems.append(str(exc))
     message = Message("user", text, attachments=[*staged.attachments, *uploads])
     if not problems:
-        history = session.conversation(WORKSPACE).messages
         try:
             check_image_count([*history, message], backend.max_images, backend.model_name)
         except VisionInputError as exc:
@@ -159,7 +152,7 @@ def new_message(backend: VisionBackend, staged: Staged) -> Message | None:
 
 state = session.conversation(WORKSPACE)
 session.interrupted_turn(state)
-staged = staged_for(state.id)
+staged = session.per_conversation(state, "staged", Staged())  # a bad attachment stays in its chat
 
 st.title("Vision")
 backend = session.vision_backend()
@@ -168,8 +161,6 @@ controls = workspace_controls(WORKSPACE, state)
 if backend is not None:
     with st.sidebar:
         pdf_page_picker(staged, backend.max_pixels)
-
-if backend is not None:
     limit = "any number of images" if backend.max_images is None else f"up to {backend.max_images} image(s)"
     st.caption(f"{backend.model_name} · {limit} per conversation")
 render_history(state.messages)
@@ -181,7 +172,8 @@ if backend is None:
 
 show_flashes(state)
 edited = edit_last_question(state)
-user_message = session.next_user_message(state, new_message(backend, staged), controls.retry, edited)
+new = new_message(backend, staged, state.messages)
+user_message = session.next_user_message(state, new, controls.retry, edited)
 if user_message is not None:
     with st.chat_message("user"):
         if user_message.content:

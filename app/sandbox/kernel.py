@@ -18,7 +18,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import zmq
@@ -30,7 +29,7 @@ from app.sandbox.disk import DiskWatch
 from app.sandbox.errors import CellTimeoutError, DeadKernelError, KernelStartError
 from app.sandbox.limits import KernelLimits
 from app.sandbox.outputs import ExecutionResult, OutputCollector
-from app.sandbox.spec import kernel_env, kernel_spec, require_sandbox
+from app.sandbox.spec import Launcher, kernel_env, kernel_spec, require_sandbox
 
 INTERRUPT_GRACE_S = 3.0
 START_TIMEOUT_S = 60.0
@@ -41,9 +40,7 @@ NEW_KERNEL_NOTE = (
 _POLL_S = 0.1
 _UID_BASE = 200_000
 _UID_SPAN = 50_000
-# bwrap's --die-with-parent fires when the *thread* that started it ends, and Streamlit runs each
-# script rerun on a new thread: every kernel is launched from this one long-lived thread instead.
-_launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel-launcher")
+_launcher = Launcher("kernel-launcher")
 _uids_in_use: set[int] = set()
 _uid_lock = threading.Lock()
 
@@ -125,13 +122,13 @@ class Kernel:
         log_path = self.runtime_dir / "kernel.log"
         try:
             with open(log_path, "wb") as log:
-                _launcher.submit(
+                _launcher.run(
                     self._manager.start_kernel,
                     env=kernel_env(self.limits, home),
                     cwd=str(self.workdir if not self.limits.sandbox else self.runtime_dir),
                     stdout=subprocess.DEVNULL,
                     stderr=log,
-                ).result()
+                )
             self.client = self._manager.blocking_client()
             self.client.start_channels()
             self.client.wait_for_ready(timeout=START_TIMEOUT_S)

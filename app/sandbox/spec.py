@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from jupyter_client.kernelspec import KernelSpec
 
@@ -38,6 +41,23 @@ _ETC_FILES = (
     "/etc/nsswitch.conf",
 )
 _NETWORK_ETC_FILES = ("/etc/hosts", "/etc/resolv.conf", "/etc/ssl", "/etc/ca-certificates")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Launcher:
+    """One long-lived thread that starts sandboxed processes.
+
+    bubblewrap's `--die-with-parent` fires when the *thread* that started it ends, and Streamlit runs
+    each script rerun on a thread of its own: kernels and document parsers are launched from here.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    def run(self, start: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`start(*args, **kwargs)` on the launcher thread; its result, or its exception."""
+        return self._thread.submit(start, *args, **kwargs).result()
 
 
 def bwrap_path() -> str | None:
@@ -115,14 +135,14 @@ def _ipykernel_argv() -> list[str]:
     ]
 
 
-def _namespaces(limits: KernelLimits, uid: int | None) -> list[str]:
+def _namespaces(network: bool, uid: int | None) -> list[str]:
     if uid is None:
         args = ["--unshare-all"]
     else:
         # No user namespace: the kernel drops to its own host uid with setpriv instead, because
         # RLIMIT_NPROC is never enforced for processes that are root on the host.
         args = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
-    if limits.network:
+    if network:
         args.append("--share-net")
     return args
 
@@ -142,32 +162,64 @@ def _drop_privileges(uid: int | None) -> list[str]:
     return [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--"]
 
 
-def sandbox_argv(limits: KernelLimits, runtime_dir: Path, workdir: Path, uid: int | None = None) -> list[str]:
-    """bwrap arguments; order matters: `--tmpfs /tmp` comes before binds that may live under /tmp.
+def _bwrap_argv(
+    uid: int | None,
+    *,
+    network: bool,
+    tmp_mb: int,
+    shm: bool,
+    etc: tuple[str, ...],
+    read_only: Sequence[str],
+    binds: Sequence[tuple[str, str]],
+    chdir: str,
+    env: dict[str, str],
+) -> list[str]:
+    """The bwrap prefix both sandboxes share, up to and including `--` and the privilege drop.
 
-    `uid` is the host uid the kernel runs as when the app itself is root (None otherwise).
+    Order matters: `--tmpfs /tmp` comes before binds that may live under /tmp. The system, the Python
+    environment, `etc` (when present) and `read_only` are read-only; `binds` (source, target) writable.
     """
     bwrap = bwrap_path()
     if bwrap is None:
         raise SandboxUnavailableError("bubblewrap (bwrap) is not installed")
-    args = [bwrap, *_namespaces(limits, uid)]
+    args = [bwrap, *_namespaces(network, uid)]
     args += ["--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
-    args += ["--perms", "1777", "--size", str(limits.tmp_mb * _MIB), "--tmpfs", "/tmp"]
+    args += ["--perms", "1777", "--size", str(tmp_mb * _MIB), "--tmpfs", "/tmp"]
     args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--perms", "1777", "--size", str(SHM_MB * _MIB), "--tmpfs", "/dev/shm"]
+    if shm:
+        args += ["--perms", "1777", "--size", str(SHM_MB * _MIB), "--tmpfs", "/dev/shm"]
     args += _system_binds()
-    etc = _ETC_FILES + (_NETWORK_ETC_FILES if limits.network else ())
     python_dirs = _python_dirs()
-    args += _dirs_for([*etc, *python_dirs, str(runtime_dir), MOUNT_POINT])
+    args += _dirs_for([*etc, *python_dirs, *read_only, *(target for _, target in binds)])
     for name in etc:
         args += ["--ro-bind-try", name, name]
-    for path in python_dirs:
+    for path in [*python_dirs, *read_only]:
         args += ["--ro-bind", path, path]
-    args += ["--bind", str(runtime_dir), str(runtime_dir)]
-    args += ["--bind", str(workdir), MOUNT_POINT, "--chdir", MOUNT_POINT]
-    for key, value in kernel_env(limits, home="/tmp").items():
+    for source, target in binds:
+        args += ["--bind", source, target]
+    args += ["--chdir", chdir]
+    for key, value in env.items():
         args += ["--setenv", key, value]
-    return [*args, "--", *_drop_privileges(uid), *_limit_argv(limits), *_ipykernel_argv()]
+    return [*args, "--", *_drop_privileges(uid)]
+
+
+def sandbox_argv(limits: KernelLimits, runtime_dir: Path, workdir: Path, uid: int | None = None) -> list[str]:
+    """The kernel's bwrap command: its IPC folder and the conversation's folder (at /mnt/data) writable.
+
+    `uid` is the host uid the kernel runs as when the app itself is root (None otherwise).
+    """
+    prefix = _bwrap_argv(
+        uid,
+        network=limits.network,
+        tmp_mb=limits.tmp_mb,
+        shm=True,
+        etc=_ETC_FILES + (_NETWORK_ETC_FILES if limits.network else ()),
+        read_only=(),
+        binds=[(str(runtime_dir), str(runtime_dir)), (str(workdir), MOUNT_POINT)],
+        chdir=MOUNT_POINT,
+        env=kernel_env(limits, home="/tmp"),
+    )
+    return [*prefix, *_limit_argv(limits), *_ipykernel_argv()]
 
 
 def kernel_spec(
@@ -207,21 +259,15 @@ def isolated_argv(
     `read_only` paths read-only, nothing else of the host (no data directory). The environment is `env`
     and nothing else. `uid` is the host uid to run as when the app itself is root (None otherwise).
     """
-    bwrap = bwrap_path()
-    if bwrap is None:
-        raise SandboxUnavailableError("bubblewrap (bwrap) is not installed")
-    python_dirs = _python_dirs()
-    args = [bwrap, *_namespaces(KernelLimits(network=False), uid)]
-    args += ["--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
-    args += ["--perms", "1777", "--size", str(SHM_MB * _MIB), "--tmpfs", "/tmp"]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    args += _system_binds()
-    args += _dirs_for([*_ETC_FILES, *python_dirs, *read_only])
-    for name in _ETC_FILES:
-        args += ["--ro-bind-try", name, name]
-    for path in [*python_dirs, *read_only]:
-        args += ["--ro-bind", path, path]
-    args += ["--chdir", "/tmp"]
-    for key, value in ({"HOME": "/tmp", "TMPDIR": "/tmp"} | (env or {})).items():
-        args += ["--setenv", key, value]
-    return [*args, "--", *_drop_privileges(uid), *command]
+    prefix = _bwrap_argv(
+        uid,
+        network=False,
+        tmp_mb=SHM_MB,
+        shm=False,
+        etc=_ETC_FILES,
+        read_only=read_only,
+        binds=(),
+        chdir="/tmp",
+        env={"HOME": "/tmp", "TMPDIR": "/tmp"} | (env or {}),
+    )
+    return [*prefix, *command]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 from models.backends.base import ChatBackend, ToolDeclaration
-from models.settings import ModelSettings
+from models.settings import ModelSettings, env_str
 
 __all__ = ["BackendLoadError", "ChatBackend", "ToolDeclaration", "get_text_backend"]
 
@@ -27,7 +25,7 @@ def get_text_backend(settings: ModelSettings | None = None) -> ChatBackend:
                 settings.model,
                 settings.api_mode,
                 settings.max_context,
-                model_explicit=bool(os.environ.get("GLM_MODEL", "").strip()),
+                model_explicit=bool(env_str("GLM_MODEL")),
             )
         except ModelListError as exc:
             raise BackendLoadError(

@@ -118,16 +118,20 @@ class ChatCompletionsBackend:
             "temperature": params.temperature,
             "top_p": params.top_p,
             "stream": True,
+            "stream_options": {"include_usage": True},  # the real token count, for the step timings
         }
         if tools:
             request["tools"] = [{"type": "function", "function": t.function_schema} for t in tools]
         calls: dict[int, _PendingCall] = {}
         finish = "stop"
+        usage: dict[str, int] = {}
         with self.client.chat.completions.create(**request) as stream:
             for chunk in stream:
                 if cancel.is_set():
                     finish = "cancelled"
                     break
+                if chunk.usage is not None and chunk.usage.completion_tokens is not None:
+                    usage = {"completion_tokens": chunk.usage.completion_tokens}
                 if not chunk.choices:
                     continue
                 choice = chunk.choices[0]
@@ -143,7 +147,7 @@ class ChatCompletionsBackend:
             yield ToolCall(call.name, _call_text(by_name.get(call.name), call), call.id or new_call_id())
         if calls and finish in ("stop", "tool_calls"):
             finish = "tool_call"
-        yield Done(finish)
+        yield Done(finish, usage)
 
 
 def _grow_call(call: _PendingCall, part: Any) -> Iterator[ToolCallDelta]:

@@ -7,9 +7,7 @@ server for its models once.
 
 from __future__ import annotations
 
-import os
-
-from models.settings import ModelSettings
+from models.settings import ModelSettings, env_str
 from models.vision.base import VisionBackend, VisionEvent, VisionInputError, VisionLoadError
 
 __all__ = ["VisionBackend", "VisionEvent", "VisionInputError", "VisionLoadError", "get_vision_backend"]
@@ -20,7 +18,7 @@ def get_vision_backend(settings: ModelSettings | None = None) -> VisionBackend:
     if settings.backend == "openai":
         from models.vision.openai_chat import load_openai_vision_backend
 
-        explicit = bool(os.environ.get("GLM_VISION_MODEL", "").strip())
+        explicit = bool(env_str("GLM_VISION_MODEL"))
         return load_openai_vision_backend(
             settings.api_base, settings.api_key, settings.vision_model, explicit
         )

@@ -13,7 +13,7 @@ import httpx
 from ddgs import DDGS
 from ddgs.exceptions import DDGSException
 
-from app.config import env_str
+from app.config import SEARCH_BACKENDS, env_str
 from app.tools.browser.budget import Budget, Cancelled, call_abandonable
 from app.tools.browser.fetch import FetchError, FetchSettings, fetch
 from app.tools.browser.guard import BlockedURL, allow_problems, ascii_host
@@ -57,7 +57,7 @@ def _backend_problem() -> str | None:
     backend = env_str("GLM_SEARCH_BACKEND").lower()
     if not backend:
         return f"Web search is off. {_SETUP}"
-    if backend not in {"searxng", "duckduckgo", *_REQUIRED}:
+    if backend not in SEARCH_BACKENDS:
         return f"Unknown GLM_SEARCH_BACKEND {backend!r}. {_SETUP}"
     needed = _REQUIRED.get(backend)
     if needed and not env_str(needed):

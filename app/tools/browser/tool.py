@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
+import contextlib
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from app.config import env_int
 from app.tools.base import Tool, ToolContext, ToolResult
-from app.tools.browser.budget import Budget
+from app.tools.browser.budget import Budget, Cancelled
 from app.tools.browser.citations import add_source, browser_state, host_of
 from app.tools.browser.commands import USAGE, CommandError, MClick, OpenURL, Search, parse_command
 from app.tools.browser.extract import Page, make_page
@@ -148,9 +148,10 @@ def fetch_pages(urls: list[str], ctx: ToolContext | None = None) -> list[Page | 
     futures = [executor.submit(_fetch_page, url, settings, budget, max_chars) for url in urls]
     try:
         pending: set[Future] = set(futures)
-        while pending and time.monotonic() < budget.deadline and not (cancel and cancel.is_set()):
-            left = budget.deadline - time.monotonic()
-            _, pending = wait(pending, timeout=min(left, 0.2), return_when=FIRST_COMPLETED)
+        with contextlib.suppress(TimeoutError, Cancelled):  # unfinished pages are reported below
+            while pending:
+                wait_s = budget.wait_for(budget.deadline, TimeoutError, poll=True)
+                _, pending = wait(pending, timeout=wait_s, return_when=FIRST_COMPLETED)
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
     stopped = "cancelled" if cancel and cancel.is_set() else f"timed out after {settings.total_timeout:g} s"

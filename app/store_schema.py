@@ -1,0 +1,90 @@
+"""The conversation store's SQLite schema, its migrations, and where each user's files live.
+
+`migrate` brings a database of any earlier version up to `SCHEMA_VERSION`, inside the caller's
+transaction; a database from a newer app is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from pathlib import Path
+
+from app.auth import LOCAL_USER
+
+_MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            workspace TEXT NOT NULL,
+            title TEXT NOT NULL,
+            created REAL NOT NULL,
+            updated REAL NOT NULL,
+            tool_state TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX conversations_by_owner ON conversations (owner, workspace, updated)",
+        """CREATE TABLE messages (
+            conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+            turn INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (conversation_id, turn, position)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE documents (
+            conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+            sha256 TEXT NOT NULL,
+            name TEXT NOT NULL,
+            path TEXT NOT NULL,
+            added REAL NOT NULL,
+            PRIMARY KEY (conversation_id, sha256)
+        )""",
+    ],
+    [  # user ids carry their sign-in mode (app/auth.py); the no-sign-in user stays "local"
+        "UPDATE conversations SET owner = 'oidc:' || owner WHERE owner != 'local' AND instr(owner, ':') > 0",
+        "UPDATE conversations SET owner = 'pw:' || owner WHERE owner != 'local' AND instr(owner, ':') = 0",
+    ],
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer version of the app."""
+
+
+def safe_user_name(user: str) -> str:
+    """A directory name for a user id: readable, and distinct for distinct ids."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", user)[:40].lstrip(".") or "user"
+    return f"{slug}-{hashlib.sha256(user.encode()).hexdigest()[:12]}"
+
+
+def migrate(db: sqlite3.Connection, path: Path, root: Path) -> None:
+    """Bring the database at `path` (data under `root`) to `SCHEMA_VERSION`, in `db`'s write transaction."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNewError(f"{path} has schema version {version}; this app knows up to {SCHEMA_VERSION}")
+    owners = [r[0] for r in db.execute("SELECT DISTINCT owner FROM conversations")] if version else []
+    for statements in _MIGRATIONS[version:]:
+        for statement in statements:
+            db.execute(statement)
+    if 0 < version < 2:
+        _move_user_folders(db, root, owners)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _move_user_folders(db: sqlite3.Connection, root: Path, old_owners: list[str]) -> None:
+    """Schema 2 renamed the owners; their folders (and stored document paths) follow."""
+    for old in old_owners:
+        if old == LOCAL_USER:
+            continue
+        new = f"oidc:{old}" if ":" in old else f"pw:{old}"
+        before, after = root / "users" / safe_user_name(old), root / "users" / safe_user_name(new)
+        if not before.is_dir() or after.exists():
+            continue
+        before.rename(after)
+        db.execute(
+            "UPDATE documents SET path = :new || substr(path, length(:old) + 1) "
+            "WHERE substr(path, 1, length(:old)) = :old",
+            {"old": str(before), "new": str(after)},
+        )
