@@ -106,12 +106,14 @@ def raw_get_text(data: bytes) -> float:
 
 
 def pipeline(names_and_data: list[tuple[str, bytes]], cache: Path | None = None) -> float:
-    """Upload to ready index for files added one after another (as the page does), nothing cached."""
+    """Upload to ready index for files added one after another, nothing cached yet: as the page does it,
+    into a conversation's folder (the parse cache is written there; its worker serves its next file)."""
     clear_memory_cache()
-    start = time.perf_counter()
-    docs = [load_document(name, data, cache=cache) for name, data in names_and_data]
-    build_index(docs)
-    return time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as conversation:
+        start = time.perf_counter()
+        docs = [load_document(name, data, cache=cache or Path(conversation)) for name, data in names_and_data]
+        build_index(docs)
+        return time.perf_counter() - start
 
 
 def page_opened() -> None:

@@ -209,3 +209,43 @@ def test_render_refuses_bad_pages_and_files():
         pdf_page_count(locked, "locked.pdf")
     with pytest.raises(UnsupportedDocument, match=r"^broken\.pdf: not a readable PDF"):
         pdf_page_count(b"%PDF-1.7\n" + bytes(range(256)) * 20, "broken.pdf")
+
+
+def test_a_conversation_s_files_in_a_row_share_a_worker_and_no_one_else_gets_it(monkeypatch):
+    """A multi-file upload doesn't pay a worker start per file: the worker that read a conversation's
+    file waits for that conversation's next one, and only for it; an error or the wait ending stops it."""
+    first = parse_isolated("a.txt", b"alpha", owner="conversation-a")
+    kept = isolate._kept["conversation-a"]
+    assert parse_isolated("b.txt", b"beta", owner="conversation-a") != first
+    assert isolate._kept["conversation-a"] is kept and kept.jobs == 2 and kept.alive()
+
+    parse_isolated("c.txt", b"gamma", owner="conversation-b")
+    other = isolate._kept["conversation-b"]
+    assert other is not kept and other.proc.pid != kept.proc.pid
+    assert isolate._kept["conversation-a"] is kept
+
+    with pytest.raises(EncryptedDocument):
+        parse_isolated("locked.pdf", _locked(), owner="conversation-a")
+    assert "conversation-a" not in isolate._kept and not kept.alive(), "an error stops the worker"
+
+    monkeypatch.setattr(isolate, "KEEP_S", 0.0)
+    isolate.prestart()
+    assert not isolate._kept and not other.alive(), "kept workers go when their wait is over"
+
+
+def test_a_kept_worker_gets_its_cpu_limit_anew_for_each_file():
+    """The CPU limit is per file: twelve files of a quarter second each pass a 2-second limit in one
+    worker (the limit set once, on the first, would stop the worker around the eighth)."""
+    doc = pymupdf.open()
+    for _ in range(500):
+        doc.new_page().insert_textbox(pymupdf.Rect(50, 50, 560, 800), "Lorem ipsum dolor sit amet. " * 80)
+    data = doc.tobytes()
+    for n in range(12):
+        assert len(parse_isolated(f"{n}.pdf", data, timeout=1.5, owner="conversation-c")[1]) == 500
+    assert isolate._kept["conversation-c"].jobs == 12
+
+
+def _locked() -> bytes:
+    return pymupdf.open(stream=pdf((595, 842))).tobytes(
+        encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="u", owner_pw="o"
+    )

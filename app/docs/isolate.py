@@ -7,8 +7,9 @@ of its own. A subprocess rather than multiprocessing: a spawned multiprocessing 
 parent's `__main__` (Streamlit's CLI, pytest), which costs a second and more for nothing.
 
 Starting Python and PyMuPDF takes a few tenths of a second, so a small pool of workers is kept loaded
-ahead of need, and a replacement starts as soon as one is taken; each worker still reads only one file,
-under limits it sets before it sees the bytes.
+ahead of need, and a replacement starts as soon as one is taken. A worker that read a file for a
+conversation stays with that conversation for a few seconds, so the other files of a multi-file upload
+don't each pay for a start; it never reads another conversation's file, and any error stops it.
 """
 
 from __future__ import annotations
@@ -40,10 +41,14 @@ from app.sandbox.spec import Launcher, bwrap_path, isolated_argv
 _ROOT = Path(__file__).resolve().parents[2]
 WORKER = ("-m", "app.docs.worker")
 POOL_SIZE = 2
+KEEP_S = 10.0  # how long a worker waits for its conversation's next file
+KEEP_JOBS = 16  # files one worker reads at most
+MAX_KEPT = 4
 NOBODY = 65534  # the uid the worker runs as when the app is root
 MIN_RENDER_PIXELS = 150 * 150
 
 _pool: list[Worker] = []
+_kept: dict[str, Worker] = {}  # by owner (the conversation's cache folder)
 _pool_lock = threading.Lock()
 _launcher = Launcher("doc-parser-launcher")
 
@@ -75,7 +80,7 @@ def python_command(args: Sequence[str]) -> list[str]:
 
 @dataclass
 class Worker:
-    """One child process, good for one job.
+    """One child process: jobs one at a time, for one owner, until an error or `stop()`.
 
     `start(program)` runs `python *program FD`, FD being the write end of its answer channel; the
     default program is the worker module, anything else speaks its protocol (tests probe the sandbox so).
@@ -83,7 +88,13 @@ class Worker:
 
     proc: subprocess.Popen
     channel: IO[bytes]
+    lines: queue.Queue[bytes] = field(default_factory=queue.Queue, repr=False)
+    jobs: int = 0
+    idle_since: float = field(default_factory=time.monotonic, repr=False)
     _stopped: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        threading.Thread(target=self._drain, daemon=True).start()
 
     @classmethod
     def start(cls, program: Sequence[str] = WORKER) -> Worker:
@@ -115,21 +126,23 @@ class Worker:
         data: bytes,
         timeout: float,
         on_record: Callable[[dict[str, Any]], None] | None = None,
+        keep: bool = False,
     ) -> dict[str, Any]:
         """Send the job and the bytes; `progress` and `pages` records go to `on_record`, the last is returned.
 
-        The worker is stopped when this returns or raises (after a timeout, an error, or its death).
+        The worker is stopped when this raises (a timeout, an error, its death), and when it returns
+        unless `keep` asks for it to wait for its owner's next job.
         """
         name = job["name"]
-        lines: queue.Queue[bytes] = queue.Queue()
-        header = json.dumps(job).encode() + b"\n"
+        self.jobs += 1
+        header = json.dumps({**job, "size": len(data)}).encode() + b"\n"
         threading.Thread(target=self._feed, args=(header, data), daemon=True).start()
-        threading.Thread(target=self._drain, args=(lines,), daemon=True).start()
         deadline = time.monotonic() + timeout
+        answered = False
         try:
             while True:
-                try:
-                    line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                try:  # past the deadline, even an answer that is already there is too late
+                    line = self.lines.get(timeout=_left(deadline))
                 except queue.Empty:
                     raise ParseTimeout(
                         name, f"reading it took longer than {timeout:g} s, so it was stopped"
@@ -146,9 +159,12 @@ class Worker:
                     if on_record is not None:
                         on_record(record)
                     continue
+                answered = True
                 return record
         finally:
-            self.stop()
+            self.idle_since = time.monotonic()
+            if not (keep and answered):
+                self.stop()
 
     def stop(self) -> None:
         if self._stopped:
@@ -165,17 +181,17 @@ class Worker:
         try:
             self.proc.stdin.write(header)
             self.proc.stdin.write(data)
-            self.proc.stdin.close()
+            self.proc.stdin.flush()
         except (BrokenPipeError, ValueError, OSError):
             pass  # the child died or was killed; the reader reports why
 
-    def _drain(self, lines: queue.Queue[bytes]) -> None:
+    def _drain(self) -> None:
         try:
             for line in self.channel:
-                lines.put(line)
+                self.lines.put(line)
         except (ValueError, OSError):
             pass
-        lines.put(b"")
+        self.lines.put(b"")
 
     def _death_reason(self, memory_mb: int) -> str:
         try:
@@ -191,6 +207,14 @@ class Worker:
                 cause = f"signal {number}"
             return f"the parser was stopped by {cause} (over the {memory_mb} MiB memory limit or out of time)"
         return f"the parser stopped unexpectedly (exit code {code}); the file may be damaged or too large"
+
+
+def _left(deadline: float) -> float:
+    """Seconds left before `deadline`; `queue.Empty` when none are."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise queue.Empty
+    return left
 
 
 def _decode(name: str, line: bytes) -> dict[str, Any]:
@@ -211,12 +235,20 @@ def run_job(
     timeout: float | None = None,
     memory_mb: int | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    owner: str | None = None,
 ) -> dict[str, Any]:
-    """One task ("parse", "count", "render") on a file in a worker from the pool; its final answer."""
+    """One task ("parse", "count", "render") on a file in a worker from the pool; its final answer.
+
+    With an `owner` (a conversation), the worker is kept for that owner's next file for `KEEP_S` seconds.
+    """
     timeout = timeout if timeout is not None else parse_timeout_s()
     memory_mb = memory_mb if memory_mb is not None else parse_memory_mb()
     job = {"task": task, "name": name, "memory_mb": memory_mb, "cpu_s": int(timeout) + 1, **(params or {})}
-    return _take_worker().run(job, data, timeout, on_record)
+    worker = _take_worker(owner)
+    record = worker.run(job, data, timeout, on_record, keep=owner is not None and worker.jobs < KEEP_JOBS)
+    if owner is not None and worker.alive():
+        _keep(owner, worker)
+    return record
 
 
 def parse_isolated(
@@ -226,10 +258,12 @@ def parse_isolated(
     on_pages: Callable[[list[Page]], None] | None = None,
     timeout: float | None = None,
     memory_mb: int | None = None,
+    owner: str | None = None,
 ) -> tuple[str, list[Page]]:
     """`parse.parse_bytes` in a worker: the file's kind and pages, or a `DocumentError`.
 
-    `on_pages` gets the pages in batches as the worker reads them, to index while it reads on.
+    `on_pages` gets the pages in batches as the worker reads them, to index while it reads on; `owner`
+    as for `run_job`.
     """
     pages: list[Page] = []
 
@@ -242,7 +276,7 @@ def parse_isolated(
             if on_pages is not None:
                 on_pages(batch)
 
-    final = run_job("parse", name, data, timeout=timeout, memory_mb=memory_mb, on_record=take)
+    final = run_job("parse", name, data, timeout=timeout, memory_mb=memory_mb, on_record=take, owner=owner)
     return final["kind"], pages
 
 
@@ -266,16 +300,18 @@ def render_pdf_page(data: bytes, page: int, name: str, max_pixels: int) -> bytes
 def prestart() -> None:
     """Have `POOL_SIZE` workers loaded and waiting, so files don't wait for Python and PyMuPDF to start."""
     with _pool_lock:
+        _stop_stale()
         _pool[:] = [w for w in _pool if w.alive()]
         while len(_pool) < POOL_SIZE:
             _pool.append(Worker.start())
 
 
 def shutdown() -> None:
-    """Stop the waiting workers (they also exit by themselves when this process does)."""
+    """Stop the waiting and kept workers (they also exit by themselves when this process does)."""
     with _pool_lock:
-        idle = _pool[:]
+        idle = [*_pool, *_kept.values()]
         _pool.clear()
+        _kept.clear()
     for worker in idle:
         worker.stop()
 
@@ -283,9 +319,14 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
-def _take_worker() -> Worker:
-    """A loaded worker if one is waiting; its replacement starts loading at once, while it reads."""
+def _take_worker(owner: str | None) -> Worker:
+    """The owner's kept worker, else a loaded one if one is waiting (its replacement starts loading at
+    once, while it reads), else a new one."""
     with _pool_lock:
+        _stop_stale()
+        kept = _kept.pop(owner, None) if owner is not None else None
+        if kept is not None and kept.alive():
+            return kept
         worker = next((w for w in _pool if w.alive()), None)
         if worker is not None:
             _pool.remove(worker)
@@ -293,3 +334,22 @@ def _take_worker() -> Worker:
         worker = Worker.start()
     prestart()
     return worker
+
+
+def _keep(owner: str, worker: Worker) -> None:
+    with _pool_lock:
+        previous = _kept.pop(owner, None)
+        _kept[owner] = worker
+        while len(_kept) > MAX_KEPT:
+            _kept.pop(next(iter(_kept))).stop()
+    if previous is not None and previous is not worker:
+        previous.stop()
+
+
+def _stop_stale() -> None:
+    """Stop kept workers whose owner sent nothing for `KEEP_S` seconds (called with the lock held)."""
+    now = time.monotonic()
+    for owner, worker in list(_kept.items()):
+        if now - worker.idle_since > KEEP_S or not worker.alive():
+            del _kept[owner]
+            worker.stop()

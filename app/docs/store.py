@@ -56,7 +56,8 @@ def load_document(
     if cached is None:
         indexer = _Indexer()
         try:
-            kind, _ = parse_isolated(name, data, progress, on_pages=indexer.add)
+            owner = str(cache) if cache is not None else None
+            kind, _ = parse_isolated(name, data, progress, on_pages=indexer.add, owner=owner)
         except DocumentError as exc:
             if exc.permanent:
                 _remember(key, exc)

@@ -1,15 +1,16 @@
 """The parser's child process (`python -m app.docs.worker FD`), started ahead of need by `isolate`.
 
-It loads PyMuPDF, then waits on stdin for one header line `{"task", "name", "memory_mb", "cpu_s", ...}`,
-limits itself, reads the file's bytes to EOF and answers in JSON lines on file descriptor FD, a pipe of
-its own (stdout leads nowhere, so nothing a library prints can garble the answer):
+It loads PyMuPDF, then reads jobs from stdin: a header line `{"task", "name", "size", "memory_mb",
+"cpu_s", ...}` followed by exactly `size` bytes of the file. Before its first job it limits its address
+space; before each job, its CPU time. It answers in JSON lines on file descriptor FD, a pipe of its own
+(stdout leads nowhere, so nothing a library prints can garble the answer):
 
 - task "parse": `{"progress": [done, total]}` and `{"pages": [[number, label, text], ...]}` (batches, so
   the parent can index while this reads on), then `{"kind": ...}`;
 - task "count": `{"count": pages}`; task "render" (with "page" and "max_pixels"): `{"png": base64}`;
 - or `{"error": class name, "reason": ...}`.
 
-EOF before a header means it isn't needed: it exits.
+The parent sends a worker the files of one conversation only, and stops it after any error. EOF: it exits.
 """
 
 from __future__ import annotations
@@ -69,19 +70,26 @@ def _run(job: dict[str, Any], data: bytes, emit: Emit) -> None:
 
 
 def serve(channel: BinaryIO) -> None:
-    def emit(record: dict) -> None:
+    def emit(record: dict[str, Any]) -> None:
         channel.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
         channel.flush()
 
-    header = sys.stdin.buffer.readline()
-    if not header:
-        return
-    job = json.loads(header)
-    memory = job["memory_mb"] * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (job["cpu_s"], job["cpu_s"]))
+    limited = False
+    while header := sys.stdin.buffer.readline():
+        job = json.loads(header)
+        if not limited:
+            memory = job["memory_mb"] * 2**20
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+            limited = True
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        soft = int(used.ru_utime + used.ru_stime) + job["cpu_s"]
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
+        _answer(job, sys.stdin.buffer.read(job["size"]), emit)
+
+
+def _answer(job: dict[str, Any], data: bytes, emit: Emit) -> None:
     try:
-        _run(job, sys.stdin.buffer.read(), emit)
+        _run(job, data, emit)
     except DocumentError as exc:
         emit({"error": type(exc).__name__, "reason": exc.reason})
     except MemoryError:
