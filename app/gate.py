@@ -13,6 +13,7 @@ import math
 import uuid
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from app.auth import (
     LOCAL_USER,
@@ -52,6 +53,19 @@ def current_user() -> str | None:
             return None
         return st.session_state[USER_KEY]
     return None
+
+
+def through_navigation() -> None:
+    """Send a run that skipped `app/main.py` back through it.
+
+    Until some run of a fresh server has called `st.navigation`, Streamlit treats `app/pages/` as an
+    automatic pages folder: a first request for `/documents` runs that file directly, without the
+    navigation, the page setup or the sign-in gate. Switching that mode off and rerunning makes the
+    run start at `main.py`, which opens the workspace the address names.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def require_user() -> str:

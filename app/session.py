@@ -16,7 +16,7 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app.config import data_dir
-from app.gate import require_user, require_valid_settings
+from app.gate import require_user, require_valid_settings, through_navigation
 from app.sandbox import watch as watch_kernel
 from app.store import ConversationNotFound, Store, new_conversation_id
 from app.timings import StepTimer
@@ -142,6 +142,7 @@ class ConversationState:
 
 def conversation(workspace: str) -> ConversationState:
     """The workspace's open conversation, reopened from the URL (`?c=id`) after a reload."""
+    through_navigation()
     require_user()
     require_valid_settings()
     key = f"conversation:{workspace}"

@@ -19,3 +19,7 @@ fi
 # The CPU build of torch first: a bare "torch" requirement would pull a multi-GB CUDA build.
 .venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
 .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+# The repository on the venv's path: `streamlit run app/main.py` adds only app/ itself, and a first
+# request for a workspace runs its file of app/pages/ before main.py could add the root.
+root="$(pwd)"
+.venv/bin/python -c 'import sys, sysconfig; open(sysconfig.get_paths()["purelib"] + "/glm_studio.pth", "w").write(sys.argv[1] + "\n")' "$root"

@@ -65,3 +65,29 @@ def test_no_workspace_before_sign_in(app_env: dict[str, str], tmp_path: Path, fi
         assert "Local secret plans" not in page.inner_text("body"), "alice never sees the local user's data"
         page.get_by_role("button", name="Sign out").click()
         only_the_sign_in_form(page)
+
+
+@pytest.mark.parametrize(("first", "heading"), [("documents", "Long document"), ("vision", "Vision")])
+def test_a_fresh_server_s_first_request_for_a_workspace_goes_through_the_navigation(
+    tmp_path: Path, first: str, heading: str
+) -> None:
+    """Streamlit would run app/pages/<first>.py by itself, without main.py: no page setup, its own
+    page list ('main', 'chat', …) and, without the repository on the path, an import error."""
+    env = {
+        "GLM_DATA_DIR": str(tmp_path / "data"),
+        "GLM_BACKEND": "openai",
+        "GLM_API_BASE": "http://127.0.0.1:9/v1",
+    }
+    with running_app(env, tmp_path / "app.log") as app, chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{app.url}/{first}")
+        page.get_by_role("heading", name=heading).wait_for(timeout=30_000)
+        nav = page.locator("[data-testid=stSidebarNav]").inner_text()
+        labels = {line.strip() for line in nav.splitlines()}
+        assert {"All Tools", "Long document", "Vision"} <= labels and not labels & {
+            "main",
+            "chat",
+            "documents",
+        }
+        assert page.locator("[data-testid=stException]").count() == 0
+        assert "Traceback" not in (tmp_path / "app.log").read_text()
