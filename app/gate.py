@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import runpy
 import uuid
+from pathlib import Path
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
@@ -26,6 +28,7 @@ from app.auth import (
 )
 from app.config import check_settings
 
+MAIN_SCRIPT = Path(__file__).resolve().parent / "main.py"
 USER_KEY = "user_id"
 
 
@@ -56,16 +59,16 @@ def current_user() -> str | None:
 
 
 def through_navigation() -> None:
-    """Send a run that skipped `app/main.py` back through it.
+    """Run `app/main.py` in place of a run that skipped it, then end this run.
 
-    Until some run of a fresh server has called `st.navigation`, Streamlit treats `app/pages/` as an
+    Until some run of a process has called `st.navigation`, Streamlit treats `app/pages/` as an
     automatic pages folder: a first request for `/documents` runs that file directly, without the
-    navigation, the page setup or the sign-in gate. Switching that mode off and rerunning makes the
-    run start at `main.py`, which opens the workspace the address names.
+    navigation, the page setup or the sign-in gate. `main.py` (its `st.navigation` ends that mode)
+    then runs the workspace the address names within this same run, so the user's input is kept.
     """
     if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+        runpy.run_path(str(MAIN_SCRIPT), run_name="__main__")
+        st.stop()
 
 
 def require_user() -> str:
