@@ -10,7 +10,7 @@ if ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app.gate import current_user, sign_in_page, sign_out_button  # noqa: E402
+from app.ui.gate import current_user, sign_in_page, sign_out_button  # noqa: E402
 
 st.set_page_config(page_title="GLM Studio", page_icon=":material/auto_awesome:", layout="wide")
 

@@ -10,8 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from transformers import AutoTokenizer
 
-from app.render import safe_markdown
 from app.store import Store
+from app.ui.render import safe_markdown
 from models.tiny import FIRST_SPECIAL_ID, build_text_checkpoint
 from tests.scripted_server import Rule, ScriptedServer
 from tests.test_app_chat import MAIN, PLUGIN

@@ -9,9 +9,9 @@ import nbformat
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.conversations_view import PAGE_SIZE
-from app.export import from_json
 from app.store import Store
+from app.store.export import from_json
+from app.ui.conversations_view import PAGE_SIZE
 from models.messages import Message
 from tests.scripted_server import Rule, ScriptedServer
 from tests.test_app_chat import MAIN

@@ -7,8 +7,8 @@ import json
 import pytest
 from markdown_it import MarkdownIt
 
-from app.export import from_json, to_json, to_markdown
 from app.store import Store
+from app.store.export import from_json, to_json, to_markdown
 from models.messages import Attachment, Message
 
 TRICKY_OUTPUT = "```\nnot the end of the block\n````\nstill output"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from app.render import SafeMarkdownStream, safe_markdown
+from app.ui.render import SafeMarkdownStream, safe_markdown
 
 AS_STREAMLIT = MarkdownIt("commonmark", {"html": False})
 WITH_HTML = MarkdownIt("commonmark", {"html": True})

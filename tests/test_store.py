@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.store import UNTITLED, ConversationNotFound, Store, make_title, new_conversation_id
-from app.store_schema import SCHEMA_VERSION, SchemaTooNewError
+from app.store.schema import SCHEMA_VERSION, SchemaTooNewError
 from models.messages import Attachment, Message
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -286,7 +286,7 @@ def test_search_and_limit_the_list(store) -> None:
 
 
 def test_owners_from_before_mode_prefixes_are_migrated(tmp_path) -> None:
-    from app.store_schema import _MIGRATIONS, safe_user_name
+    from app.store.schema import _MIGRATIONS, safe_user_name
 
     db = sqlite3.connect(tmp_path / "studio.db")
     for statement in _MIGRATIONS[0]:

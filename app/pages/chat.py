@@ -4,9 +4,14 @@ import json
 
 import streamlit as st
 
-from app import session
 from app.agent import run_turn
-from app.chat_view import (
+from app.config import max_steps
+from app.sandbox import warm_pool
+from app.tools.browser import search_setup_hint
+from app.tools.builtins import load_tools
+from app.tools.registry import all_tools
+from app.ui import session
+from app.ui.chat_view import (
     edit_last_question,
     render_history,
     show_flashes,
@@ -14,13 +19,8 @@ from app.chat_view import (
     stream_turn,
     workspace_controls,
 )
-from app.config import max_steps
-from app.files_view import session_files_sidebar, with_upload_note
-from app.render import safe_markdown
-from app.sandbox import warm_pool
-from app.tools.browser import search_setup_hint
-from app.tools.builtins import load_tools
-from app.tools.registry import all_tools
+from app.ui.files_view import session_files_sidebar, with_upload_note
+from app.ui.render import safe_markdown
 from models.messages import Message
 
 WORKSPACE = "chat"

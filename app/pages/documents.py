@@ -8,16 +8,6 @@ from typing import Any
 
 import streamlit as st
 
-from app import session
-from app.chat_view import (
-    answer_text,
-    edit_last_question,
-    fail_turn,
-    message_notes,
-    show_flashes,
-    stop_button,
-    workspace_controls,
-)
 from app.docs import isolate
 from app.docs.context import DocContext, context_window, prepare_turn
 from app.docs.document import Document
@@ -26,8 +16,18 @@ from app.docs.index import build_index
 from app.docs.limits import max_upload_mb
 from app.docs.parse import Progress
 from app.docs.shelf import Shelf
-from app.render import safe_markdown
-from app.session import ConversationState
+from app.ui import session
+from app.ui.chat_view import (
+    answer_text,
+    edit_last_question,
+    fail_turn,
+    message_notes,
+    show_flashes,
+    stop_button,
+    workspace_controls,
+)
+from app.ui.render import safe_markdown
+from app.ui.session import ConversationState
 from models.messages import Message
 
 WORKSPACE = "documents"

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from app import session
-from app.chat_view import (
+from app.images import ImageError, pdf_page_count, prepare_image, render_pdf_page, thumbnail
+from app.ui import session
+from app.ui.chat_view import (
     edit_last_question,
     fail_turn,
     message_notes,
@@ -19,8 +20,7 @@ from app.chat_view import (
     stream_answer,
     workspace_controls,
 )
-from app.images import ImageError, pdf_page_count, prepare_image, render_pdf_page, thumbnail
-from app.render import safe_markdown
+from app.ui.render import safe_markdown
 from models.messages import Attachment, Message
 from models.vision import VisionBackend, VisionInputError, VisionLoadError
 from models.vision.base import check_image_count

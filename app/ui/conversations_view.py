@@ -10,11 +10,11 @@ from functools import partial
 
 import streamlit as st
 
-from app import session
-from app.export import to_json, to_markdown
 from app.sandbox.notebook import notebook_from_messages
-from app.session import ConversationState
 from app.store import Conversation, ConversationNotFound, ConversationSummary, Store
+from app.store.export import to_json, to_markdown
+from app.ui import session
+from app.ui.session import ConversationState
 
 PAGE_SIZE = 50
 

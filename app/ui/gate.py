@@ -28,7 +28,7 @@ from app.auth import (
 )
 from app.config import check_settings
 
-MAIN_SCRIPT = Path(__file__).resolve().parent / "main.py"
+MAIN_SCRIPT = Path(__file__).resolve().parent.parent / "main.py"
 USER_KEY = "user_id"
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import data_dir
-from app.store_schema import migrate, safe_user_name
+from app.store.schema import migrate, safe_user_name
 from models.messages import Message
 
 WORKSPACES = ("chat", "documents", "vision")

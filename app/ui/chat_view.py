@@ -11,15 +11,15 @@ from typing import Any
 
 import streamlit as st
 
-from app import session
 from app.agent import AgentEvent, Answer, HistoryTrimmed, ToolFinished, ToolRunning, ToolStarted, TurnError
-from app.conversations_view import conversation_sidebar
-from app.files_view import read_download
-from app.render import SafeMarkdownStream, safe_markdown
-from app.session import ConversationState
 from app.timings import format_timings
 from app.tools.browser.citations import escape_markdown, link, render_citations
 from app.turn import TurnBuffer
+from app.ui import session
+from app.ui.conversations_view import conversation_sidebar
+from app.ui.files_view import read_download
+from app.ui.render import SafeMarkdownStream, safe_markdown
+from app.ui.session import ConversationState
 from models.events import Done, ReasoningDelta, TextDelta, ToolCallDelta
 from models.messages import Attachment, GenerationParams, Message
 

@@ -16,12 +16,12 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app.config import data_dir
-from app.gate import require_user, require_valid_settings, through_navigation
 from app.sandbox import watch as watch_kernel
 from app.store import ConversationNotFound, Store, new_conversation_id
 from app.timings import StepTimer
 from app.tools.base import ToolContext
 from app.turn import TurnBuffer, produced_nothing
+from app.ui.gate import require_user, require_valid_settings, through_navigation
 from models.backends import BackendLoadError, ChatBackend, get_text_backend
 from models.messages import Message
 from models.settings import ModelSettings
@@ -89,7 +89,7 @@ def vision_backend() -> VisionBackend | None:
 
 
 def user_id() -> str:
-    """The signed-in user (`app/gate.py`); a run without one shows the sign-in form and stops."""
+    """The signed-in user (`app/ui/gate.py`); a run without one shows the sign-in form and stops."""
     return require_user()
 
 
