@@ -10,7 +10,7 @@ if ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app.ui.gate import current_user, sign_in_page, sign_out_button  # noqa: E402
+from app.ui.gate import current_user, exposure_warning, sign_in_page, sign_out_button  # noqa: E402
 
 st.set_page_config(page_title="GLM Studio", page_icon=":material/auto_awesome:", layout="wide")
 
@@ -32,4 +32,5 @@ if current_user() is None:
 else:
     page = st.navigation(PAGES)
     sign_out_button()
+    exposure_warning()
     page.run()

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +44,11 @@ class RunningApp:
 
 
 @contextmanager
-def running_app(env: dict[str, str], log: Path) -> Iterator[RunningApp]:
-    """`streamlit run app/main.py` headless on a free port, yielded once healthy."""
+def running_app(env: dict[str, str], log: Path, args: Sequence[str] = ()) -> Iterator[RunningApp]:
+    """`streamlit run app/main.py` headless on a free port (plus `args`), yielded once healthy."""
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true"]
-    command += ["--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    command += ["--server.port", str(port), "--browser.gatherUsageStats", "false", *args]
     with log.open("w") as out:
         app = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT

@@ -9,6 +9,7 @@ any `st.navigation` call, and that run must not reach anyone's data either.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import math
 import runpy
 import uuid
@@ -27,6 +28,7 @@ from app.auth import (
     verify_password,
 )
 from app.config import check_settings
+from app.ui.i18n import t
 
 MAIN_SCRIPT = Path(__file__).resolve().parent.parent / "main.py"
 USER_KEY = "user_id"
@@ -163,6 +165,29 @@ def _display_name(mode: str) -> str:
 
 def _browser_session() -> str:
     return st.session_state.setdefault("sign-in-session", uuid.uuid4().hex)
+
+
+def listens_beyond_loopback(address: str | None) -> bool:
+    """Whether a server bound to `address` (Streamlit's `server.address`; empty: every interface)
+    can be reached from other machines."""
+    if not address:
+        return True
+    if address == "localhost" or address.startswith("unix://"):
+        return False
+    try:
+        return not ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return True  # a host name: it may resolve to anything
+
+
+def exposure_warning() -> None:
+    """Warn on every page when the app is reachable from the network with nobody signing in."""
+    try:
+        mode = auth_mode()
+    except AuthConfigError:
+        return
+    if mode == "none" and listens_beyond_loopback(st.get_option("server.address")):
+        st.sidebar.warning(t("gate.exposed"), icon=":material/public:")
 
 
 def sign_out_button() -> None:

@@ -14,6 +14,12 @@ LANGUAGE_KEY = "ui_language"
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     "sidebar.language": ("Language", "语言"),
+    "gate.exposed": (
+        "This app is reachable from other machines and nobody signs in: anyone who can reach it "
+        "uses it as you. Set GLM_AUTH, or start it on 127.0.0.1 (see the README).",
+        "本应用可被其他机器访问且未启用登录：任何能访问它的人都以你的身份使用它。"
+        "请设置 GLM_AUTH，或只在 127.0.0.1 上启动（见 README）。",
+    ),
 }
 
 
