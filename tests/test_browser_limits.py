@@ -281,7 +281,7 @@ def test_proxy_variables_are_ignored(env, site, tmp_path):
         for url, reason in [
             ("http://10.0.0.1/", "private"),
             ("http://169.254.169.254/latest/meta-data/", "link-local"),
-            ("https://[fd00::1]/", "private"),
+            ("https://[fd00::1]/", "unique-local"),
         ]:
             result = browser.run(f"open_url({url!r})", ctx)
             assert result.is_error and "refused" in result.content and reason in result.content

@@ -17,8 +17,8 @@ import httpx
 
 from app.config import env_str
 from app.tools.browser.budget import call_abandonable
+from app.tools.browser.special_addresses import IPAddress, unreachable_block
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 AllowEntry = tuple[str, int | None]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -37,11 +37,11 @@ class Target:
 
 
 def blocked_reason(ip: IPAddress) -> str | None:
-    """Why `ip` is off limits, or None for a public address.
+    """Why `ip` is off limits, or None for a public address (decided by `special_addresses` alone).
 
     IPv4-mapped (`::ffff:a.b.c.d`) and NAT64 (`64:ff9b::/96`) addresses reach the IPv4 address they
-    carry, so that address alone decides. 6to4 and Teredo addresses must be public both as IPv6 and in
-    every IPv4 address they embed.
+    carry, so that address alone decides. A 6to4 address must be public both as IPv6 and in the
+    IPv4 address it embeds. (Teredo lies in 2001::/23, which is refused whole.)
     """
     if isinstance(ip, ipaddress.IPv6Address) and (translated := _translated(ip)):
         return _own_reason(translated)
@@ -52,19 +52,10 @@ def blocked_reason(ip: IPAddress) -> str | None:
 
 
 def _own_reason(ip: IPAddress) -> str | None:
-    for reason, hit in (
-        ("unspecified", ip.is_unspecified),
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("site-local", isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local),
-        ("multicast", ip.is_multicast),
-        ("reserved", ip.is_reserved),
-        ("private", ip.is_private),
-        ("not globally routable", not ip.is_global),
-    ):
-        if hit:
-            return f"{reason} address {ip}"
-    return None
+    block = unreachable_block(ip)
+    if block is None:
+        return None
+    return f"{block.name} address {ip} ({block.network}, {block.source})"
 
 
 def _translated(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -77,14 +68,10 @@ def _translated(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 
 def _embedded(ip: IPAddress) -> list[IPAddress]:
-    """`ip` followed by the IPv4 addresses a 6to4 or Teredo address embeds."""
-    found: list[IPAddress] = [ip]
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.sixtofour:
-            found.append(ip.sixtofour)
-        if ip.teredo:
-            found.extend(ip.teredo)
-    return found
+    """`ip` followed by the IPv4 address a 6to4 address embeds."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.sixtofour:
+        return [ip, ip.sixtofour]
+    return [ip]
 
 
 @dataclass(frozen=True)
