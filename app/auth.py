@@ -20,6 +20,7 @@ import secrets
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,42 +135,76 @@ def oidc_user_id(claims: Mapping[str, Any]) -> str:
 
 @dataclass
 class AttemptLimiter:
-    """Slows password guessing: past `free` failures for a key (a user name, a browser session), each
-    further attempt must wait twice as long as the one before, up to `max_wait_s`.
+    """Slows password guessing: past `free` failures for a key (a user name, a browser session, an
+    address), each further attempt must wait twice as long as the one before, up to `max_wait_s`;
+    and at most `global_per_minute` passwords are checked per minute, whoever asks.
 
+    `begin` counts an attempt as failed before its password is checked, in the same locked step as
+    the check of the wait, so concurrent guesses can't all pass one check; `succeeded` clears it.
     Unknown user names are counted like known ones, so the answers say nothing about who exists.
+    A key with no attempt for `forget_after_s` starts afresh.
     """
 
     free: int = 5
+    free_by_kind: dict[str, int] = field(default_factory=lambda: {"addr": 20})
     first_wait_s: float = 1.0
     max_wait_s: float = 300.0
+    global_per_minute: int = 60
+    forget_after_s: float = 3600.0
     max_keys: int = 10_000
     clock: Callable[[], float] = time.monotonic
     _failures: dict[str, tuple[int, float]] = field(default_factory=dict)
+    _recent: deque[float] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _wait(self, key: str, now: float) -> float:
         count, last = self._failures.get(key, (0, now))
-        if count < self.free:
+        if now - last > self.forget_after_s:
             return 0.0
-        delay = min(self.max_wait_s, self.first_wait_s * 2 ** (count - self.free))
+        free = self.free_by_kind.get(key.partition(":")[0], self.free)
+        if count < free:
+            return 0.0
+        delay = min(self.max_wait_s, self.first_wait_s * 2 ** (count - free))
         return max(0.0, last + delay - now)
+
+    def _global_wait(self, now: float) -> float:
+        while self._recent and now - self._recent[0] >= 60.0:
+            self._recent.popleft()
+        if len(self._recent) < self.global_per_minute:
+            return 0.0
+        return self._recent[0] + 60.0 - now
 
     def wait_s(self, *keys: str) -> float:
         """Seconds before another attempt for these keys is allowed (0: go ahead)."""
         now = self.clock()
         with self._lock:
-            return max((self._wait(key, now) for key in keys), default=0.0)
+            return max([self._global_wait(now), *(self._wait(key, now) for key in keys)])
+
+    def begin(self, *keys: str) -> float:
+        """Start an attempt: 0 when it may check its password (it is counted as failed from now on,
+        until `succeeded`), else the seconds to wait (and nothing is counted)."""
+        now = self.clock()
+        with self._lock:
+            wait = max([self._global_wait(now), *(self._wait(key, now) for key in keys)])
+            if wait > 0:
+                return wait
+            self._recent.append(now)
+            self._count(keys, now)
+            return 0.0
 
     def failed(self, *keys: str) -> None:
         now = self.clock()
         with self._lock:
-            if len(self._failures) >= self.max_keys:
-                stale = [k for k, (_, last) in self._failures.items() if now - last > self.max_wait_s]
-                for key in stale or list(self._failures)[: self.max_keys // 10]:
-                    del self._failures[key]
-            for key in keys:
-                self._failures[key] = (self._failures.get(key, (0, now))[0] + 1, now)
+            self._count(keys, now)
+
+    def _count(self, keys: tuple[str, ...], now: float) -> None:
+        if len(self._failures) >= self.max_keys:
+            stale = [k for k, (_, last) in self._failures.items() if now - last > self.max_wait_s]
+            for key in stale or list(self._failures)[: self.max_keys // 10]:
+                del self._failures[key]
+        for key in keys:
+            count, last = self._failures.get(key, (0, now))
+            self._failures[key] = (0 if now - last > self.forget_after_s else count) + 1, now
 
     def __len__(self) -> int:
         """How many keys it is tracking (it forgets stale ones when it reaches `max_keys`)."""
@@ -179,6 +214,37 @@ class AttemptLimiter:
         with self._lock:
             for key in keys:
                 self._failures.pop(key, None)
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    """`ok` for the right password; `wait_s` > 0 when the attempt was refused before any check."""
+
+    ok: bool
+    wait_s: float = 0.0
+
+
+def attempt_keys(username: str, session: str, address: str | None) -> tuple[str, ...]:
+    """The limiter keys of one attempt: the name, the browser session and, when known, the address."""
+    keys = (f"user:{username}", f"session:{session}")
+    return (*keys, f"addr:{address}") if address else keys
+
+
+def sign_in(
+    limiter: AttemptLimiter,
+    username: str,
+    password: str,
+    keys: tuple[str, ...],
+    path: Path | None = None,
+) -> SignInResult:
+    """One password attempt through `limiter`: recorded first, then checked. A success clears the
+    name's and the session's count (an address keeps its own, shared by everyone behind it)."""
+    if (wait := limiter.begin(*keys)) > 0:
+        return SignInResult(False, wait)
+    if not verify_password(username, password, path):
+        return SignInResult(False)
+    limiter.succeeded(*(key for key in keys if not key.startswith("addr:")))
+    return SignInResult(True)
 
 
 def _read_new_password() -> str:

@@ -7,19 +7,26 @@ import os
 import stat
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from app import auth
 from app.auth import (
     AttemptLimiter,
     AuthConfigError,
+    SignInResult,
     add_user,
+    attempt_keys,
     auth_mode,
     oidc_user_id,
     password_file,
     password_user_id,
     remove_user,
+    sign_in,
     verify_password,
 )
 
@@ -156,3 +163,78 @@ def test_the_limiter_forgets_stale_keys_when_full():
     clock.now += limiter.max_wait_s + 1
     limiter.failed("user:new")
     assert len(limiter) == 1
+
+
+def _guess_concurrently(
+    limiter: AttemptLimiter, users: Path, keys_of: Callable[[int], tuple[str, ...]], n: int
+):
+    """`n` threads released together, each trying a wrong password through the real check."""
+    start = threading.Barrier(n)
+    checked = []
+    real_verify = auth.verify_password
+
+    def counting_verify(*args, **kwargs):
+        checked.append(1)
+        return real_verify(*args, **kwargs)
+
+    def guess(i: int) -> SignInResult:
+        start.wait()
+        return sign_in(limiter, "alice", f"guess-{i}", keys_of(i), users)
+
+    auth.verify_password = counting_verify
+    try:
+        with ThreadPoolExecutor(n) as pool:
+            results = list(pool.map(guess, range(n)))
+    finally:
+        auth.verify_password = real_verify
+    return results, len(checked)
+
+
+def test_concurrent_guesses_at_one_name_get_only_the_free_checks(tmp_path):
+    users = tmp_path / "users.txt"
+    add_user("alice", "alice-secret-1", users)
+    limiter = AttemptLimiter(free=5, clock=Clock())  # time stands still: the waits can't run out
+    results, checked = _guess_concurrently(
+        limiter, users, lambda i: attempt_keys("alice", f"browser-{i}", f"10.0.0.{i}"), 14
+    )
+    assert checked == 5, "the attempt is counted before the hash is checked, atomically"
+    assert sum(r.wait_s > 0 for r in results) == 9 and not any(r.ok for r in results)
+    assert sign_in(limiter, "alice", "alice-secret-1", attempt_keys("alice", "x", None), users).wait_s > 0
+
+
+def test_one_address_guessing_many_names_is_limited(tmp_path):
+    users = tmp_path / "users.txt"
+    add_user("alice", "alice-secret-1", users)
+    limiter = AttemptLimiter(free=5, free_by_kind={"addr": 8}, clock=Clock())
+    _, checked = _guess_concurrently(
+        limiter, users, lambda i: (f"user:name-{i}", f"session:{i}", "addr:203.0.113.9"), 14
+    )
+    assert checked == 8, "per-address limit, whatever the names and sessions"
+    other = sign_in(limiter, "alice", "alice-secret-1", attempt_keys("alice", "y", "198.51.100.1"), users)
+    assert other.ok, "another address is unaffected"
+
+
+def test_the_global_limit_holds_across_names_and_addresses(tmp_path):
+    users = tmp_path / "users.txt"
+    add_user("alice", "alice-secret-1", users)
+    clock = Clock()
+    limiter = AttemptLimiter(global_per_minute=6, clock=clock)
+    results, checked = _guess_concurrently(
+        limiter, users, lambda i: attempt_keys(f"name-{i}", f"s{i}", f"10.1.0.{i}"), 14
+    )
+    assert checked == 6
+    assert sorted(0 < r.wait_s <= 60 for r in results) == [False] * 6 + [True] * 8
+    clock.now += 60
+    assert sign_in(limiter, "alice", "alice-secret-1", attempt_keys("alice", "z", "10.2.0.1"), users).ok
+
+
+def test_a_right_password_clears_the_name_but_not_the_address(tmp_path):
+    users = tmp_path / "users.txt"
+    add_user("alice", "alice-secret-1", users)
+    limiter = AttemptLimiter(free=2, free_by_kind={"addr": 3}, clock=Clock())
+    keys = attempt_keys("alice", "s", "10.0.0.1")
+    assert not sign_in(limiter, "alice", "wrong", keys, users).ok
+    assert sign_in(limiter, "alice", "alice-secret-1", keys, users).ok
+    assert limiter.wait_s("user:alice") == 0 and limiter.wait_s("addr:10.0.0.1") == 0
+    assert not sign_in(limiter, "bob", "wrong", attempt_keys("bob", "t", "10.0.0.1"), users).ok
+    assert limiter.wait_s("addr:10.0.0.1") > 0, "three attempts from the address, the success included"

@@ -22,10 +22,11 @@ from app.auth import (
     LOCAL_USER,
     AttemptLimiter,
     AuthConfigError,
+    attempt_keys,
     auth_mode,
     oidc_user_id,
     password_user_id,
-    verify_password,
+    sign_in,
 )
 from app.config import check_settings
 from app.ui.i18n import t
@@ -139,20 +140,18 @@ def _password_form() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if not submitted:
         return
-    limiter, keys = attempt_limiter(), (f"user:{username}", f"session:{_browser_session()}")
-    if (wait := limiter.wait_s(*keys)) > 0:
-        st.error(f"Too many failed attempts. Try again in {math.ceil(wait)} s.", icon=":material/timer:")
-        return
+    keys = attempt_keys(username, _browser_session(), st.context.ip_address)
     try:
-        ok = verify_password(username, password)
+        result = sign_in(attempt_limiter(), username, password, keys)
     except AuthConfigError as exc:
         st.error(str(exc), icon=":material/error:")
         return
-    if not ok:
-        limiter.failed(*keys)
-        st.error("Wrong user name or password.")
+    if result.wait_s > 0:
+        st.error(t("gate.wait", seconds=math.ceil(result.wait_s)), icon=":material/timer:")
         return
-    limiter.succeeded(*keys)
+    if not result.ok:
+        st.error(t("gate.wrong"))
+        return
     st.session_state[USER_KEY] = password_user_id(username)
     st.rerun()
 

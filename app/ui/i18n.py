@@ -14,6 +14,11 @@ LANGUAGE_KEY = "ui_language"
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     "sidebar.language": ("Language", "语言"),
+    "gate.wait": (
+        "Too many failed attempts. Try again in {seconds} s.",
+        "失败次数过多，请 {seconds} 秒后再试。",
+    ),
+    "gate.wrong": ("Wrong user name or password.", "用户名或密码错误。"),
     "gate.exposed": (
         "This app is reachable from other machines and nobody signs in: anyone who can reach it "
         "uses it as you. Set GLM_AUTH, or start it on 127.0.0.1 (see the README).",
