@@ -18,7 +18,7 @@ from models.backends.base import ChatBackend
 from models.events import Done, TextDelta, ToolCall, ToolCallDelta
 from models.fit import FitResult, fit_history
 from models.messages import GenerationParams, Message
-from models.protocol import render_prompt
+from models.protocols.glm4 import render_prompt
 
 
 @dataclass(frozen=True)

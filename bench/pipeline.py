@@ -31,7 +31,7 @@ from app.tools.base import ToolContext
 from models.backends.prompt import PromptBackend
 from models.backends.remote import CompletionsSource, make_client
 from models.messages import GenerationParams, Message
-from models.protocol import render_prompt
+from models.protocols.glm4 import render_prompt
 from models.tokens import estimate_tokens
 from tests.scripted_server import tokens as script_tokens
 

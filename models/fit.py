@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from models.messages import Message
-from models.protocol import render_message
+from models.protocols.glm4 import render_message
 
 MIN_KEPT_CHARS = 200
 """An observation is never shortened below this many characters of its own text."""

@@ -39,7 +39,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from models.protocol import STOP_TOKEN_IDS
+from models.protocols.base import STOP_TOKEN_IDS
 
 TEMPLATE_PATH = Path(__file__).with_name("glm4_chat_template.jinja")
 VOCAB_SIZE = 151552

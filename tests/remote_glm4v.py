@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
 
-from models.protocol import STOP_TOKEN_IDS
+from models.protocols.base import STOP_TOKEN_IDS
 from models.tiny import PAD_ID, VOCAB_SIZE, build_tokenizer
 
 CODE = Path(__file__).resolve().parent / "fixtures" / "remote_glm4v"

@@ -13,8 +13,8 @@ from models.backends.local import TransformersSource
 from models.backends.prompt import PromptBackend
 from models.events import Done, TextDelta, ToolCall, ToolCallDelta
 from models.messages import GenerationParams, Message
-from models.protocol import STOP_TOKEN_IDS as STOP_IDS
-from models.protocol import render_prompt
+from models.protocols.base import STOP_TOKEN_IDS as STOP_IDS
+from models.protocols.glm4 import render_prompt
 from models.settings import ModelSettings
 from models.tiny import build_text_checkpoint
 from tests.conversations import CONVERSATIONS

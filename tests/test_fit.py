@@ -2,7 +2,7 @@
 
 from models.fit import FIT_NOTE, fit_history
 from models.messages import Message
-from models.protocol import render_message
+from models.protocols.glm4 import render_message
 
 SYSTEM = Message("system", "Be brief.")
 

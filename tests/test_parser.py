@@ -5,7 +5,7 @@ import random
 import pytest
 
 from models.events import TextDelta, ToolCallDelta
-from models.parser import OutputParser, ParsedOutput
+from models.protocols.glm4 import OutputParser, ParsedOutput
 
 OUTPUTS: dict[str, tuple[str, ParsedOutput]] = {
     "plain answer": ("\nThe answer is 42.", ParsedOutput("", "The answer is 42.", False)),

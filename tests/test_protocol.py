@@ -6,7 +6,7 @@ import pytest
 from transformers.utils.chat_template_utils import render_jinja_template
 
 from models.messages import Message
-from models.protocol import render_prompt, template_messages
+from models.protocols.glm4 import render_prompt, template_messages
 from tests.conversations import CONVERSATIONS, PYTHON, WEATHER
 
 # tests/fixtures/glm-4-9b-chat.chat_template.jinja: the chat_template published with THUDM/glm-4-9b-chat.

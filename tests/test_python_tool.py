@@ -11,7 +11,7 @@ import pytest
 from app.sandbox import read_inside, registry, save_upload, shutdown_all, watch
 from app.tools.base import ToolContext
 from app.tools.python_tool import STATE_KEY, make_python_tool
-from models.parser import strip_code_fence
+from models.protocols.base import strip_code_fence
 
 pytestmark = pytest.mark.timeout(120)
 

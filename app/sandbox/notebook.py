@@ -16,7 +16,7 @@ from nbformat import v4
 
 from app.sandbox.outputs import IMAGE_TYPES, ExecutionResult, cap_text, strip_ansi
 from models.messages import Attachment, Message
-from models.parser import strip_code_fence
+from models.protocols.base import strip_code_fence
 
 MAX_RECORDED_OUTPUTS = 100
 _MIN_TEXT = 200

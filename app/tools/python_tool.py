@@ -14,7 +14,7 @@ from app.sandbox.outputs import ExecutionResult, cap_text
 from app.sandbox.spec import MOUNT_POINT
 from app.tools.base import Tool, ToolContext, ToolResult
 from models.messages import Attachment
-from models.parser import strip_code_fence
+from models.protocols.base import strip_code_fence
 
 DESCRIPTION = (
     "Run Python code in a stateful Jupyter kernel. Variables and imports persist between calls. "

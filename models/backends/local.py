@@ -8,7 +8,8 @@ from typing import Any
 
 from models.backends.prompt import PromptBackend, TextStream
 from models.messages import GenerationParams, Message
-from models.protocol import STOP_TOKEN_IDS, render_prompt, template_messages
+from models.protocols.base import STOP_TOKEN_IDS
+from models.protocols.glm4 import render_prompt, template_messages
 
 DEFAULT_CONTEXT = 8192
 

@@ -11,8 +11,7 @@ from typing import Any, Protocol
 from models.backends.base import ToolDeclaration
 from models.events import Done, ModelEvent, ToolCall
 from models.messages import GenerationParams, Message
-from models.parser import OutputParser
-from models.protocol import render_prompt
+from models.protocols.glm4 import OutputParser, render_prompt
 
 TextStream = Generator[str, None, str]
 """Text chunks; the generator's return value is the finish reason ("stop", "length", "cancelled")."""

@@ -12,8 +12,7 @@ from models.backends.base import ToolDeclaration
 from models.backends.prompt import PromptBackend, TextStream, new_call_id
 from models.events import Done, ModelEvent, TextDelta, ToolCall, ToolCallDelta
 from models.messages import GenerationParams, Message
-from models.parser import normalize_call
-from models.protocol import STOP_STRINGS, STOP_TOKEN_IDS
+from models.protocols.base import STOP_STRINGS, STOP_TOKEN_IDS, normalize_call
 from models.tokens import estimate_tokens
 
 DEFAULT_CONTEXT = 8192

@@ -17,7 +17,7 @@ from PIL import Image
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
 
 from models.messages import Attachment, GenerationParams, Message
-from models.protocol import STOP_TOKEN_IDS
+from models.protocols.base import STOP_TOKEN_IDS
 from models.vision.base import VisionEvent, VisionInputError, VisionLoadError, check_image_count, images_of
 from models.vision.generation import hidden_token_ids, stream_generation
 from models.vision.processors import processor_class

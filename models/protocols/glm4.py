@@ -1,22 +1,25 @@
-"""The GLM-4 chat format: render a conversation into the exact prompt text the model was trained on.
+"""The GLM-4 chat format (GLM-4-9B-Chat, GLM-4-0414): the prompt renderer and the output parser.
 
-The output equals the `chat_template` published with THUDM/glm-4-9b-chat as transformers renders it
-(tested against it). Its Jinja environment trims the newline after a block tag, so each tool's
-header is `\n## name`, not the `\n\n## name` the template's source suggests.
+The renderer's output equals the `chat_template` published with THUDM/glm-4-9b-chat as transformers
+renders it (tested against it). Its Jinja environment trims the newline after a block tag, so each
+tool's header is `\n## name`, not the `\n\n## name` the template's source suggests.
+
+The parser is fed what the model writes after `<|assistant|>`. The first line is metadata: empty for
+an answer, a tool name for a tool call (the call follows on the next lines). It takes chunks in any
+split and does O(1) work per character: it keeps only the undecided first line and a short tail that
+might be the start of a stop string.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from models.events import TextDelta, ToolCallDelta
 from models.messages import Message
-
-STOP_TOKEN_IDS = (151329, 151336, 151338)
-STOP_STRINGS = ("<|endoftext|>", "<|user|>", "<|observation|>")
-PROMPT_PREFIX = "[gMASK]<sop>"
-GENERATION_PROMPT = "<|assistant|>"
+from models.protocols.base import GENERATION_PROMPT, PROMPT_PREFIX, StopScanner, normalize_call
 
 TOOLS_PREAMBLE = "你是一个名为 ChatGLM 的人工智能助手。你是基于智谱AI训练的语言模型 GLM-4 模型开发的，你的任务是针对用户的问题和要求提供适当的答复和支持。"
 
@@ -95,3 +98,85 @@ def template_messages(
         items.append({"role": "system", "content": "", "metadata": "", "tools": list(tools)})
     items.extend({"role": m.role, "content": m.content, "metadata": m.metadata} for m in messages)
     return items
+
+
+MAX_TOOL_NAME = 64
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.\r")
+
+
+@dataclass(frozen=True)
+class ParsedOutput:
+    """The whole output, decided: an answer (`tool` empty) or a call to `tool` with `text`."""
+
+    tool: str
+    text: str
+    stopped_at_token: bool
+
+    @property
+    def is_tool_call(self) -> bool:
+        return bool(self.tool)
+
+
+class OutputParser:
+    """Feed chunks with `feed`, get events as soon as they are certain; call `finish` at the end."""
+
+    def __init__(self) -> None:
+        self._stops = StopScanner()
+        self._head: list[str] = []
+        self._head_len = 0
+        self._decided = False
+        self._tool = ""
+        self._body: list[str] = []
+
+    def feed(self, chunk: str) -> TextDelta | ToolCallDelta | None:
+        """The event this chunk makes certain, if any (a chunk never makes more than one)."""
+        stops = self._stops
+        if self._decided and not stops._tail and not stops.stopped and "<" not in chunk:
+            self._body.append(chunk)
+            return ToolCallDelta(self._tool, chunk) if self._tool else TextDelta(chunk)
+        return self._consume(stops.feed(chunk))
+
+    def finish(self) -> tuple[list[TextDelta | ToolCallDelta], ParsedOutput]:
+        """Flush what is held back and return the final events and the decided output."""
+        last = self._consume(self._stops.flush())
+        events = [last] if last is not None else []
+        if not self._decided:
+            head = "".join(self._head)
+            events.extend(self._decide_unterminated(head))
+        body = "".join(self._body)
+        text = normalize_call(self._tool, body) if self._tool else body
+        return events, ParsedOutput(self._tool, text, self._stops.stopped)
+
+    def _consume(self, text: str) -> TextDelta | ToolCallDelta | None:
+        if text and not self._decided:
+            text = self._read_head(text)
+        if not text:
+            return None
+        self._body.append(text)
+        return ToolCallDelta(self._tool, text) if self._tool else TextDelta(text)
+
+    def _read_head(self, text: str) -> str:
+        """Grow the first line; decide as soon as it ends or can no longer be a tool name.
+
+        Returns the text that follows the decision ("" while undecided).
+        """
+        for i, char in enumerate(text):
+            if char == "\n":
+                self._decided = True
+                self._tool = ("".join(self._head) + text[:i]).strip()
+                self._head.clear()
+                return text[i + 1 :]
+            if char not in _NAME_CHARS or self._head_len + i >= MAX_TOOL_NAME:
+                self._decided = True
+                return "".join(self._head) + text
+        self._head.append(text)
+        self._head_len += len(text)
+        return ""
+
+    def _decide_unterminated(self, head: str) -> list[TextDelta | ToolCallDelta]:
+        """Output that ended inside its first line: a bare word is an answer, not a call."""
+        self._decided = True
+        if not head:
+            return []
+        self._body.append(head)
+        return [TextDelta(head)]
