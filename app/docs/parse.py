@@ -13,6 +13,7 @@ from app.docs.document import Page
 from app.docs.encoding import decode_text
 from app.docs.errors import EncryptedDocument, UnsafeDocument, UnsupportedDocument
 from app.docs.limits import MAX_UNZIPPED_BYTES, MAX_ZIP_RATIO
+from app.docs.office import docx_pages, pptx_pages
 
 if TYPE_CHECKING:  # the readers import it themselves: importing this module never loads it
     import pymupdf
@@ -116,86 +117,13 @@ def check_zip(name: str, data: bytes, what: str) -> None:
 
 
 def _docx(name: str, data: bytes, report: Progress) -> list[Page]:
-    import docx
-    from docx.text.paragraph import Paragraph
-
     check_zip(name, data, "DOCX")
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except Exception as exc:  # python-docx raises many kinds on bad XML or missing parts
-        raise UnsupportedDocument(name, f"not a readable DOCX ({type(exc).__name__})") from exc
-    headers = _unique(p.text for s in document.sections for p in s.header.paragraphs if p.text.strip())
-    blocks = list(document.iter_inner_content())
-    pages: list[list[str]] = [["\n".join(headers)] if headers else []]
-    breaks = 0
-    for i, block in enumerate(blocks, start=1):
-        if isinstance(block, Paragraph):
-            fragments = _split_at_breaks(block)
-            pages[-1].append(fragments[0])
-            for fragment in fragments[1:]:
-                pages.append([fragment])
-                breaks += 1
-        else:
-            pages[-1].append(_table_text(block))
-        if i % 200 == 0 or i == len(blocks):
-            report(i, len(blocks))
-    if not breaks:  # no page breaks recorded (files not saved by Word): parts of a bounded size instead
-        return sections("\n".join(t for t in pages[0] if t).splitlines(), "part")
-    return [Page(n, f"p. {n}", "\n".join(t for t in lines if t)) for n, lines in enumerate(pages, start=1)]
-
-
-def _split_at_breaks(paragraph) -> list[str]:
-    """The paragraph's text, split where Word drew a page break or the author put one."""
-    rendered = paragraph.rendered_page_breaks
-    if rendered:
-        first = rendered[0]
-        return [first.preceding_paragraph_fragment.text, first.following_paragraph_fragment.text]
-    if paragraph._p.xpath('.//w:br[@w:type="page"]'):
-        return [paragraph.text, ""]
-    return [paragraph.text]
-
-
-def _table_text(table) -> str:
-    rows = []
-    for row in table.rows:
-        cells, seen = [], set()
-        for cell in row.cells:
-            if id(cell._tc) in seen:
-                continue
-            seen.add(id(cell._tc))
-            nested = [_table_text(t) for t in cell.tables]
-            cells.append(" ".join([cell.text.strip(), *nested]).strip())
-        rows.append(" | ".join(cells))
-    return "\n".join(rows)
+    return docx_pages(name, data, report)
 
 
 def _pptx(name: str, data: bytes, report: Progress) -> Iterator[Page]:
-    import pptx
-
     check_zip(name, data, "PPTX")
-    try:
-        deck = pptx.Presentation(io.BytesIO(data))
-    except Exception as exc:  # python-pptx raises many kinds on bad XML or missing parts
-        raise UnsupportedDocument(name, f"not a readable PPTX ({type(exc).__name__})") from exc
-    slides = list(deck.slides)
-    for n, slide in enumerate(slides, start=1):
-        parts = [t for shape in slide.shapes for t in _shape_texts(shape)]
-        if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
-            notes = slide.notes_slide.notes_text_frame.text.strip()
-            if notes:
-                parts.append(f"Notes: {notes}")
-        yield Page(n, f"slide {n}", "\n".join(parts))
-        report(n, len(slides))
-
-
-def _shape_texts(shape) -> Iterator[str]:
-    if getattr(shape, "shapes", None) is not None:  # a group
-        for inner in shape.shapes:
-            yield from _shape_texts(inner)
-    if getattr(shape, "has_text_frame", False) and shape.text_frame.text.strip():
-        yield shape.text_frame.text
-    if getattr(shape, "has_table", False):
-        yield "\n".join(" | ".join(c.text.strip() for c in row.cells) for row in shape.table.rows)
+    return pptx_pages(name, data, report)
 
 
 def _decode(name: str, data: bytes) -> str:
@@ -248,6 +176,3 @@ def sections(lines: list[str], style: str, first_line: int = 1, preamble: str = 
             start, current, size = end + 1, [], 0
     return pages
 
-
-def _unique(items) -> list[str]:
-    return list(dict.fromkeys(items))
