@@ -175,4 +175,3 @@ def sections(lines: list[str], style: str, first_line: int = 1, preamble: str = 
             pages.append(Page(n, label, f"{preamble}\n{body}" if preamble else body))
             start, current, size = end + 1, [], 0
     return pages
-
