@@ -13,17 +13,20 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class ReasoningDelta:
-    """Part of a thinking model's reasoning (GLM-4.1V's `<think>` block), kept apart from the answer."""
+    """Part of a thinking model's reasoning (the `<think>` block of GLM-4.1V, GLM-4.5+), kept apart
+    from the answer."""
 
     text: str
 
 
 @dataclass(frozen=True)
 class ToolCallDelta:
-    """Part of a tool call as the model writes it (for showing code while it streams)."""
+    """Part of a tool call as the model writes it (for showing code while it streams). `index`
+    counts the calls of one model step (GLM-4.5+ and chat servers may write several)."""
 
     name: str
     text: str
+    index: int = 0
 
 
 @dataclass(frozen=True)
@@ -43,4 +46,4 @@ class Done:
     usage: dict[str, Any] = field(default_factory=dict)
 
 
-ModelEvent = TextDelta | ToolCallDelta | ToolCall | Done
+ModelEvent = TextDelta | ReasoningDelta | ToolCallDelta | ToolCall | Done

@@ -42,6 +42,8 @@ class Message:
 
     `metadata` is the tool name on an assistant tool call and an optional tag on an observation.
     `tool_call_id` pairs a call with its observation for chat-completions servers.
+    `reasoning` is what a thinking model (GLM-4.5+) wrote in `<think>` before this answer or call
+    step; the GLM-4.5 format sends it back only within the current turn.
     `info` is display-only (timings, sources, citations) and never reaches the model.
     """
 
@@ -51,6 +53,7 @@ class Message:
     tool_call_id: str = ""
     attachments: list[Attachment] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    reasoning: str = ""
 
     @property
     def is_tool_call(self) -> bool:
@@ -64,6 +67,7 @@ class Message:
             "tool_call_id": self.tool_call_id,
             "attachments": [a.to_dict() for a in self.attachments],
             "info": self.info,
+            "reasoning": self.reasoning,
         }
 
     @classmethod
@@ -75,6 +79,7 @@ class Message:
             tool_call_id=raw.get("tool_call_id", ""),
             attachments=[Attachment.from_dict(a) for a in raw.get("attachments", [])],
             info=raw.get("info", {}),
+            reasoning=raw.get("reasoning", ""),
         )
 
 
@@ -83,3 +88,5 @@ class GenerationParams:
     temperature: float = 0.8
     top_p: float = 0.8
     max_new_tokens: int = 1024
+    thinking: bool = True
+    """For thinking models (GLM-4.5+): False asks for no reasoning (the template's `enable_thinking`)."""
