@@ -10,7 +10,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from app.docs.document import Page
-from app.docs.encoding import decode_text
+from app.docs.encoding import decode
 from app.docs.errors import EncryptedDocument, UnsafeDocument, UnsupportedDocument
 from app.docs.limits import MAX_UNZIPPED_BYTES, MAX_ZIP_RATIO
 from app.docs.office import docx_pages, pptx_pages
@@ -126,23 +126,39 @@ def _pptx(name: str, data: bytes, report: Progress) -> Iterator[Page]:
     return pptx_pages(name, data, report)
 
 
-def _decode(name: str, data: bytes) -> str:
-    text = decode_text(data)
-    if text is None:
+def _decode(name: str, data: bytes) -> tuple[str, str]:
+    """The text, and a note for the top of its first page when bytes had to be replaced (else "")."""
+    decoded = decode(data)
+    if decoded is None:
         raise UnsupportedDocument(name, f"this doesn't look like a text file; supported: {SUPPORTED}")
-    return text
+    note = ""
+    if decoded.replaced:
+        note = (
+            f"[{decoded.replaced} byte sequence{'s' if decoded.replaced > 1 else ''} of this file "
+            f"could not be read as {decoded.encoding} and show as \ufffd]"
+        )
+    return decoded.text, note
+
+
+def _noted(pages: list[Page], note: str) -> list[Page]:
+    if note and pages:
+        first = pages[0]
+        pages[0] = Page(first.number, first.label, f"{note}\n{first.text}")
+    return pages
 
 
 def _text(name: str, data: bytes, report: Progress) -> list[Page]:
-    pages = sections(_decode(name, data).splitlines(), "lines")
+    text, note = _decode(name, data)
+    pages = _noted(sections(text.splitlines(), "lines"), note)
     report(len(pages), len(pages))
     return pages
 
 
 def _csv(name: str, data: bytes, report: Progress) -> list[Page]:
     """Like text, with the header row repeated at the top of every section so each stands alone."""
-    lines = _decode(name, data).splitlines()
-    pages = sections(lines[1:], "lines", first_line=2, preamble=lines[0] if lines else "")
+    text, note = _decode(name, data)
+    lines = text.splitlines()
+    pages = _noted(sections(lines[1:], "lines", first_line=2, preamble=lines[0] if lines else ""), note)
     report(len(pages), len(pages))
     return pages
 
@@ -151,11 +167,11 @@ def _html(name: str, data: bytes, report: Progress) -> list[Page]:
     import lxml.html
     import trafilatura
 
-    html = _decode(name, data)
+    html, note = _decode(name, data)
     text = trafilatura.extract(html, include_tables=True, include_comments=False, favor_recall=True)
     if not text and html.strip():
         text = lxml.html.fromstring(html).text_content()
-    pages = sections((text or "").splitlines(), "part")
+    pages = _noted(sections((text or "").splitlines(), "part"), note)
     report(len(pages), len(pages))
     return pages
 
