@@ -2,6 +2,7 @@
 
 1. Round trip of a trivial cell through the `python` tool (sandboxed kernel) against the raw
    `jupyter_client` round trip on an unsandboxed kernel, medians over CELLS cells. Target: <= 1.2x.
+   The same for a cell printing 1 MB (BIG_CODE). Target: <= 1.2x.
 2. Time from a session's first tool call to its result: warm pool against a cold kernel start.
 3. Resident memory of an idle session's kernel (whole process tree), bare and after importing
    numpy, pandas and matplotlib.
@@ -24,6 +25,8 @@ from app.tools.python_tool import make_python_tool
 CELLS = 100
 FIRST_CALLS = 5
 CODE = "1 + 1"
+BIG_CODE = "print('x' * 1_000_000)"
+BIG_CELLS = 30
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -44,7 +47,7 @@ def _wait_interactive(client: BlockingKernelClient, code: str) -> None:
     client.execute_interactive(code, timeout=30, output_hook=lambda msg: None)
 
 
-def raw_round_trips(root: Path) -> dict[str, list[float]]:
+def raw_round_trips(root: Path, code: str = CODE, cells: int = CELLS) -> dict[str, list[float]]:
     """Baselines on a plain python3 kernel (IPC, no sandbox): jupyter_client's own execute_interactive,
     and the minimal send / wait-for-idle / reply loop; cells alternate between the two."""
     manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(root / "raw"))
@@ -55,11 +58,11 @@ def raw_round_trips(root: Path) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {name: [] for name in ways}
     try:
         client.wait_for_ready(timeout=60)
-        _wait_minimal(client, CODE)
-        for _ in range(CELLS):
+        _wait_minimal(client, code)
+        for _ in range(cells):
             for name, wait in ways.items():
                 started = time.perf_counter()
-                wait(client, CODE)
+                wait(client, code)
                 samples[name].append(time.perf_counter() - started)
         return samples
     finally:
@@ -67,14 +70,14 @@ def raw_round_trips(root: Path) -> dict[str, list[float]]:
         manager.shutdown_kernel(now=True)
 
 
-def tool_round_trip(root: Path) -> list[float]:
+def tool_round_trip(root: Path, code: str = CODE, cells: int = CELLS) -> list[float]:
     tool = make_python_tool()
     ctx = ToolContext(session_id="bench-rt", workdir=root / "rt")
-    assert tool.run(CODE, ctx).content == "2\n"
+    assert tool.run(code, ctx).content.strip()
     samples = []
-    for _ in range(CELLS):
+    for _ in range(cells):
         started = time.perf_counter()
-        tool.run(CODE, ctx)
+        tool.run(code, ctx)
         samples.append(time.perf_counter() - started)
     registry.shutdown_session("bench-rt")
     return samples
@@ -124,6 +127,14 @@ def main() -> None:
         print(f"  python tool, sandboxed                                  {tool:.2f} ms")
         best = min(raws.values())
         print(f"  ratio against the faster raw path {tool / best:.2f}x (target <= 1.2x)")
+        raws = {name: _median_ms(t) for name, t in raw_round_trips(root, BIG_CODE, BIG_CELLS).items()}
+        tool = _median_ms(tool_round_trip(root, BIG_CODE, BIG_CELLS))
+        print(f"cell printing 1 MB, median of {BIG_CELLS}:")
+        for name, ms in raws.items():
+            print(f"  raw jupyter_client, unsandboxed, {name:<20} {ms:.2f} ms")
+        print(f"  python tool, sandboxed                                  {tool:.2f} ms")
+        best = min(raws.values())
+        print(f"  1 MB ratio against the faster raw path {tool / best:.2f}x (target <= 1.2x)")
         cold = _median_ms(first_call(root, pool=0))
         warm = _median_ms(first_call(root, pool=1))
         print(f"first tool call to result, median of {FIRST_CALLS}: cold start {cold:.0f} ms")

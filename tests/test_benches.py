@@ -11,13 +11,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SMALL = {
     "pipeline": "import sys; sys.argv = ['pipeline', '--tokens', '300', '--runs', '1']",
-    "kernel": "bench.CELLS = 3; bench.FIRST_CALLS = 1",
+    "kernel": "bench.CELLS = 3; bench.BIG_CELLS = 2; bench.FIRST_CALLS = 1",
     "docs": "bench.PAGES = 30; bench.NEEDLE_PAGES = 25",
 }
 EXPECTED = {
     "pipeline": [r"^\s+301\s+\d+\s+\d+\s+\d+\.\d{3}"],
     "kernel": [
         r"ratio against the faster raw path \d+\.\d\dx",
+        r"1 MB ratio against the faster raw path \d+\.\d\dx",
         r"warm pool\s+\d+\.\d ms",
         r"idle kernel RSS: \d+ MiB",
     ],

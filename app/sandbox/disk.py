@@ -8,10 +8,11 @@ running cell, and the cell is stopped once the folder passes its size or its num
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from app.sandbox import tree
 
 CHECK_EVERY_S = 2.0
 MAX_ENTRIES = 100_000
@@ -19,17 +20,7 @@ MAX_ENTRIES = 100_000
 
 def usage(folder: Path, max_entries: int = MAX_ENTRIES) -> tuple[int, int]:
     """(bytes allocated, entries) under `folder`; counting stops past `max_entries`."""
-    size = entries = 0
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            entries += 1
-            try:
-                size += os.lstat(os.path.join(root, name)).st_blocks * 512
-            except OSError:
-                continue
-            if entries > max_entries:
-                return size, entries
-    return size, entries
+    return tree.usage(folder, max_entries)
 
 
 @dataclass

@@ -13,6 +13,8 @@ import re
 import stat
 from pathlib import Path, PurePosixPath
 
+from app.sandbox import tree
+
 MAX_LISTED_FILES = 2000
 MAX_NAME_BYTES = 255  # a filename's limit on Linux filesystems, in bytes
 _MAX_SUFFIX_BYTES = 16
@@ -104,21 +106,9 @@ def read_inside(root: Path, relative: str, max_bytes: int) -> bytes | None:
 
 
 def snapshot(workdir: Path) -> dict[str, tuple[int, int]]:
-    """Regular files under `workdir` (symlinks skipped), by relative path -> (size, mtime_ns);
-    at most MAX_LISTED_FILES. A listing only: read them with `read_inside`."""
-    found: dict[str, tuple[int, int]] = {}
-    for root, _dirs, files in os.walk(workdir):
-        for name in files:
-            path = os.path.join(root, name)
-            try:
-                info = os.lstat(path)
-            except OSError:
-                continue
-            if stat.S_ISREG(info.st_mode):
-                found[os.path.relpath(path, workdir)] = (info.st_size, info.st_mtime_ns)
-            if len(found) >= MAX_LISTED_FILES:
-                return found
-    return found
+    """Regular files under `workdir` (symlinks skipped, never followed), by relative path ->
+    (size, mtime_ns); at most MAX_LISTED_FILES. A listing only: read them with `read_inside`."""
+    return tree.regular_files(workdir, MAX_LISTED_FILES)
 
 
 def changed_files(workdir: Path, before: dict[str, tuple[int, int]]) -> list[str]:

@@ -24,6 +24,7 @@ import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
+from app.sandbox import tree
 from app.sandbox.cgroup import MemoryCgroup
 from app.sandbox.disk import DiskWatch
 from app.sandbox.errors import CellTimeoutError, DeadKernelError, KernelStartError
@@ -32,6 +33,9 @@ from app.sandbox.outputs import ExecutionResult, OutputCollector
 from app.sandbox.spec import Launcher, kernel_env, kernel_spec, require_sandbox
 
 INTERRUPT_GRACE_S = 3.0
+# How long a cell that has replied may go without any iopub message before its `idle` is given up.
+IDLE_GRACE_S = 10.0
+IDLE_MAX_S = 60.0  # ...and how long in all (a background thread may print on and on)
 START_TIMEOUT_S = 60.0
 NEW_KERNEL_NOTE = (
     "This is a new Python kernel (the previous one was shut down or restarted): variables and imports "
@@ -60,15 +64,6 @@ def allocate_uid(limits: KernelLimits) -> int | None:
 def release_uid(uid: int | None) -> None:
     with _uid_lock:
         _uids_in_use.discard(uid)
-
-
-def chown_tree(path: Path, uid: int | None) -> None:
-    if uid is None:
-        return
-    os.chown(path, uid, uid)
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
 
 
 class _SandboxManager(KernelManager):
@@ -107,7 +102,7 @@ class Kernel:
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="glm-kernel-"))
         if self.uid is not None:
             os.chown(self.runtime_dir, self.uid, self.uid)
-            chown_tree(self.workdir, self.uid)  # files an earlier kernel of the conversation wrote
+            tree.chown_tree(self.workdir, self.uid)  # files an earlier kernel of the conversation wrote
         self.cgroup = MemoryCgroup.create(self.limits.memory_mb)
         procs = self.cgroup.procs if self.cgroup else None
         spec = kernel_spec(self.limits, self.runtime_dir, self.workdir, self.uid, procs)
@@ -188,33 +183,42 @@ class Kernel:
         return self.client.execute(code, store_history=True, allow_stdin=False)
 
     def collect(self, msg_id: str, deadline: float, out: OutputCollector, stop: Callable[[], bool]) -> bool:
-        """Gather the request's iopub messages until idle (True) or until `stop()` (False).
+        """Gather the request's iopub messages until its `idle` status (True) or until `stop()` (False).
 
-        Raises CellTimeoutError past `deadline` and DeadKernelError when the process is gone.
+        The shell reply often comes before the last output (a large print is still being sent), so
+        only `idle` ends a cell. Raises CellTimeoutError past `deadline` (unless the cell has replied
+        and its output is still arriving) and DeadKernelError when the process is gone. When the
+        kernel replied but its `idle` never comes (lost messages), collection ends after
+        IDLE_GRACE_S without any message (IDLE_MAX_S in all) and the outputs say they may be incomplete.
         """
-        replied = False
+        replied_at: float | None = None
+        quiet_since = time.monotonic()
         client = self.client
         while True:
             if stop():
                 return False
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            now = time.monotonic()
+            if replied_at is None and now >= deadline:
                 raise CellTimeoutError(msg_id)
+            if replied_at is not None and (now - quiet_since > IDLE_GRACE_S or now - replied_at > IDLE_MAX_S):
+                out.note("the kernel never confirmed the end of this cell's output: some may be missing")
+                return True
             try:
-                msg = client.get_iopub_msg(timeout=min(remaining, _POLL_S))
+                msg = client.get_iopub_msg(timeout=_POLL_S)
             except zmq.ZMQError:  # channels closed by a concurrent shutdown
                 raise DeadKernelError(msg_id) from None
             except queue.Empty:
                 if not self.alive():
                     raise DeadKernelError(msg_id) from None
-                if replied:  # the idle status was lost (iopub high-water mark); the reply is enough
-                    return True
-                replied = self._replied(msg_id)
+                if replied_at is None and self._replied(msg_id):
+                    replied_at = quiet_since = time.monotonic()
                 continue
+            quiet_since = time.monotonic()
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                self._replied(msg_id)
+                if replied_at is None:
+                    self._replied(msg_id)
                 return True
             out.add(msg)
 

@@ -133,6 +133,11 @@ class OutputCollector:
         self._tail_len = 0
         self._dropped = 0
         self._images = 0
+        self._notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        """Something the model must know about the outputs (said where the outputs end)."""
+        self._notes.append(text)
 
     @property
     def outputs(self) -> list[Output]:
@@ -210,7 +215,8 @@ class OutputCollector:
             notes.append(f"{self._dropped} characters of output dropped")
         if self._images > _MAX_IMAGES:
             notes.append(f"{self._images - _MAX_IMAGES} images dropped")
+        end = [Output("stream", {"name": "stdout", "text": f"\n[{note}]\n"}) for note in self._notes]
         if not notes:
-            return self.outputs
+            return [*self.outputs, *end]
         note = Output("stream", {"name": "stdout", "text": f"\n... [{'; '.join(notes)}] ...\n"})
-        return [*self._head, note, *self._tail]
+        return [*self._head, note, *self._tail, *end]

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.config import data_dir
-from app.sandbox import cgroup
+from app.sandbox import cgroup, tree
 from app.sandbox.errors import KernelStartError, SandboxUnavailableError
-from app.sandbox.kernel import Kernel, KernelSession, allocate_uid, chown_tree, release_uid
+from app.sandbox.kernel import Kernel, KernelSession, allocate_uid, release_uid
 from app.sandbox.limits import KernelLimits
 from app.sandbox.spec import bwrap_path, require_sandbox
 
@@ -106,7 +106,8 @@ def _adopt(kernel: Kernel, workdir: Path) -> bool:
     except OSError:
         return False
     kernel.workdir = workdir
-    chown_tree(workdir, kernel.uid)
+    if kernel.uid is not None:
+        tree.chown_tree(workdir, kernel.uid)
     return True
 
 
