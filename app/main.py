@@ -11,13 +11,16 @@ if ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from app.ui.gate import current_user, exposure_warning, sign_in_page, sign_out_button  # noqa: E402
+from app.ui.i18n import language_picker, t  # noqa: E402
 
 st.set_page_config(page_title="GLM Studio", page_icon=":material/auto_awesome:", layout="wide")
 
 PAGES = [
-    st.Page("pages/chat.py", title="All Tools", icon=":material/construction:", url_path="", default=True),
-    st.Page("pages/documents.py", title="Long document", icon=":material/description:", url_path="documents"),
-    st.Page("pages/vision.py", title="Vision", icon=":material/image:", url_path="vision"),
+    st.Page("pages/chat.py", title=t("nav.chat"), icon=":material/construction:", url_path="", default=True),
+    st.Page(
+        "pages/documents.py", title=t("nav.documents"), icon=":material/description:", url_path="documents"
+    ),
+    st.Page("pages/vision.py", title=t("nav.vision"), icon=":material/image:", url_path="vision"),
 ]
 
 # st.navigation on every run, signed in or not: a run without it would fall back to Streamlit's
@@ -25,12 +28,20 @@ PAGES = [
 # address shows the sign-in form, and signing in there opens that workspace.
 if current_user() is None:
     SIGN_IN = [
-        st.Page(sign_in_page, title="Sign in", url_path=page.url_path or "sign-in", default=not page.url_path)
+        st.Page(
+            sign_in_page,
+            title=t("signin.button"),
+            url_path=page.url_path or "sign-in",
+            default=not page.url_path,
+        )
         for page in PAGES
     ]
-    st.navigation(SIGN_IN, position="hidden").run()
+    page = st.navigation(SIGN_IN, position="hidden")
+    language_picker()
+    page.run()
 else:
     page = st.navigation(PAGES)
+    language_picker()
     sign_out_button()
     exposure_warning()
     page.run()

@@ -114,24 +114,33 @@ class StepTimer:
         }
 
 
-SPEED_UNITS = {"server": "tokens/s", "tokenizer": "tokens/s (app's count)", "chunks": "chunks/s"}
+ENGLISH_WORDS = {
+    "first_token": "first token",
+    "took": "took",
+    "total": "total",
+    "server": "tokens/s",
+    "tokenizer": "tokens/s (app's count)",
+    "chunks": "chunks/s",
+}
 
 
-def format_timings(timings: dict[str, Any]) -> str:
+def format_timings(timings: dict[str, Any], words: dict[str, str] | None = None) -> str:
     """One line for people: `first token 0.42 s · 31.5 tokens/s · python 1.20 s · total 5.1 s`.
 
     Speed is in tokens/s when the server reported its token count, says so when the app counted them
     (the backend's tokenizer, or its estimate), and is in stream chunks/s when neither was possible.
+    `words` gives the line's words in another language (the UI's catalogue), keyed as `ENGLISH_WORDS`.
     """
+    say = words or ENGLISH_WORDS
     parts = []
     if timings.get("ttft_s") is not None:
-        parts.append(f"first token {timings['ttft_s']:.2f} s")
+        parts.append(f"{say['first_token']} {timings['ttft_s']:.2f} s")
     if timings.get("tokens_per_s") is not None:
-        unit = SPEED_UNITS.get(timings.get("counted_by") or "", "tokens/s")
+        unit = say.get(timings.get("counted_by") or "", say["server"])
         parts.append(f"{timings['tokens_per_s']:.1f} {unit}")
     parts.extend(f"{tool['name']} {tool['seconds']:.2f} s" for tool in timings.get("tools", []))
     if timings.get("seconds") is not None:
-        parts.append(f"took {timings['seconds']:.2f} s")
+        parts.append(f"{say['took']} {timings['seconds']:.2f} s")
     if timings.get("total_s") is not None:
-        parts.append(f"total {timings['total_s']:.1f} s")
+        parts.append(f"{say['total']} {timings['total_s']:.1f} s")
     return " · ".join(parts)

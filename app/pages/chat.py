@@ -20,6 +20,7 @@ from app.ui.chat_view import (
     workspace_controls,
 )
 from app.ui.files_view import session_files_sidebar, with_upload_note
+from app.ui.i18n import t
 from app.ui.render import safe_markdown
 from models.messages import Message
 
@@ -33,24 +34,24 @@ files = session.session_dir(state)
 
 controls = workspace_controls(WORKSPACE, state)
 with st.sidebar:
-    st.subheader("Tools")
-    enabled = [t for t in all_tools() if st.toggle(t.name, value=True, key=f"tool-{t.name}")]
+    st.subheader(t("chat.tools"))
+    enabled = [tool for tool in all_tools() if st.toggle(tool.name, value=True, key=f"tool-{tool.name}")]
     for tool in all_tools():
-        with st.expander(f"{tool.name} schema"):
+        with st.expander(t("chat.schema", name=tool.name)):
             st.code(json.dumps(tool.function_schema, indent=2, ensure_ascii=False), language="json")
     for path, error in plugin_errors.items():
         if error:
             st.error(f"{path}: {error}")
-    if any(t.name == "simple_browser" for t in enabled) and (hint := search_setup_hint()):
+    if any(tool.name == "simple_browser" for tool in enabled) and (hint := search_setup_hint()):
         st.info(hint)
     session_files_sidebar(files)
 
-st.title("All Tools")
+st.title(t("nav.chat"))
 render_history(state.messages, state.tool_state, files)
 show_flashes(state)
 edited = edit_last_question(state)
 backend = session.text_backend()
-prompt = st.chat_input("Ask GLM-4…", disabled=backend is None)
+prompt = st.chat_input(t("chat.placeholder"), disabled=backend is None)
 
 question = Message("user", with_upload_note(prompt)) if prompt else None
 user_message = session.next_user_message(state, question, controls.retry, edited)

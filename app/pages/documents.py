@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from itertools import groupby
 from typing import Any
@@ -26,12 +27,14 @@ from app.ui.chat_view import (
     stop_button,
     workspace_controls,
 )
+from app.ui.i18n import plural, t
 from app.ui.render import safe_markdown
 from app.ui.session import ConversationState
 from models.messages import Message
 
 WORKSPACE = "documents"
-STRATEGY = {"whole": "sent whole", "retrieved": "best passages retrieved"}
+STRATEGIES = ("whole", "retrieved")
+UNITS = {"pptx": "docs.slides", "pdf": "docs.pages", "docx": "docs.pages"}
 
 
 def shelf(state: ConversationState) -> Shelf:
@@ -40,7 +43,9 @@ def shelf(state: ConversationState) -> Shelf:
 
 def _bar_progress(bar: Any, name: str) -> Progress:
     def show(done: int, total: int) -> None:
-        bar.progress(min(1.0, done / max(total, 1)), text=f"Reading {name}: {done} of {total}")
+        bar.progress(
+            min(1.0, done / max(total, 1)), text=t("docs.reading_progress", name=name, done=done, total=total)
+        )
 
     return show
 
@@ -60,7 +65,7 @@ def add_uploads(state: ConversationState, uploads: list[Any]) -> bool:
     documents, added = shelf(state), False
     for upload in new:
         done.add(upload.file_id)
-        bar = st.progress(0.0, text=f"Reading {upload.name}…")
+        bar = st.progress(0.0, text=t("docs.reading", name=upload.name))
         try:
             doc = documents.add(
                 state.tool_state, upload.name, upload.getvalue(), _bar_progress(bar, upload.name)
@@ -86,7 +91,7 @@ def open_documents(state: ConversationState) -> list[Document]:
     bars: list[Any] = []
 
     def progress_for(name: str) -> Progress:
-        bars.append(st.progress(0.0, text=f"Reading {name} again from the stored original…"))
+        bars.append(st.progress(0.0, text=t("docs.rereading", name=name)))
         return _bar_progress(bars[-1], name)
 
     docs, problems = shelf(state).open(state.tool_state, progress_for, skip=unopened)
@@ -99,9 +104,30 @@ def open_documents(state: ConversationState) -> list[Document]:
 def index_documents(docs: list[Document]) -> None:
     """Build the retrieval index now, under a progress bar, rather than at the first question."""
     passages = sum(len(d.chunks) for d in docs)
-    bar = st.progress(0.0, text=f"Indexing {passages:,} passages…")
+    bar = st.progress(0.0, text=t("docs.indexing", n=f"{passages:,}"))
     build_index(docs)
     bar.empty()
+
+
+PAGE_LABELS = [
+    (re.compile(r"p\. (?P<n>\d+)"), "docs.label_page"),
+    (re.compile(r"lines (?P<start>\d+)-(?P<end>\d+)"), "docs.label_lines"),
+    (re.compile(r"part (?P<n>\d+)"), "docs.label_part"),
+    (re.compile(r"slide (?P<n>\d+)"), "docs.label_slide"),
+]
+
+
+def page_label(label: str) -> str:
+    """A page's label from the parser ("p. 7", "lines 1-80", "part 2", "slide 3"), translated."""
+    for pattern, key in PAGE_LABELS:
+        if match := pattern.fullmatch(label):
+            return t(key, **match.groupdict())
+    return label
+
+
+def kind_label(kind: str) -> str:
+    """A file's format as listed: PDF, DOCX, …; plain text in words."""
+    return t("docs.kind_text") if kind == "text" else kind.upper()
 
 
 def document_list(state: ConversationState, docs: list[Document]) -> None:
@@ -113,11 +139,14 @@ def document_list(state: ConversationState, docs: list[Document]) -> None:
     for sha, doc, why in rows:
         left, right = st.columns([5, 1])
         if doc is not None:
-            unit = "slides" if doc.kind == "pptx" else "pages" if doc.kind in {"pdf", "docx"} else "sections"
-            left.caption(f":material/description: **{doc.name}** · {doc.kind} · {len(doc.pages)} {unit}")
+            unit = UNITS.get(doc.kind, "docs.sections")
+            size = plural(unit, len(doc.pages))
+            left.caption(f":material/description: **{doc.name}** · {kind_label(doc.kind)} · {size}")
         else:
             left.error(why, icon=":material/error:")
-        if right.button(":material/close:", key=f"documents-remove-{sha}", help=f"Remove {names[sha]}"):
+        if right.button(
+            ":material/close:", key=f"documents-remove-{sha}", help=t("docs.remove", name=names[sha])
+        ):
             shelf(state).remove(state.tool_state, sha)
             unopened.pop(sha, None)
             st.rerun()
@@ -128,13 +157,13 @@ def document_list(state: ConversationState, docs: list[Document]) -> None:
 def _whole_file(group: list[dict[str, Any]], doc: Document | None, key: str) -> None:
     """One file sent whole: a page picker and that page's text (not the whole file on every rerun)."""
     if doc is None:
-        st.caption("This file is no longer open in the conversation.")
+        st.caption(t("docs.file_gone"))
         return
     indexes = [s["index"] for s in group if "index" in s] or list(range(len(doc.pages)))
     choice = 0
     if len(indexes) > 1:
-        labels = [doc.pages[i].label for i in indexes]
-        choice = st.selectbox("Page", range(len(indexes)), format_func=labels.__getitem__, key=key)
+        labels = [page_label(doc.pages[i].label) for i in indexes]
+        choice = st.selectbox(t("docs.page"), range(len(indexes)), format_func=labels.__getitem__, key=key)
     st.text(doc.pages[indexes[choice]].text)
 
 
@@ -145,30 +174,25 @@ def render_sources(info: dict[str, Any], docs: dict[str, Document], key: str = "
     """
     strategy = info.get("strategy")
     if strategy == "no room":
-        st.warning(
-            "No document text was sent: the conversation, the question and the room kept for the answer "
-            f"filled the context window (about {info.get('prompt', 0):,} tokens of prompt). "
-            "Start a new chat, or lower the answer length in the sidebar.",
-            icon=":material/warning:",
-        )
+        st.warning(t("docs.no_room", prompt=f"{info.get('prompt', 0):,}"), icon=":material/warning:")
         return
-    if strategy not in STRATEGY:
+    if strategy not in STRATEGIES:
         return
-    sent = f"{info['tokens']:,} tokens of documents sent (room for {info['budget']:,})"
-    prompt = f"; about {info['prompt']:,} in the whole prompt" if info.get("prompt") else ""
-    st.caption(f":material/description: {STRATEGY[strategy]} · {sent}{prompt}")
+    sent = t("docs.sent", tokens=f"{info['tokens']:,}", budget=f"{info['budget']:,}")
+    prompt = t("docs.sent_prompt", prompt=f"{info['prompt']:,}") if info.get("prompt") else ""
+    st.caption(f":material/description: {t('docs.strategy_' + strategy)} · {sent}{prompt}")
     by_sha = {d.sha256: d for d in docs.values()}
     sources = info.get("sources", [])
     if strategy == "retrieved":
         for source in sources:
-            with st.expander(f"{source['file']} · {source['page']}"):
+            with st.expander(f"{source['file']} · {page_label(source['page'])}"):
                 st.text(source["text"])
         return
     for n, (sha, group) in enumerate(groupby(sources, key=lambda s: s.get("sha256") or s["file"])):
         pages = list(group)
         doc = by_sha.get(sha) or docs.get(pages[0]["file"])
-        count = f"{len(pages)} pages" if len(pages) > 1 else pages[0]["page"]
-        with st.expander(f"{pages[0]['file']} · whole file ({count})"):
+        count = plural("docs.pages", len(pages)) if len(pages) > 1 else page_label(pages[0]["page"])
+        with st.expander(f"{pages[0]['file']} · {t('docs.whole_file', count=count)}"):
             _whole_file(pages, doc, key=f"documents-source-{key}-{n}")
 
 
@@ -207,18 +231,18 @@ state = session.conversation(WORKSPACE)
 session.interrupted_turn(state)
 isolate.prestart()
 
-st.title("Long document")
+st.title(t("nav.documents"))
 backend = session.text_backend()
 
 controls = workspace_controls(WORKSPACE, state)
 
 limit = max_upload_mb()
 uploads = st.file_uploader(
-    "Add documents",
+    t("docs.add"),
     accept_multiple_files=True,
     key=f"documents-upload-{state.id}",
     max_upload_size=limit,
-    help=f"PDF, DOCX, PPTX, HTML, CSV, Markdown, text or code; up to {limit} MB per file.",
+    help=t("docs.add_help", mb=limit),
 )
 added = add_uploads(state, uploads or [])
 docs = open_documents(state)
@@ -229,10 +253,10 @@ by_name = {d.name: d for d in docs}
 render_history(state.messages, by_name)
 
 if backend is None:
-    st.chat_input("The text model isn't available", disabled=True, key="documents-input-off")
+    st.chat_input(t("model.text_unavailable"), disabled=True, key="documents-input-off")
     st.stop()
 
-prompt = st.chat_input("Ask about your documents…", key="documents-input")
+prompt = st.chat_input(t("docs.placeholder"), key="documents-input")
 show_flashes(state)
 edited = edit_last_question(state)
 new = Message("user", prompt) if prompt else None
@@ -255,7 +279,7 @@ if user_message is not None:
                 answer_text(backend.stream(messages, [], controls.params, state.cancel), turn, info)
             )
         except Exception as exc:
-            fail_turn(turn, f"The model failed: {type(exc).__name__}: {exc}")
+            fail_turn(turn, t("model.failed", why=f"{type(exc).__name__}: {exc}"))
         render_sources(info, by_name)
     session.end_turn(state, turn)
     st.rerun()

@@ -20,6 +20,7 @@ from app.ui.chat_view import (
     stream_answer,
     workspace_controls,
 )
+from app.ui.i18n import plural, t
 from app.ui.render import safe_markdown
 from models.messages import Attachment, Message
 from models.vision import VisionBackend, VisionInputError, VisionLoadError
@@ -60,7 +61,7 @@ def thumbnails(attachments: list[Attachment]) -> None:
         st.image([data for data, _ in shown], caption=[name for _, name in shown], width="content")
     for data, name in images:
         if data is None:
-            st.caption(f":material/broken_image: {name} can't be shown")
+            st.caption(":material/broken_image: " + t("vision.cant_show", name=name))
 
 
 def render_history(messages: list[Message]) -> None:
@@ -76,8 +77,8 @@ def render_history(messages: list[Message]) -> None:
 
 
 def pdf_page_picker(staged: Staged, max_pixels: int) -> None:
-    with st.expander("Ask about a PDF page"):
-        pdf = st.file_uploader("PDF", type=["pdf"], key="vision-pdf")
+    with st.expander(t("vision.pdf_page")):
+        pdf = st.file_uploader(t("vision.pdf"), type=["pdf"], key="vision-pdf")
         if pdf is None:
             return
         data = pdf.getvalue()
@@ -86,11 +87,11 @@ def pdf_page_picker(staged: Staged, max_pixels: int) -> None:
             if pdf.file_id not in counted:  # one parser job per upload, not one per rerun
                 counted[pdf.file_id] = pdf_page_count(data, pdf.name)
             pages = counted[pdf.file_id]
-            page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="vision-pdf-page")
-            if st.button("Attach this page to my next message", key="vision-pdf-attach"):
+            page = st.number_input(t("vision.page_of", pages=pages), 1, pages, 1, key="vision-pdf-page")
+            if st.button(t("vision.attach_page"), key="vision-pdf-attach"):
                 image = render_pdf_page(data, int(page), pdf.name, max_pixels)
                 if any(a.name == image.name and a.data == image.data for a in staged.attachments):
-                    st.info(f"{image.name} is already attached.")
+                    st.info(t("vision.already_attached", name=image.name))
                 else:
                     staged.attachments.append(image)
         except ImageError as exc:
@@ -99,20 +100,20 @@ def pdf_page_picker(staged: Staged, max_pixels: int) -> None:
 
 def show_staged(staged: Staged) -> None:
     if staged.attachments:
-        st.caption("Attached to your next message:")
-        if st.button("Remove attachments", key="vision-unstage"):
+        st.caption(t("vision.staged"))
+        if st.button(t("vision.unstage"), key="vision-unstage"):
             staged.attachments.clear()
             st.rerun()
         thumbnails(staged.attachments)
     if staged.refusal is not None:
-        st.error(f"{staged.refusal.reason} Nothing was sent.", icon=":material/image:")
+        st.error(t("vision.refused", reason=staged.refusal.reason), icon=":material/image:")
         if staged.refusal.text:
             st.text_area(
-                "Your message, kept here to copy into the chat box",
+                t("vision.kept_message"),
                 staged.refusal.text,
                 key=f"vision-refused-{staged.refusal.key}",
             )
-        if st.button("Dismiss", key="vision-dismiss"):
+        if st.button(t("vision.dismiss"), key="vision-dismiss"):
             staged.refusal = None
             st.rerun()
 
@@ -122,7 +123,7 @@ def new_message(backend: VisionBackend, staged: Staged, history: list[Message]) 
     cleared: a refused message names the file at fault, keeps its text on the page and its valid
     images staged (unless the model's image limit was the problem)."""
     prompt = st.chat_input(
-        "Ask about your images…", accept_file="multiple", file_type=IMAGE_TYPES, key="vision-input"
+        t("vision.placeholder"), accept_file="multiple", file_type=IMAGE_TYPES, key="vision-input"
     )
     if prompt is None:
         return None
@@ -154,20 +155,24 @@ state = session.conversation(WORKSPACE)
 session.interrupted_turn(state)
 staged = session.per_conversation(state, "staged", Staged())  # a bad attachment stays in its chat
 
-st.title("Vision")
+st.title(t("nav.vision"))
 backend = session.vision_backend()
 
 controls = workspace_controls(WORKSPACE, state)
 if backend is not None:
     with st.sidebar:
         pdf_page_picker(staged, backend.max_pixels)
-    limit = "any number of images" if backend.max_images is None else f"up to {backend.max_images} image(s)"
-    st.caption(f"{backend.model_name} · {limit} per conversation")
+    limit = (
+        t("vision.any_images")
+        if backend.max_images is None
+        else plural("vision.images_max", backend.max_images)
+    )
+    st.caption(f"{backend.model_name} · {limit}")
 render_history(state.messages)
 show_staged(staged)
 
 if backend is None:
-    st.chat_input("The vision model isn't available", disabled=True, key="vision-input-off")
+    st.chat_input(t("model.vision_unavailable"), disabled=True, key="vision-input-off")
     st.stop()
 
 show_flashes(state)
@@ -191,6 +196,6 @@ if user_message is not None:
         except (VisionInputError, VisionLoadError) as exc:
             fail_turn(turn, str(exc))
         except Exception as exc:
-            fail_turn(turn, f"The vision model failed: {type(exc).__name__}: {exc}")
+            fail_turn(turn, t("model.vision_failed", why=f"{type(exc).__name__}: {exc}"))
     session.end_turn(state, turn)
     st.rerun()

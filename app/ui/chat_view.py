@@ -18,6 +18,7 @@ from app.turn import TurnBuffer
 from app.ui import session
 from app.ui.conversations_view import conversation_sidebar
 from app.ui.files_view import read_download
+from app.ui.i18n import plural, t
 from app.ui.render import SafeMarkdownStream, safe_markdown
 from app.ui.session import ConversationState
 from models.events import Done, ReasoningDelta, TextDelta, ToolCallDelta
@@ -26,14 +27,15 @@ from models.messages import Attachment, GenerationParams, Message
 REASONING_REFRESH = 16
 CALL_LANGUAGE = {"python": "python", "simple_browser": "python"}
 MAX_OBSERVATION_SHOWN = 20_000
+TIMING_WORDS = ("first_token", "took", "total", "server", "tokenizer", "chunks")
 
 
 def generation_controls(prefix: str) -> GenerationParams:
     """Sidebar sliders for the sampling settings, kept per workspace."""
-    with st.sidebar.expander("Generation", expanded=False):
-        temperature = st.slider("Temperature", 0.0, 1.5, 0.8, 0.05, key=f"{prefix}-temperature")
-        top_p = st.slider("Top p", 0.05, 1.0, 0.8, 0.05, key=f"{prefix}-top-p")
-        max_new = st.number_input("Max new tokens", 16, 32768, 1024, 64, key=f"{prefix}-max-new")
+    with st.sidebar.expander(t("gen.title"), expanded=False):
+        temperature = st.slider(t("gen.temperature"), 0.0, 1.5, 0.8, 0.05, key=f"{prefix}-temperature")
+        top_p = st.slider(t("gen.top_p"), 0.05, 1.0, 0.8, 0.05, key=f"{prefix}-top-p")
+        max_new = st.number_input(t("gen.max_new"), 16, 32768, 1024, 64, key=f"{prefix}-max-new")
     return GenerationParams(temperature=temperature, top_p=top_p, max_new_tokens=int(max_new))
 
 
@@ -51,16 +53,18 @@ def workspace_controls(workspace: str, state: ConversationState) -> Controls:
     with st.sidebar:
         conversation_sidebar(workspace, state)
         retry = st.button(
-            ":material/refresh: Retry last answer", use_container_width=True, disabled=not state.messages
+            ":material/refresh: " + t("chat.retry"), use_container_width=True, disabled=not state.messages
         )
-        prompt = st.text_area("System prompt", key=f"{workspace}-system", placeholder="Optional instructions")
+        prompt = st.text_area(
+            t("chat.system_prompt"), key=f"{workspace}-system", placeholder=t("chat.system_placeholder")
+        )
         params = generation_controls(workspace)
     return Controls(retry, [Message("system", prompt)] if prompt.strip() else [], params)
 
 
 def stop_button() -> None:
     """Clicking it reruns the page, interrupting the turn; the next run keeps its partial answer."""
-    st.button(":material/stop_circle: Stop", key="stop")
+    st.button(":material/stop_circle: " + t("chat.stop"), key="stop")
 
 
 def edit_last_question(state: ConversationState) -> str | None:
@@ -68,9 +72,9 @@ def edit_last_question(state: ConversationState) -> str | None:
     last = next((m for m in reversed(state.messages) if m.role == "user"), None)
     if last is None:
         return None
-    with st.expander(":material/edit: Edit last question"), st.form(f"edit-{state.workspace}", border=False):
-        text = st.text_area("Question", last.content, label_visibility="collapsed")
-        if st.form_submit_button("Resend") and text.strip():
+    with st.expander(":material/edit: " + t("chat.edit")), st.form(f"edit-{state.workspace}", border=False):
+        text = st.text_area(t("chat.question"), last.content, label_visibility="collapsed")
+        if st.form_submit_button(t("chat.resend")) and text.strip():
             return text
     return None
 
@@ -86,12 +90,12 @@ def message_notes(message: Message) -> None:
     if error := info.get("error"):
         st.error(error, icon=":material/error:")
     if info.get("stopped"):
-        st.caption(":material/stop_circle: stopped")
+        st.caption(":material/stop_circle: " + t("chat.stopped"))
     if info.get("finish_reason") == "length":
-        st.caption(":material/content_cut: cut off at the max new tokens; raise 'Max new tokens' for more")
+        st.caption(":material/content_cut: " + t("chat.cut_off"))
     if trimmed := info.get("trimmed"):
         _trimmed_caption(trimmed)
-    if timings := format_timings(info.get("timings") or {}):
+    if timings := format_timings(info.get("timings") or {}, timing_words()):
         st.caption(timings)
 
 
@@ -99,10 +103,15 @@ def _trimmed_caption(trimmed: dict[str, int]) -> None:
     """The note for a history cut to fit (`HistoryTrimmed`, kept as the answer's `info["trimmed"]`)."""
     parts = []
     if turns := trimmed.get("dropped_turns"):
-        parts.append(f"the oldest {turns} turn{'s' * (turns != 1)} left out")
+        parts.append(plural("chat.trimmed_turns", turns))
     if observations := trimmed.get("shortened_observations"):
-        parts.append(f"{observations} tool output{'s' * (observations != 1)} shortened")
-    st.caption(":material/history: To fit the context window: " + " and ".join(parts) + ".")
+        parts.append(plural("chat.trimmed_outputs", observations))
+    st.caption(":material/history: " + t("chat.trimmed", what=t("common.and").join(parts)))
+
+
+def timing_words() -> dict[str, str]:
+    """The words of `format_timings` in the session's language."""
+    return {word: t(f"timings.{word}") for word in TIMING_WORDS}
 
 
 def show_flashes(state: ConversationState) -> None:
@@ -155,14 +164,14 @@ def _step_label(call: Message, observation: Message | None) -> str:
 
 def _render_browsing(info: dict[str, Any]) -> None:
     """What the browser searched for, opened and failed to open, with links to the sources."""
-    lines = [f"- searched: {escape_markdown(query)}" for query in info.get("searched", [])]
+    lines = [f"- {t('browse.searched', query=escape_markdown(query))}" for query in info.get("searched", [])]
     for page in info.get("opened", []):
-        lines.append(f"- opened 【{page['id']}】 {link(page.get('title') or page['url'], page['url'])}")
+        source = link(page.get("title") or page["url"], page["url"])
+        lines.append(f"- {t('browse.opened', id=page['id'], source=source)}")
     for failure in info.get("failed", []):
-        what = failure.get("url") or failure.get("query") or "?"
-        lines.append(
-            f"- failed: {escape_markdown(str(what))}: {escape_markdown(str(failure.get('error', '')))}"
-        )
+        what = escape_markdown(str(failure.get("url") or failure.get("query") or "?"))
+        why = escape_markdown(str(failure.get("error", "")))
+        lines.append(f"- {t('browse.failed', what=what, why=why)}")
     if lines:
         st.markdown("\n".join(lines))
 
@@ -171,11 +180,9 @@ def _render_observation(observation: Message, key: str, files: Path | None) -> N
     _render_browsing(observation.info)
     text = observation.content
     if len(text) > MAX_OBSERVATION_SHOWN:
-        text = (
-            text[:MAX_OBSERVATION_SHOWN]
-            + f"\n… ({len(observation.content) - MAX_OBSERVATION_SHOWN} more characters)"
-        )
-    st.caption("Observation")
+        more = len(observation.content) - MAX_OBSERVATION_SHOWN
+        text = text[:MAX_OBSERVATION_SHOWN] + "\n" + t("chat.more_characters", n=f"{more:,}")
+    st.caption(t("chat.observation"))
     st.code(text, language="text", wrap_lines=True)
     render_attachments(observation.attachments, key, files)
 
@@ -253,7 +260,7 @@ def stream_answer(
     event = next(events, None)
     reasoning: list[str] = []
     if isinstance(event, ReasoningDelta):
-        with st.expander(":material/psychology: Thinking", expanded=True):
+        with st.expander(":material/psychology: " + t("chat.thinking"), expanded=True):
             box = st.empty()
             while isinstance(event, ReasoningDelta):
                 turn.tick(event.text)
@@ -270,7 +277,7 @@ def stream_answer(
 
 def render_reasoning(message: Message) -> None:
     if reasoning := message.info.get("reasoning"):
-        with st.expander(":material/psychology: Thinking"):
+        with st.expander(":material/psychology: " + t("chat.thinking")):
             st.markdown(safe_markdown(reasoning))
 
 
@@ -325,7 +332,7 @@ def _live_tool_step(
     """Show one tool call from its first written character to its observation."""
     name = event.name if isinstance(event, ToolCallDelta) else event.message.metadata
     label = escape_markdown(name)
-    with st.status(f":material/build: {label}: writing the call…", expanded=True) as status:
+    with st.status(":material/build: " + t("step.writing", name=label), expanded=True) as status:
         code_box, clock = st.empty(), st.empty()
         written: list[str] = []
         while event is not None:
@@ -340,9 +347,9 @@ def _live_tool_step(
                 code_box.code(
                     event.message.content, language=CALL_LANGUAGE.get(name, "json"), wrap_lines=True
                 )
-                status.update(label=f":material/build: {label}: running…")
+                status.update(label=":material/build: " + t("step.running", name=label))
             elif isinstance(event, ToolRunning):
-                clock.caption(f"running for {event.seconds:.1f} s")
+                clock.caption(t("step.clock", seconds=f"{event.seconds:.1f}"))
             elif isinstance(event, ToolFinished):
                 turn.add(event.message)
                 clock.empty()

@@ -12,42 +12,53 @@ import streamlit as st
 
 from app.sandbox.notebook import notebook_from_messages
 from app.store import Conversation, ConversationNotFound, ConversationSummary, Store
+from app.store.conversations import UNTITLED
 from app.store.export import to_json, to_markdown
 from app.ui import session
+from app.ui.i18n import t
 from app.ui.session import ConversationState
 
 PAGE_SIZE = 50
 
 
 def conversation_sidebar(workspace: str, state: ConversationState) -> None:
-    if st.button(":material/add: New chat", key=f"{workspace}-new", use_container_width=True, type="primary"):
+    if st.button(
+        ":material/add: " + t("conv.new"), key=f"{workspace}-new", use_container_width=True, type="primary"
+    ):
         session.new_conversation(workspace)
         st.rerun()
     db, user = session.store(), session.user_id()
     search = st.text_input(
-        "Search conversations",
+        t("conv.search"),
         key=f"{workspace}-search",
-        placeholder="Search titles",
+        placeholder=t("conv.search_placeholder"),
         label_visibility="collapsed",
     )
     shown_key = f"{workspace}-shown"
     shown = st.session_state.get(shown_key, PAGE_SIZE)
     summaries = db.list_conversations(user, workspace, search, limit=shown + 1)
     if summaries:
-        st.caption("Conversations")
+        st.caption(t("conv.list"))
     elif search.strip():
-        st.caption("No conversation title matches.")
+        st.caption(t("conv.no_match"))
     for summary in summaries[:shown]:
         current = summary.id == state.id
-        label = (":material/chat: " if current else "") + summary.title
+        label = (":material/chat: " if current else "") + title_shown(summary.title)
         if st.button(label, key=f"{workspace}-open-{summary.id}", use_container_width=True, disabled=current):
             st.query_params["c"] = summary.id
             st.rerun()
-    if len(summaries) > shown and st.button("Show more", key=f"{workspace}-more", use_container_width=True):
+    if len(summaries) > shown and st.button(
+        t("conv.more"), key=f"{workspace}-more", use_container_width=True
+    ):
         st.session_state[shown_key] = shown + PAGE_SIZE
         st.rerun()
     if state.saved:
         _manage_open(workspace, state, db, user)
+
+
+def title_shown(title: str) -> str:
+    """A conversation's title as listed: the store's placeholder for an untitled one is translated."""
+    return t("conv.untitled") if title == UNTITLED else title
 
 
 def _export(db: Store, user: str, conversation_id: str, render: Callable[[Conversation], str]) -> str:
@@ -64,9 +75,11 @@ def _manage_open(workspace: str, state: ConversationState, db: Store, user: str)
         summary: ConversationSummary = db.summary(user, state.id)
     except ConversationNotFound:
         return
-    with st.expander("This conversation"):
-        title = st.text_input("Title", summary.title, key=f"{workspace}-title-{summary.id}")
-        if title.strip() and title != summary.title:
+    with st.expander(t("conv.this")):
+        title = st.text_input(
+            t("conv.title"), title_shown(summary.title), key=f"{workspace}-title-{summary.id}"
+        )
+        if title.strip() and title != title_shown(summary.title):
             db.rename(user, summary.id, title.strip())
             st.rerun()
         exports = [
@@ -74,7 +87,7 @@ def _manage_open(workspace: str, state: ConversationState, db: Store, user: str)
             ("JSON", to_json, "json", "application/json"),
         ]
         if workspace == "chat":
-            exports.append(("Notebook (.ipynb)", _notebook, "ipynb", "application/x-ipynb+json"))
+            exports.append((t("conv.notebook"), _notebook, "ipynb", "application/x-ipynb+json"))
         for label, render, extension, mime in exports:
             st.download_button(
                 label,
@@ -85,9 +98,9 @@ def _manage_open(workspace: str, state: ConversationState, db: Store, user: str)
                 on_click="ignore",
                 icon=":material/download:",
             )
-        with st.popover(":material/delete: Delete", use_container_width=True):
-            st.caption("Delete this conversation, its documents and its files? This can't be undone.")
-            if st.button("Delete for good", key=f"{workspace}-delete", type="primary"):
+        with st.popover(":material/delete: " + t("conv.delete"), use_container_width=True):
+            st.caption(t("conv.delete_confirm"))
+            if st.button(t("conv.delete_for_good"), key=f"{workspace}-delete", type="primary"):
                 db.delete(user, summary.id)
                 session.new_conversation(workspace)
                 st.rerun()

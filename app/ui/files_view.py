@@ -17,6 +17,7 @@ from app.sandbox import (
 )
 from app.sandbox.files import snapshot
 from app.sandbox.spec import MOUNT_POINT
+from app.ui.i18n import t
 
 MAX_FILES_SHOWN = 30
 # Bigger files are listed but not offered here: a download is held in the app's memory.
@@ -41,14 +42,14 @@ def _size(n: int) -> str:
 def _save_uploads(workdir: Path) -> None:
     """Each upload is saved once (a failure is shown once, then dropped); saved names are announced."""
     handled: set[str] = st.session_state.setdefault("uploads-saved", set())
-    for upload in st.file_uploader("Upload files", accept_multiple_files=True, key="chat-uploads") or []:
+    for upload in st.file_uploader(t("files.upload"), accept_multiple_files=True, key="chat-uploads") or []:
         if upload.file_id in handled:
             continue
         handled.add(upload.file_id)
         try:
             path = save_upload(workdir, upload.name, upload.getvalue())
         except OSError as exc:
-            st.error(f"Couldn't save {upload.name}: {exc.strerror or exc}", icon=":material/error:")
+            st.error(t("files.not_saved", name=upload.name, why=exc.strerror or exc), icon=":material/error:")
             continue
         st.session_state.setdefault(ANNOUNCE, {}).setdefault(str(workdir), []).append(path.name)
 
@@ -62,12 +63,12 @@ def session_files_sidebar(workdir: Path) -> None:
     if note := memory_note():
         st.info(note, icon=":material/memory:")
     sandboxed = KernelLimits.from_env().sandbox
-    st.subheader(f"Files ({MOUNT_POINT})" if sandboxed else "Files (working directory)")
+    st.subheader(t("files.title_sandbox", folder=MOUNT_POINT) if sandboxed else t("files.title_workdir"))
     st.session_state[SHOWN_FOLDER] = str(workdir)
     _save_uploads(workdir)
     for i, (name, (size, _)) in enumerate(sorted(snapshot(workdir).items())[:MAX_FILES_SHOWN]):
         if size > MAX_DOWNLOAD_BYTES:
-            st.caption(f"{name} ({_size(size)}: too large to download here)")
+            st.caption(t("files.too_large", name=name, size=_size(size)))
             continue
         st.download_button(
             name,

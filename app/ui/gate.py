@@ -91,8 +91,8 @@ def require_valid_settings() -> None:
         return
     for problem in problems:
         st.error(str(problem), icon=":material/settings:")
-    st.caption("Fix these environment variables and restart the app (see the README's configuration table).")
-    st.chat_input("The settings above need fixing first", disabled=True, key="settings-input-off")
+    st.caption(t("settings.fix_env"))
+    st.chat_input(t("settings.fix_first"), disabled=True, key="settings-input-off")
     st.stop()
 
 
@@ -115,29 +115,26 @@ def _oidc_button() -> None:
         st.error(problem, icon=":material/error:")
         return
     if st.user.get("is_logged_in"):
-        st.error("The identity provider returned no 'iss'/'sub' claims; sign-in can't tell who you are.")
-    st.button("Sign in", on_click=st.login, type="primary", key="sign-in-oidc")
+        st.error(t("signin.no_claims"))
+    st.button(t("signin.button"), on_click=st.login, type="primary", key="sign-in-oidc")
 
 
 def oidc_setup_problem() -> str | None:
     """What is missing for `st.login` to work, said in terms of what to install or configure."""
     if importlib.util.find_spec("authlib") is None:
-        return "GLM_AUTH=oidc needs Authlib: `pip install 'streamlit[auth]'`."
+        return t("signin.needs_authlib")
     auth = st.secrets.get("auth") if st.secrets.load_if_toml_exists() else None
     missing = [key for key in ("redirect_uri", "cookie_secret") if not auth or key not in auth]
     if missing:
-        return (
-            "GLM_AUTH=oidc needs an [auth] section in .streamlit/secrets.toml with "
-            f"{' and '.join(missing)} and the provider's client_id, client_secret and server_metadata_url."
-        )
+        return t("signin.needs_secrets", missing=t("common.and").join(missing))
     return None
 
 
 def _password_form() -> None:
     with st.form("sign-in"):
-        username = st.text_input("User name")
-        password = st.text_input("Password", type="password")
-        submitted = st.form_submit_button("Sign in", type="primary")
+        username = st.text_input(t("signin.user"))
+        password = st.text_input(t("signin.password"), type="password")
+        submitted = st.form_submit_button(t("signin.button"), type="primary", key="sign-in-submit")
     if not submitted:
         return
     keys = attempt_keys(username, _browser_session(), st.context.ip_address)
@@ -199,7 +196,9 @@ def sign_out_button() -> None:
     if mode == "none":
         return
     st.sidebar.caption(f":material/person: {_display_name(mode)}")
-    if st.sidebar.button(":material/logout: Sign out", key="sign-out", use_container_width=True):
+    if st.sidebar.button(
+        ":material/logout: " + t("signin.sign_out"), key="sign-out", use_container_width=True
+    ):
         st.session_state.clear()
         st.query_params.clear()
         if mode == "oidc":

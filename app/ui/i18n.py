@@ -2,7 +2,8 @@
 
 `t("area.key", name=value)` returns the text in the session's language: the one chosen in the sidebar,
 else the browser's (`st.context.locale`), else English. Keys are grouped by area (`chat.`, `docs.`,
-`vision.`, `sidebar.`, ...); each entry is `(English, 中文)` with the same `{placeholders}`.
+`vision.`, `sidebar.`, ...); each entry is `(English, 中文)` with the same `{placeholders}`. A count
+has two entries, `key.one` and `key.other`, chosen by `plural(key, n)`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import streamlit as st
 
 LANGUAGES = ("en", "zh")
+LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 LANGUAGE_KEY = "ui_language"
+PICKER_KEY = "ui-language-picker"
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     "sidebar.language": ("Language", "语言"),
@@ -25,6 +28,186 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "本应用可被其他机器访问且未启用登录：任何能访问它的人都以你的身份使用它。"
         "请设置 GLM_AUTH，或只在 127.0.0.1 上启动（见 README）。",
     ),
+    "common.and": (" and ", "、"),
+    # navigation
+    "nav.chat": ("All Tools", "全能工具"),
+    "nav.documents": ("Long document", "长文档"),
+    "nav.vision": ("Vision", "视觉理解"),
+    # sign-in and settings problems
+    "signin.button": ("Sign in", "登录"),
+    "signin.user": ("User name", "用户名"),
+    "signin.password": ("Password", "密码"),
+    "signin.sign_out": ("Sign out", "退出登录"),
+    "signin.no_claims": (
+        "The identity provider returned no 'iss'/'sub' claims; sign-in can't tell who you are.",
+        "身份提供方没有返回 'iss'/'sub' 声明，无法确认您的身份。",
+    ),
+    "signin.needs_authlib": (
+        "GLM_AUTH=oidc needs Authlib: `pip install 'streamlit[auth]'`.",
+        "GLM_AUTH=oidc 需要 Authlib：`pip install 'streamlit[auth]'`。",
+    ),
+    "signin.needs_secrets": (
+        "GLM_AUTH=oidc needs an [auth] section in .streamlit/secrets.toml with {missing} and the "
+        "provider's client_id, client_secret and server_metadata_url.",
+        "GLM_AUTH=oidc 需要在 .streamlit/secrets.toml 中添加 [auth] 一节，包含 {missing}，"
+        "以及身份提供方的 client_id、client_secret 和 server_metadata_url。",
+    ),
+    "settings.fix_env": (
+        "Fix these environment variables and restart the app (see the README's configuration table).",
+        "请修正这些环境变量后重启应用（见 README 中的配置表）。",
+    ),
+    "settings.fix_first": ("The settings above need fixing first", "请先修正上面的设置"),
+    # models
+    "model.loading": ("Loading {model}…", "正在加载 {model}…"),
+    "model.retry_load": ("Try loading again", "重新加载"),
+    "model.in_process": ("in-process", "本进程内"),
+    "model.text_unavailable": ("The text model isn't available", "文本模型不可用"),
+    "model.vision_unavailable": ("The vision model isn't available", "视觉模型不可用"),
+    "model.failed": ("The model failed: {why}", "模型出错：{why}"),
+    "model.vision_failed": ("The vision model failed: {why}", "视觉模型出错：{why}"),
+    # conversations sidebar
+    "conv.new": ("New chat", "新对话"),
+    "conv.search": ("Search conversations", "搜索对话"),
+    "conv.search_placeholder": ("Search titles", "搜索标题"),
+    "conv.list": ("Conversations", "对话"),
+    "conv.no_match": ("No conversation title matches.", "没有标题匹配的对话。"),
+    "conv.more": ("Show more", "显示更多"),
+    "conv.untitled": ("New conversation", "新对话"),
+    "conv.this": ("This conversation", "当前对话"),
+    "conv.title": ("Title", "标题"),
+    "conv.notebook": ("Notebook (.ipynb)", "笔记本 (.ipynb)"),
+    "conv.delete": ("Delete", "删除"),
+    "conv.delete_confirm": (
+        "Delete this conversation, its documents and its files? This can't be undone.",
+        "删除此对话及其文档和文件？此操作无法撤销。",
+    ),
+    "conv.delete_for_good": ("Delete for good", "永久删除"),
+    "conv.not_found": ("That conversation doesn't exist or isn't yours.", "该对话不存在，或不属于您。"),
+    # turns
+    "turn.stopped_early": (
+        "It was stopped before the model wrote anything.",
+        "模型还没写出任何内容就被停止了。",
+    ),
+    "turn.previous_kept": ("The previous answer was kept.", "已保留之前的回答。"),
+    "turn.unsaved": (
+        "This turn wasn't saved: {why}. It stays on screen until you reload or leave this conversation.",
+        "这一轮没有保存：{why}。在您刷新或离开此对话之前，它会一直显示在页面上。",
+    ),
+    "turn.unsaved_deleted": (
+        "This turn wasn't saved: this conversation was deleted (in another tab?). "
+        "It stays on screen until you reload or leave this conversation.",
+        "这一轮没有保存：此对话已被删除（是在另一个标签页中吗？）。"
+        "在您刷新或离开此对话之前，它会一直显示在页面上。",
+    ),
+    # generation settings
+    "gen.title": ("Generation", "生成参数"),
+    "gen.temperature": ("Temperature", "温度"),
+    "gen.top_p": ("Top p", "Top p 采样"),
+    "gen.max_new": ("Max new tokens", "最多生成 token 数"),
+    # chat (shared by the workspaces)
+    "chat.tools": ("Tools", "工具"),
+    "chat.schema": ("{name} schema", "{name} 的参数结构"),
+    "chat.placeholder": ("Ask GLM-4…", "向 GLM-4 提问…"),
+    "chat.retry": ("Retry last answer", "重新生成上一条回答"),
+    "chat.system_prompt": ("System prompt", "系统提示词"),
+    "chat.system_placeholder": ("Optional instructions", "可选的指令"),
+    "chat.stop": ("Stop", "停止"),
+    "chat.edit": ("Edit last question", "编辑上一个问题"),
+    "chat.question": ("Question", "问题"),
+    "chat.resend": ("Resend", "重新发送"),
+    "chat.stopped": ("stopped", "已停止"),
+    "chat.cut_off": (
+        "cut off at the max new tokens; raise 'Max new tokens' for more",
+        "已达到最多生成 token 数而截断；调高“最多生成 token 数”可获得更长的回答",
+    ),
+    "chat.trimmed": ("To fit the context window: {what}.", "为放入上下文窗口：{what}。"),
+    "chat.trimmed_turns.one": ("the oldest turn left out", "省略了最早的 1 轮对话"),
+    "chat.trimmed_turns.other": ("the oldest {n} turns left out", "省略了最早的 {n} 轮对话"),
+    "chat.trimmed_outputs.one": ("1 tool output shortened", "缩短了 1 条工具输出"),
+    "chat.trimmed_outputs.other": ("{n} tool outputs shortened", "缩短了 {n} 条工具输出"),
+    "chat.observation": ("Observation", "工具返回"),
+    "chat.more_characters": ("… ({n} more characters)", "…（还有 {n} 个字符）"),
+    "chat.thinking": ("Thinking", "思考过程"),
+    "step.writing": ("{name}: writing the call…", "{name}：正在编写调用…"),
+    "step.running": ("{name}: running…", "{name}：运行中…"),
+    "step.clock": ("running for {seconds} s", "已运行 {seconds} 秒"),
+    "browse.searched": ("searched: {query}", "搜索：{query}"),
+    "browse.opened": ("opened 【{id}】 {source}", "打开 【{id}】 {source}"),
+    "browse.failed": ("failed: {what}: {why}", "失败：{what}：{why}"),
+    "timings.first_token": ("first token", "首个 token"),
+    "timings.took": ("took", "耗时"),
+    "timings.total": ("total", "总计"),
+    "timings.server": ("tokens/s", "token/秒"),
+    "timings.tokenizer": ("tokens/s (app's count)", "token/秒（应用计数）"),
+    "timings.chunks": ("chunks/s", "块/秒"),
+    # the code interpreter's files
+    "files.upload": ("Upload files", "上传文件"),
+    "files.not_saved": ("Couldn't save {name}: {why}", "无法保存 {name}：{why}"),
+    "files.title_sandbox": ("Files ({folder})", "文件（{folder}）"),
+    "files.title_workdir": ("Files (working directory)", "文件（工作目录）"),
+    "files.too_large": (
+        "{name} ({size}: too large to download here)",
+        "{name}（{size}：太大，无法在此下载）",
+    ),
+    # long documents
+    "docs.add": ("Add documents", "添加文档"),
+    "docs.add_help": (
+        "PDF, DOCX, PPTX, HTML, CSV, Markdown, text or code; up to {mb} MB per file.",
+        "支持 PDF、DOCX、PPTX、HTML、CSV、Markdown、纯文本或代码；每个文件最大 {mb} MB。",
+    ),
+    "docs.placeholder": ("Ask about your documents…", "就您的文档提问…"),
+    "docs.reading": ("Reading {name}…", "正在读取 {name}…"),
+    "docs.reading_progress": ("Reading {name}: {done} of {total}", "正在读取 {name}：{done}/{total}"),
+    "docs.rereading": ("Reading {name} again from the stored original…", "正在从保存的原件重新读取 {name}…"),
+    "docs.indexing": ("Indexing {n} passages…", "正在为 {n} 个段落建立索引…"),
+    "docs.kind_text": ("text", "文本"),
+    "docs.label_page": ("p. {n}", "第 {n} 页"),
+    "docs.label_lines": ("lines {start}-{end}", "第 {start}-{end} 行"),
+    "docs.label_part": ("part {n}", "第 {n} 部分"),
+    "docs.label_slide": ("slide {n}", "第 {n} 张幻灯片"),
+    "docs.pages.one": ("1 page", "1 页"),
+    "docs.pages.other": ("{n} pages", "{n} 页"),
+    "docs.slides.one": ("1 slide", "1 张幻灯片"),
+    "docs.slides.other": ("{n} slides", "{n} 张幻灯片"),
+    "docs.sections.one": ("1 section", "1 节"),
+    "docs.sections.other": ("{n} sections", "{n} 节"),
+    "docs.remove": ("Remove {name}", "移除 {name}"),
+    "docs.file_gone": ("This file is no longer open in the conversation.", "此文件已不在当前对话中。"),
+    "docs.page": ("Page", "页"),
+    "docs.no_room": (
+        "No document text was sent: the conversation, the question and the room kept for the answer "
+        "filled the context window (about {prompt} tokens of prompt). Start a new chat, or lower the "
+        "answer length in the sidebar.",
+        "没有发送任何文档内容：对话、问题和为回答预留的空间已占满上下文窗口（提示约 {prompt} 个 token）。"
+        "请新建对话，或在侧边栏调低回答长度。",
+    ),
+    "docs.strategy_whole": ("sent whole", "全文发送"),
+    "docs.strategy_retrieved": ("best passages retrieved", "检索最相关的段落"),
+    "docs.sent": (
+        "{tokens} tokens of documents sent (room for {budget})",
+        "已发送 {tokens} 个 token 的文档内容（上限 {budget}）",
+    ),
+    "docs.sent_prompt": ("; about {prompt} in the whole prompt", "；整个提示约 {prompt} 个 token"),
+    "docs.whole_file": ("whole file ({count})", "全文（{count}）"),
+    # vision
+    "vision.placeholder": ("Ask about your images…", "就您的图片提问…"),
+    "vision.cant_show": ("{name} can't be shown", "无法显示 {name}"),
+    "vision.pdf_page": ("Ask about a PDF page", "就 PDF 的某一页提问"),
+    "vision.pdf": ("PDF", "PDF 文件"),
+    "vision.page_of": ("Page (of {pages})", "页码（共 {pages} 页）"),
+    "vision.attach_page": ("Attach this page to my next message", "把这一页附加到我的下一条消息"),
+    "vision.already_attached": ("{name} is already attached.", "{name} 已经附加。"),
+    "vision.staged": ("Attached to your next message:", "将附加到您的下一条消息："),
+    "vision.unstage": ("Remove attachments", "移除附件"),
+    "vision.refused": ("{reason} Nothing was sent.", "{reason} 没有发送任何内容。"),
+    "vision.kept_message": (
+        "Your message, kept here to copy into the chat box",
+        "您的消息保留在这里，可复制到输入框",
+    ),
+    "vision.dismiss": ("Dismiss", "关闭"),
+    "vision.any_images": ("any number of images per conversation", "每个对话的图片数量不限"),
+    "vision.images_max.one": ("up to 1 image per conversation", "每个对话最多 1 张图片"),
+    "vision.images_max.other": ("up to {n} images per conversation", "每个对话最多 {n} 张图片"),
 }
 
 
@@ -41,3 +224,28 @@ def t(key: str, **values: object) -> str:
     english, chinese = CATALOGUE[key]
     text = chinese if language() == "zh" else english
     return text.format(**values) if values else text
+
+
+def plural(key: str, n: int) -> str:
+    """`key.one` for one, `key.other` (with `{n}`) for any other count."""
+    return t(f"{key}.one") if n == 1 else t(f"{key}.other", n=n)
+
+
+def _remember_choice() -> None:
+    if (chosen := st.session_state.get(PICKER_KEY)) in LANGUAGES:
+        st.session_state[LANGUAGE_KEY] = chosen
+
+
+def language_picker() -> None:
+    """English / 中文 in the sidebar; the choice is kept for the browser session (a widget's own
+    state is dropped on a run that doesn't draw it, so it is copied to `LANGUAGE_KEY`)."""
+    current = language()
+    st.session_state[PICKER_KEY] = current
+    st.sidebar.segmented_control(
+        ":material/translate: " + t("sidebar.language"),
+        LANGUAGES,
+        format_func=LANGUAGE_NAMES.__getitem__,
+        key=PICKER_KEY,
+        on_change=_remember_choice,
+        label_visibility="collapsed",
+    )

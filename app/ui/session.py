@@ -22,14 +22,13 @@ from app.timings import StepTimer
 from app.tools.base import ToolContext
 from app.turn import TurnBuffer, produced_nothing
 from app.ui.gate import require_user, require_valid_settings, through_navigation
+from app.ui.i18n import t
 from models.backends import BackendLoadError, ChatBackend, get_text_backend
 from models.messages import Message
 from models.settings import ModelSettings
 from models.vision import VisionBackend, VisionLoadError, get_vision_backend
 
 T = TypeVar("T")
-UNSAVED = "This turn wasn't saved:"
-UNSAVED_HINT = "It stays on screen until you reload or leave this conversation."
 
 
 @st.cache_resource(show_spinner=False)
@@ -62,12 +61,12 @@ def _load_model(kind: str, label: str, settings: ModelSettings, load: Callable[[
     failures, key = _load_failures(), (kind, settings)
     if key not in failures:
         try:
-            with st.spinner(f"Loading {label}…"):
+            with st.spinner(t("model.loading", model=label)):
                 return load()
         except (BackendLoadError, VisionLoadError) as exc:
             failures[key] = str(exc)
     st.error(failures[key], icon=":material/error:")
-    if st.button("Try loading again", key=f"reload-{kind}"):
+    if st.button(t("model.retry_load"), key=f"reload-{kind}"):
         failures.pop(key, None)
         st.rerun()
     return None
@@ -76,14 +75,14 @@ def _load_model(kind: str, label: str, settings: ModelSettings, load: Callable[[
 def text_backend() -> ChatBackend | None:
     """The configured text model, loaded once per process; says why when it can't be loaded."""
     settings = ModelSettings.from_env()
-    where = settings.api_base if settings.backend == "openai" else "in-process"
+    where = settings.api_base if settings.backend == "openai" else t("model.in_process")
     return _load_model("text", f"{settings.model} ({where})", settings, lambda: _load_text_backend(settings))
 
 
 def vision_backend() -> VisionBackend | None:
     """The configured vision model, loaded once per process and kept across page switches."""
     settings = ModelSettings.from_env()
-    where = settings.api_base if settings.backend == "openai" else "in-process"
+    where = settings.api_base if settings.backend == "openai" else t("model.in_process")
     label = f"{settings.vision_model} ({where})"
     return _load_model("vision", label, settings, lambda: _load_vision_backend(settings))
 
@@ -153,7 +152,7 @@ def conversation(workspace: str) -> ConversationState:
             stored = store().load_conversation(user_id(), wanted)
         except ConversationNotFound:
             st.query_params.pop("c", None)
-            st.warning("That conversation doesn't exist or isn't yours.")
+            st.warning(t("conv.not_found"))
         else:
             if stored.workspace == workspace:
                 state = ConversationState(workspace, stored.id, True, stored.messages, stored.tool_state)
@@ -232,8 +231,8 @@ def end_turn(state: ConversationState, turn: TurnBuffer) -> None:
     if replaced is not None and produced_nothing(messages):
         state.messages.extend(replaced)
         errors = [m.info["error"] for m in messages if m.info.get("error")]
-        why = errors[0] if errors else "It was stopped before the model wrote anything."
-        flash(state, f"{why}\n\nThe previous answer was kept.")
+        why = errors[0] if errors else t("turn.stopped_early")
+        flash(state, f"{why}\n\n{t('turn.previous_kept')}")
         return
     state.messages.extend(messages)
     try:
@@ -244,9 +243,9 @@ def end_turn(state: ConversationState, turn: TurnBuffer) -> None:
         else:
             db.append_turn(user, state.id, messages, state.tool_state)
     except ConversationNotFound:
-        flash(state, f"{UNSAVED} this conversation was deleted (in another tab?). {UNSAVED_HINT}")
+        flash(state, t("turn.unsaved_deleted"))
     except (sqlite3.Error, OSError) as exc:
-        flash(state, f"{UNSAVED} {type(exc).__name__}: {exc}. {UNSAVED_HINT}")
+        flash(state, t("turn.unsaved", why=f"{type(exc).__name__}: {exc}"))
 
 
 def flash(state: ConversationState, text: str) -> None:
