@@ -40,6 +40,7 @@ __all__ = [
     "env_url",
     "max_context",
     "max_steps",
+    "mcp_timeout",
     "tool_modules",
 ]
 
@@ -62,6 +63,14 @@ def tool_modules() -> list[str]:
     return [p for p in env_str("GLM_TOOLS").split(os.pathsep) if p.strip()]
 
 
+def mcp_timeout() -> float:
+    """`GLM_MCP_TIMEOUT`: seconds an MCP tool call (or a server's start) may take."""
+    value = env_float("GLM_MCP_TIMEOUT", 60.0)
+    if value <= 0:
+        raise ConfigError("GLM_MCP_TIMEOUT", str(value), "seconds above 0, such as 60 (the default)")
+    return value
+
+
 def _whole(name: str) -> object:
     return env_int(name, 0, 0, "a whole number ≥ 0")
 
@@ -79,6 +88,8 @@ SETTINGS: dict[str, Check] = {
     "GLM_MAX_CONTEXT": lambda _: max_context(),
     "GLM_MAX_STEPS": lambda _: max_steps(),
     "GLM_TOOLS": None,
+    "GLM_MCP_CONFIG": None,
+    "GLM_MCP_TIMEOUT": lambda _: mcp_timeout(),
     "GLM_DATA_DIR": None,
     "GLM_AUTH": partial(env_choice, choices=AUTH_MODES),
     "GLM_AUTH_FILE": None,

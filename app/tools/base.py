@@ -58,7 +58,8 @@ class Tool:
     `run` takes the call as GLM-4 writes it (code for `python`, Python-call syntax for
     `simple_browser`, a JSON object for functions). Chat-completions servers send structured
     arguments instead; `text_from_arguments` / `arguments_from_text` convert between the two.
-    Built-in tools have their own entry in the GLM-4 template (`{"type": name}`).
+    Built-in tools have their own entry in the GLM-4 template (`{"type": name}`). `source` names
+    the MCP server a tool comes from (empty for the app's and the user's own tools).
     """
 
     name: str
@@ -68,6 +69,7 @@ class Tool:
     builtin: bool = False
     text_from_arguments: Callable[[dict[str, Any]], str] = _json_text
     arguments_from_text: Callable[[str], dict[str, Any]] = _json_arguments
+    source: str = ""
 
     @property
     def function_schema(self) -> dict[str, Any]:

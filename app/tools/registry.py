@@ -53,6 +53,21 @@ def register_builtin(tool: Tool) -> None:
     _origins[tool.name] = "builtin"
 
 
+def register_external(tool: Tool, origin: str) -> None:
+    """Add (or replace) a tool that comes from outside the process, such as an MCP server's; refuses
+    a name that a built-in or another origin's tool holds."""
+    holder = _origins.get(tool.name)
+    if tool.name in BUILTIN_NAMES or (holder is not None and holder != origin):
+        holder = holder or "the app"
+        raise ToolDefinitionError(f"a tool named {tool.name!r} is already registered by {holder}")
+    _tools[tool.name] = tool
+    _origins[tool.name] = origin
+
+
+def origin_of(name: str) -> str | None:
+    return _origins.get(name)
+
+
 def unregister(name: str) -> None:
     _tools.pop(name, None)
     _origins.pop(name, None)
@@ -79,11 +94,9 @@ def dispatch(name: str, text: str, ctx: ToolContext, tools: Sequence[Tool] | Non
         return ToolResult(f"Tool {name!r} failed: {type(exc).__name__}: {exc}", "system_error", is_error=True)
 
 
-def _call_function(
-    func: Callable[..., Any], parameters: dict[str, Any], text: str, ctx: ToolContext
-) -> ToolResult:
-    name = func.__name__
-    example = json.dumps({k: f"<{k}>" for k in parameters["required"]}, ensure_ascii=False)
+def check_arguments(name: str, text: str, parameters: dict[str, Any]) -> dict[str, Any] | ToolResult:
+    """The call's JSON arguments checked against the tool's schema, or the observation saying why not."""
+    example = json.dumps({k: f"<{k}>" for k in parameters.get("required", [])}, ensure_ascii=False)
     try:
         arguments = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
@@ -99,6 +112,16 @@ def _call_function(
         return _error(
             f"Invalid arguments for {name}: {where}: {exc.message}. Expected schema: {json.dumps(parameters)}"
         )
+    return arguments
+
+
+def _call_function(
+    func: Callable[..., Any], parameters: dict[str, Any], text: str, ctx: ToolContext
+) -> ToolResult:
+    name = func.__name__
+    arguments = check_arguments(name, text, parameters)
+    if isinstance(arguments, ToolResult):
+        return arguments
     try:
         value = func(**arguments)
     except Exception as exc:

@@ -1,0 +1,422 @@
+"""The MCP servers of `GLM_MCP_CONFIG`, connected once per process by one event-loop thread.
+
+The thread owns every `ClientSession` (the `mcp` SDK's): each server has a supervisor task that
+starts it (a stdio process or a streamable-HTTP connection), initializes, lists its tools, re-lists
+them on `notifications/tools/list_changed`, and when the connection ends starts it again after a
+backoff (0.5 s doubling to 30 s; a connection that stayed up a minute starts the count afresh).
+Starting (initialize and the first listing) may take GLM_MCP_TIMEOUT or 30 s, whichever is longer.
+Tool calls come from the agent's worker threads through `McpHub.call`, which waits for the result
+with the call's timeout and gives up at once when Stop is clicked (cancelling the request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import dataclass
+from typing import IO, Any, Literal
+
+import httpx2
+import mcp_types as types
+from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import CONNECTION_CLOSED
+from pydantic import ValidationError
+
+from app.errors import McpCallError
+from app.tools.mcp.config import HttpSpec, ServerSpec, StdioSpec
+from models.settings import env_float, env_int
+
+BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+STABLE_S = 60.0
+STARTUP_S = 30.0
+POLL_S = 0.1
+SHORT = 300
+ENV = shutil.which("env") or "/usr/bin/env"
+SSE_READ_S = 300.0
+
+State = Literal["starting", "ready", "down"]
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """What the sidebar shows of one server: its state, its tools and the last thing that went wrong."""
+
+    name: str
+    kind: Literal["stdio", "http"]
+    state: State
+    tools: tuple[types.Tool, ...]
+    problem: str = ""
+    restarts: int = 0
+    backoff: float = 0.0
+
+
+class _Server:
+    """One configured server's live state; touched only on the hub's loop (read anywhere)."""
+
+    def __init__(self, spec: ServerSpec) -> None:
+        self.spec = spec
+        self.state: State = "starting"
+        self.tools: tuple[types.Tool, ...] = ()
+        self.problem = ""
+        self.restarts = 0
+        self.backoff = 0.0
+        self.noise = ""
+        self.session: ClientSession | None = None
+        self.up_since: float | None = None
+        self.ready = asyncio.Event()
+        self.relist = asyncio.Event()
+        self.watchers: set[asyncio.Future[str]] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def status(self) -> ServerStatus:
+        kind = "stdio" if isinstance(self.spec.transport, StdioSpec) else "http"
+        return ServerStatus(
+            self.spec.name, kind, self.state, self.tools, self.problem, self.restarts, self.backoff
+        )
+
+    def trouble(self, reason: str) -> None:
+        """Fail the calls in flight now with `reason` (they would otherwise wait for their timeout)."""
+        for watcher in list(self.watchers):
+            if not watcher.done():
+                watcher.set_result(reason)
+
+
+class _Watched:
+    """The transport's read stream, setting `closed` when it ends (the server exited or hung up).
+
+    `ClientSession` reads it with `async with` and `async for`; everything else passes through.
+    """
+
+    def __init__(self, stream: Any, closed: asyncio.Event) -> None:
+        self._stream = stream
+        self._closed = closed
+
+    async def __aenter__(self) -> _Watched:
+        await self._stream.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> Any:
+        self._closed.set()
+        return await self._stream.__aexit__(*exc)
+
+    def __aiter__(self) -> _Watched:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self._stream.__anext__()
+        except BaseException:
+            self._closed.set()
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class McpHub:
+    """The process's MCP connections, on a dedicated asyncio event-loop thread."""
+
+    def __init__(self, timeout: float, startup: float | None = None) -> None:
+        self.timeout = timeout
+        self.startup = startup if startup is not None else max(timeout, STARTUP_S)
+        self._loop = asyncio.new_event_loop()
+        self._servers: dict[str, _Server] = {}
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop.run_forever, name="mcp-hub", daemon=True)
+        self._thread.start()
+
+    def configure(self, specs: Sequence[ServerSpec]) -> None:
+        """Connect to `specs`: new servers start, changed ones restart, removed ones stop."""
+        self._on_loop(self._configure(list(specs)), 30.0)
+
+    def servers(self) -> list[ServerStatus]:
+        return [server.status() for server in list(self._servers.values())]
+
+    def wait_ready(self, name: str, timeout: float) -> ServerStatus:
+        """The server's status once it is ready (or `timeout` passed): for tests and scripts."""
+        return self._on_loop(self._wait_ready(name, timeout), timeout + 5.0)
+
+    def call(
+        self, server: str, tool: str, arguments: dict[str, Any], cancel: threading.Event
+    ) -> types.CallToolResult:
+        """Call `tool` on `server`; raises `McpCallError` (its message for the model) on any failure."""
+        if self._closed:
+            raise McpCallError("The MCP servers have been shut down with the app.")
+        future = asyncio.run_coroutine_threadsafe(self._call(server, tool, arguments), self._loop)
+        while True:
+            try:
+                return future.result(timeout=POLL_S)
+            except TimeoutError:
+                if cancel.is_set():
+                    future.cancel()
+                    raise McpCallError(f"Stopped by the user: the call to {tool} was cancelled.") from None
+            except asyncio.CancelledError:
+                raise McpCallError("The MCP servers have been shut down with the app.") from None
+
+    def close(self) -> None:
+        """Stop every server (stdio processes end) and the loop; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        with suppress(Exception):
+            self._on_loop(self._configure([]), 20.0)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5.0)
+
+    def _on_loop(self, coro: Any, timeout: float) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    async def _configure(self, specs: list[ServerSpec]) -> None:
+        wanted = {spec.name: spec for spec in specs}
+        for name, server in list(self._servers.items()):
+            if wanted.get(name) != server.spec:
+                del self._servers[name]
+                if server.task is not None:
+                    server.task.cancel()
+                    await asyncio.wait([server.task], timeout=15.0)
+        for name, spec in wanted.items():
+            if name not in self._servers:
+                server = _Server(spec)
+                self._servers[name] = server
+                server.task = asyncio.create_task(self._supervise(server), name=f"mcp-{name}")
+
+    async def _wait_ready(self, name: str, timeout: float) -> ServerStatus:
+        server = self._servers[name]
+        with suppress(TimeoutError):
+            await asyncio.wait_for(server.ready.wait(), timeout)
+        return server.status()
+
+    async def _supervise(self, server: _Server) -> None:
+        failures = 0
+        loop = asyncio.get_running_loop()
+        while True:
+            server.state = "starting"
+            server.up_since = None
+            try:
+                await self._serve(server)
+                reason = "The connection ended."
+            except Exception as exc:
+                reason = describe(exc)
+            server.session = None
+            server.ready.clear()
+            server.trouble(reason)
+            stable = server.up_since is not None and loop.time() - server.up_since >= STABLE_S
+            failures = 1 if stable else failures + 1
+            delay = BACKOFF_S[min(failures, len(BACKOFF_S)) - 1]
+            server.state, server.problem, server.backoff = "down", reason, delay
+            await asyncio.sleep(delay)
+            server.restarts += 1
+
+    async def _serve(self, server: _Server) -> None:
+        """Connect, initialize and list; then keep the tool list fresh until the connection ends.
+
+        Always ends by raising: why the connection is gone (with a stdio server's last stderr lines).
+        """
+        closed = asyncio.Event()
+        server.noise = ""
+        start = self.startup
+        with tempfile.TemporaryFile() as errlog:
+            try:
+                async with AsyncExitStack() as stack:
+                    read, write = await stack.enter_async_context(
+                        _transport(server.spec, self.timeout, errlog)
+                    )
+                    session = ClientSession(
+                        _Watched(read, closed), write, message_handler=self._handler(server)
+                    )
+                    await stack.enter_async_context(session)
+                    await self._within(session.initialize(), server, "answer 'initialize'", start)
+                    server.tools = await self._within(_list_tools(session), server, "list its tools", start)
+                    server.session = session
+                    server.state = "ready"
+                    server.up_since = asyncio.get_running_loop().time()
+                    server.ready.set()
+                    while not closed.is_set():
+                        await _first(closed.wait(), server.relist.wait())
+                        if server.relist.is_set() and not closed.is_set():
+                            server.relist.clear()
+                            listing = _list_tools(session)
+                            server.tools = await self._within(listing, server, "list its tools", self.timeout)
+            except Exception as exc:
+                leaf = _leaf(exc)
+                closing = isinstance(leaf, MCPError) and leaf.code == CONNECTION_CLOSED
+                if isinstance(leaf, McpCallError) or not (closing or closed.is_set()):
+                    raise
+            raise McpCallError(_ended(server.spec, _tail(errlog)))
+
+    async def _within(self, coro: Any, server: _Server, what: str, timeout: float) -> Any:
+        try:
+            return await asyncio.wait_for(coro, timeout)
+        except TimeoutError:
+            seen = f" ({server.noise})" if server.noise else ""
+            raise McpCallError(f"It did not {what} within {timeout:g} s{seen}.") from None
+
+    def _handler(self, server: _Server) -> Any:
+        async def handle(message: Any) -> None:
+            if isinstance(message, types.ToolListChangedNotification):
+                server.relist.set()
+            elif isinstance(message, Exception):
+                server.noise = f"It sent something that is not MCP: {describe(message)}"
+                server.problem = server.noise
+                server.trouble(server.noise)
+
+        return handle
+
+    async def _call(self, name: str, tool: str, arguments: dict[str, Any]) -> types.CallToolResult:
+        server = self._servers.get(name)
+        if server is None:
+            raise McpCallError(f"The MCP server {name!r} is no longer configured.")
+        if server.state == "down":
+            raise McpCallError(
+                f"The MCP server {name!r} is down: {server.problem} It will be restarted "
+                f"{server.backoff:g} s after it went down; try again later."
+            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        if server.session is None:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(server.ready.wait(), self.timeout)
+        session = server.session
+        if session is None:
+            why = server.problem or "no answer"
+            raise McpCallError(f"The MCP server {name!r} did not start within {self.timeout:g} s: {why}")
+        trouble: asyncio.Future[str] = loop.create_future()
+        server.watchers.add(trouble)
+        call = asyncio.ensure_future(session.call_tool(tool, arguments))
+        try:
+            done, _ = await asyncio.wait(
+                {call, trouble}, timeout=max(0.0, deadline - loop.time()), return_when=asyncio.FIRST_COMPLETED
+            )
+            if call in done:
+                return _result(call, name)
+            if trouble in done:
+                raise McpCallError(f"The MCP server {name!r} failed during the call: {trouble.result()}")
+            server.problem = f"A call to {tool} got no answer within {self.timeout:g} s."
+            raise McpCallError(
+                f"{tool} on the MCP server {name!r} got no answer within {self.timeout:g} s "
+                "(GLM_MCP_TIMEOUT); the call was cancelled."
+            )
+        finally:
+            server.watchers.discard(trouble)
+            if not call.done():
+                call.cancel()
+
+
+def _result(call: asyncio.Future[Any], name: str) -> types.CallToolResult:
+    try:
+        return call.result()
+    except MCPError as exc:
+        if exc.code == CONNECTION_CLOSED:
+            raise McpCallError(
+                f"The connection to the MCP server {name!r} closed during the call (did it crash?); "
+                "it is being restarted."
+            ) from None
+        raise McpCallError(f"The MCP server {name!r} answered with an error: {exc.message}") from None
+    except ValidationError as exc:
+        why = describe(exc)
+        raise McpCallError(f"The MCP server {name!r} sent a result that is not valid MCP: {why}") from None
+
+
+async def _first(*coros: Any) -> None:
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+async def _list_tools(session: ClientSession) -> tuple[types.Tool, ...]:
+    tools: list[types.Tool] = []
+    cursor: str | None = None
+    while True:
+        params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+        page = await session.list_tools(params=params)
+        tools += page.tools
+        cursor = page.next_cursor
+        if not cursor:
+            return tuple(tools)
+
+
+def _ended(spec: ServerSpec, stderr: str) -> str:
+    if not isinstance(spec.transport, StdioSpec):
+        return "The server closed the connection."
+    return f"Its process ended; its last words: {stderr}" if stderr else "Its process ended."
+
+
+def _tail(errlog: IO[bytes]) -> str:
+    """The last lines a stdio server wrote to stderr, on one line."""
+    errlog.seek(0, os.SEEK_END)
+    errlog.seek(max(0, errlog.tell() - 4096))
+    lines = [line.strip() for line in errlog.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    text = " | ".join(lines[-3:])
+    return text[-SHORT:]
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def describe(exc: BaseException) -> str:
+    """One line about an error, the first real one inside exception groups."""
+    exc = _leaf(exc)
+    if isinstance(exc, McpCallError):
+        return str(exc)
+    if isinstance(exc, ValidationError):
+        text = str(exc.errors(include_url=False)[0].get("msg", exc)) if exc.errors() else str(exc)
+        raw = exc.errors()[0].get("input") if exc.errors() else None
+        if isinstance(raw, str):
+            text += f": {raw[:120]!r}"
+    else:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    text = " ".join(text.split())
+    return text[:SHORT] + ("…" if len(text) > SHORT else "")
+
+
+def stdio_parameters(spec: StdioSpec) -> StdioServerParameters:
+    """Start the server through `env -i`: its environment is the config's `env` plus `PATH`, nothing
+    of the app's (the SDK alone would also pass HOME, USER, SHELL, TERM and LOGNAME)."""
+    env = {"PATH": os.environ.get("PATH", os.defpath), **dict(spec.env)}
+    command = spec.command
+    if os.sep not in command:
+        found = shutil.which(command, path=env["PATH"])
+        if found is None:
+            raise McpCallError(f"The command {command!r} was not found on PATH.")
+        command = found
+    elif not os.path.isabs(command) and spec.cwd:
+        command = os.path.join(spec.cwd, command)
+    arguments = ["-i", *(f"{key}={value}" for key, value in env.items()), command, *spec.args]
+    return StdioServerParameters(command=ENV, args=arguments, cwd=spec.cwd)
+
+
+def http_client(spec: HttpSpec, timeout: float) -> httpx2.AsyncClient:
+    """The client for a streamable-HTTP server, with the browser's connection limits (connect
+    timeout, no proxies from the environment; the SDK follows redirects only within the origin).
+    The read timeout is long: a server may hold its event stream open between messages."""
+    connect = env_float("GLM_BROWSER_CONNECT_TIMEOUT", 5.0)
+    limits = httpx2.Timeout(timeout, connect=connect, read=max(SSE_READ_S, timeout))
+    return httpx2.AsyncClient(headers=dict(spec.headers), timeout=limits, trust_env=False)
+
+
+@asynccontextmanager
+async def _transport(spec: ServerSpec, timeout: float, errlog: IO[bytes]) -> AsyncIterator[Any]:
+    transport = spec.transport
+    if isinstance(transport, StdioSpec):
+        async with stdio_client(stdio_parameters(transport), errlog=errlog) as streams:  # type: ignore[arg-type]
+            yield streams
+        return
+    max_bytes = env_int("GLM_BROWSER_MAX_BYTES", 5_000_000, minimum=1)
+    async with (
+        http_client(transport, timeout) as client,
+        streamable_http_client(transport.url, http_client=client, max_sse_event_size=max_bytes) as streams,
+    ):
+        yield streams
