@@ -11,8 +11,8 @@ import pymupdf
 import pytest
 from PIL import Image
 
+from app.docs.raster import MAX_SOURCE_PIXELS
 from app.images import (
-    MAX_SOURCE_PIXELS,
     ImageError,
     pdf_page_count,
     prepare_image,
@@ -268,3 +268,71 @@ def test_pdf_errors_are_clear(pdf_bytes: bytes) -> None:
     locked = document.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="u", owner_pw="o")
     with pytest.raises(ImageError, match="password"):
         pdf_page_count(locked, "locked.pdf")
+
+
+def dds(fourcc: bytes = b"") -> bytes:
+    """A DDS file as Pillow writes it; with `fourcc`, one whose pixel format Pillow doesn't decode."""
+    data = encode(Image.new("RGBA", (8, 8), (1, 2, 3, 4)), "DDS")
+    if fourcc:
+        data = data[:80] + struct.pack("<I", 0x4) + fourcc + data[88:]
+    return data
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("texture.dds", dds(), r"texture\.dds is a DDS image; use PNG"),
+        ("odd.dds", dds(b"ZZZZ"), r"odd\.dds is not an image we can read"),  # NotImplementedError in Pillow
+        ("renamed.png", dds(b"ZZZZ"), r"renamed\.png is not an image we can read"),
+        ("renamed2.png", dds(), r"renamed2\.png is a DDS image"),
+    ],
+)
+def test_dds_files_are_refused_by_name_even_when_renamed(name: str, data: bytes, message: str) -> None:
+    with pytest.raises(ImageError, match=message):
+        prepare_image(data, name)
+
+
+def test_a_png_with_an_rgb_transparency_colour_is_composited() -> None:
+    """Pillow's test image shape: an RGB PNG whose tRNS chunk names one transparent colour."""
+    image = Image.new("RGB", (20, 10), (0, 255, 0))
+    image.paste((0, 0, 0), (0, 0, 10, 10))
+    data = encode(image, "PNG", transparency=(0, 255, 0))
+    assert Image.open(BytesIO(data)).info["transparency"] == (0, 255, 0)
+    out = decode(prepare_image(data, "trns.png").data)
+    assert out.getpixel((15, 5)) == (255, 255, 255) and out.getpixel((5, 5)) == (0, 0, 0)
+
+
+def test_white_content_on_a_transparent_background_stays_visible() -> None:
+    logo = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    logo.paste((255, 255, 255, 255), (16, 16, 48, 48))
+    out = decode(prepare_image(encode(logo, "PNG"), "white-logo.png").data)
+    inside, outside = out.getpixel((32, 32)), out.getpixel((2, 2))
+    assert inside == (255, 255, 255)
+    assert sum(outside) < 3 * 100, "the background must contrast with white content"
+    dark = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    dark.paste((0, 0, 0, 255), (16, 16, 48, 48))
+    out = decode(prepare_image(encode(dark, "PNG"), "dark-logo.png").data)
+    assert out.getpixel((2, 2)) == (255, 255, 255) and out.getpixel((32, 32)) == (0, 0, 0)
+
+
+def test_a_49_megapixel_16_bit_png_is_decoded_in_the_worker_within_its_limits() -> None:
+    """The 95 kB file of the issue (tests/fixtures/corpus/images/huge-16bit.png, made by
+    tests/fixtures/corpus/make_corpus.py), decoded under the worker's default 2 GiB address-space limit."""
+    from pathlib import Path
+
+    data = (Path(__file__).parent / "fixtures" / "corpus" / "images" / "huge-16bit.png").read_bytes()
+    with Image.open(BytesIO(data)) as probe:
+        assert probe.mode == "I;16" and probe.width * probe.height >= 49_000_000
+    out = decode(prepare_image(data, "huge-16bit.png", 1024 * 1024).data)
+    assert out.width * out.height <= 1024 * 1024 and out.mode == "RGB"
+    assert out.getpixel((out.width // 2, out.height // 2))[0] > 100  # the bright disc in the middle
+
+
+def test_an_image_past_the_worker_memory_limit_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    monkeypatch.setenv("GLM_DOC_PARSE_MEMORY_MB", "400")
+    data = (Path(__file__).parent / "fixtures" / "corpus" / "images" / "huge-16bit.png").read_bytes()
+    with pytest.raises(ImageError, match=r"huge-16bit\.png: .*more than 400 MiB of memory"):
+        prepare_image(data, "huge-16bit.png")
+

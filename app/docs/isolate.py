@@ -297,6 +297,15 @@ def render_pdf_page(data: bytes, page: int, name: str, max_pixels: int) -> bytes
     return base64.b64decode(record["png"])
 
 
+def prepare_image(data: bytes, name: str, max_pixels: int, owner: str | None = None) -> tuple[bytes, str]:
+    """An untrusted image decoded, checked and resized in a worker (`raster.prepare`): bytes and MIME type.
+
+    A `DocumentError` whose reason is the user's sentence when the image is refused or can't be read.
+    """
+    record = run_job("image", name, data, {"max_pixels": max_pixels}, owner=owner)
+    return base64.b64decode(record["image"]), str(record["mime"])
+
+
 def prestart() -> None:
     """Have `POOL_SIZE` workers loaded and waiting, so files don't wait for Python and PyMuPDF to start."""
     with _pool_lock:

@@ -8,6 +8,7 @@ space; before each job, its CPU time. It answers in JSON lines on file descripto
 - task "parse": `{"progress": [done, total]}` and `{"pages": [[number, label, text], ...]}` (batches, so
   the parent can index while this reads on), then `{"kind": ...}`;
 - task "count": `{"count": pages}`; task "render" (with "page" and "max_pixels"): `{"png": base64}`;
+- task "image" (with "max_pixels"): `{"image": base64, "mime": ...}` (`raster.prepare`);
 - or `{"error": class name, "reason": ...}`.
 
 The parent sends a worker the files of one conversation only, and stops it after any error. EOF: it exits.
@@ -35,6 +36,7 @@ import pymupdf  # noqa: E402, F401  (loaded while the process waits; DOCX and PP
 from app.docs.errors import DocumentError, UnsafeDocument, UnsupportedDocument  # noqa: E402
 from app.docs.parse import iter_pages, no_text  # noqa: E402
 from app.docs.pdf_render import count_pages, render_page  # noqa: E402
+from app.docs.raster import ImageError, prepare  # noqa: E402
 
 BATCH_CHARS = 200_000
 Emit = Callable[[dict[str, Any]], None]
@@ -62,6 +64,12 @@ def _run(job: dict[str, Any], data: bytes, emit: Emit) -> None:
         _parse(name, data, emit)
     elif job["task"] == "count":
         emit({"count": count_pages(name, data)})
+    elif job["task"] == "image":
+        try:
+            prepared = prepare(data, name, int(job["max_pixels"]))
+        except ImageError as exc:
+            raise UnsupportedDocument(name, str(exc)) from exc
+        emit({"image": base64.b64encode(prepared.data).decode("ascii"), "mime": prepared.mime})
     elif job["task"] == "render":
         png = render_page(name, data, int(job["page"]), int(job["max_pixels"]))
         emit({"png": base64.b64encode(png).decode("ascii")})
