@@ -335,4 +335,3 @@ def test_an_image_past_the_worker_memory_limit_is_a_clear_error(monkeypatch: pyt
     data = (Path(__file__).parent / "fixtures" / "corpus" / "images" / "huge-16bit.png").read_bytes()
     with pytest.raises(ImageError, match=r"huge-16bit\.png: .*more than 400 MiB of memory"):
         prepare_image(data, "huge-16bit.png")
-
