@@ -1,6 +1,5 @@
-"""All Tools: chat with GLM-4, which may run Python, browse the web and call registered functions."""
-
-import json
+"""All Tools: chat with GLM-4, which may run Python, browse the web and call registered functions and
+the tools of MCP servers."""
 
 import streamlit as st
 
@@ -9,6 +8,7 @@ from app.config import max_steps
 from app.sandbox import warm_pool
 from app.tools.browser import search_setup_hint
 from app.tools.builtins import load_tools
+from app.tools.mcp import sync_mcp_tools
 from app.tools.registry import all_tools
 from app.ui import session
 from app.ui.chat_view import (
@@ -22,26 +22,23 @@ from app.ui.chat_view import (
 from app.ui.files_view import session_files_sidebar, with_upload_note
 from app.ui.i18n import t
 from app.ui.render import safe_markdown
+from app.ui.tools_view import tools_sidebar
 from models.messages import Message
 
 WORKSPACE = "chat"
+MCP_SETTLE_S = 15.0
 
 state = session.conversation(WORKSPACE)
 session.interrupted_turn(state)
 plugin_errors = load_tools()
+with st.spinner(t("mcp.starting")):
+    mcp = sync_mcp_tools(settle_s=MCP_SETTLE_S)
 warm_pool()
 files = session.session_dir(state)
 
 controls = workspace_controls(WORKSPACE, state)
 with st.sidebar:
-    st.subheader(t("chat.tools"))
-    enabled = [tool for tool in all_tools() if st.toggle(tool.name, value=True, key=f"tool-{tool.name}")]
-    for tool in all_tools():
-        with st.expander(t("chat.schema", name=tool.name)):
-            st.code(json.dumps(tool.function_schema, indent=2, ensure_ascii=False), language="json")
-    for path, error in plugin_errors.items():
-        if error:
-            st.error(f"{path}: {error}")
+    enabled = tools_sidebar(all_tools(), plugin_errors, mcp)
     if any(tool.name == "simple_browser" for tool in enabled) and (hint := search_setup_hint()):
         st.info(hint)
     session_files_sidebar(files)

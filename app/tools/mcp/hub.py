@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -138,6 +139,12 @@ class McpHub:
 
     def servers(self) -> list[ServerStatus]:
         return [server.status() for server in list(self._servers.values())]
+
+    def settle(self, timeout: float) -> None:
+        """Wait up to `timeout` until no server is still starting."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(s.state == "starting" for s in self.servers()):
+            time.sleep(POLL_S / 2)
 
     def wait_ready(self, name: str, timeout: float) -> ServerStatus:
         """The server's status once it is ready (or `timeout` passed): for tests and scripts."""
@@ -295,7 +302,10 @@ class McpHub:
                 {call, trouble}, timeout=max(0.0, deadline - loop.time()), return_when=asyncio.FIRST_COMPLETED
             )
             if call in done:
-                return _result(call, name)
+                result = _result(call, name)
+                if server.state == "ready":
+                    server.problem = ""
+                return result
             if trouble in done:
                 raise McpCallError(f"The MCP server {name!r} failed during the call: {trouble.result()}")
             server.problem = f"A call to {tool} got no answer within {self.timeout:g} s."

@@ -50,8 +50,9 @@ def tool_name(server: str, tool: str) -> str:
     return f"{server}__{_UNSAFE.sub('_', tool)}"[:MAX_NAME]
 
 
-def hub() -> McpHub | None:
-    """The process's hub for `GLM_MCP_CONFIG` (None when it is unset), reconfigured when the file changed."""
+def hub(settle_s: float = 0.0) -> McpHub | None:
+    """The process's hub for `GLM_MCP_CONFIG` (None when it is unset), reconfigured when the file
+    changed; after (re)configuring, waits up to `settle_s` for the servers to come up or fail."""
     global _hub, _config_key, _config_errors
     path = config_path()
     with _lock:
@@ -66,13 +67,17 @@ def hub() -> McpHub | None:
             if _hub is None:
                 _hub = McpHub(key[2])
             _hub.configure(config.servers)
+            _hub.settle(settle_s)
         _config_key, _config_errors = key, config.errors if config else []
         return _hub
 
 
-def sync_mcp_tools() -> McpSetup:
-    """Register the servers' current tools (and unregister vanished ones); returns what to show."""
-    current = hub()
+def sync_mcp_tools(settle_s: float = 0.0) -> McpSetup:
+    """Register the servers' current tools (and unregister vanished ones); returns what to show.
+
+    `settle_s`: when the servers were just (re)started, how long to wait for them to list their tools.
+    """
+    current = hub(settle_s)
     setup = McpSetup(problems=list(_config_errors))
     wanted: dict[str, Tool] = {}
     if current is not None:

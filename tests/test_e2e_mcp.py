@@ -1,0 +1,66 @@
+"""The real app in headless Chromium with a real MCP server (tests/mcp_server.py over stdio): its tools
+listed in the sidebar under the server, and a turn where the scripted model calls one, in both API
+modes, with the image the tool returned shown in the step."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e import CHAT_BOX, MESSAGE, chromium, running_app
+from tests.scripted_server import Rule, ScriptedServer
+
+SERVER = str(Path(__file__).with_name("mcp_server.py"))
+ANSWER = "The server drew a green rectangle for you."
+
+
+@pytest.mark.parametrize("mode", ["chat", "completions"])
+def test_a_turn_that_calls_an_mcp_tool(mode: str, tmp_path: Path) -> None:
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"demo": {"command": sys.executable, "args": [SERVER]}}}))
+    rules = [
+        Rule('demo__picture\n{"color": "green"}', when="Draw"),
+        Rule("\n" + ANSWER, when="a green rectangle"),
+    ]
+    with ScriptedServer(rules) as server, chromium() as browser:
+        env = {
+            "GLM_BACKEND": "openai",
+            "GLM_API_BASE": server.base_url,
+            "GLM_API_MODE": mode,
+            "GLM_DATA_DIR": str(tmp_path / "data"),
+            "GLM_MCP_CONFIG": str(config),
+            "GLM_SEARCH_BACKEND": "",
+        }
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        with running_app(env, tmp_path / "app.log") as app:
+            page.goto(app.url)
+            page.wait_for_selector(CHAT_BOX, timeout=60_000)
+            sidebar = page.locator("[data-testid=stSidebar]")
+            sidebar.get_by_text("MCP servers").wait_for(timeout=30_000)
+            sidebar.get_by_text("demo · ready").wait_for(timeout=30_000)
+            sidebar.get_by_text("demo · ready").click()
+            sidebar.get_by_text("demo__picture").wait_for(timeout=10_000)
+            page.screenshot(path=str(tmp_path / f"sidebar-{mode}.png"))
+
+            page.fill(CHAT_BOX, "Draw me something green")
+            page.press(CHAT_BOX, "Enter")
+            page.get_by_text(ANSWER).wait_for(timeout=60_000)
+            step = page.locator(MESSAGE).nth(1).get_by_text("demo__picture").first
+            step.click()
+            page.locator(MESSAGE).nth(1).get_by_text("[image 1: image/png").first.wait_for(timeout=10_000)
+            image = page.locator(MESSAGE).nth(1).locator("img")
+            image.first.wait_for(timeout=10_000)
+            assert image.first.evaluate("img => img.naturalWidth") == 48
+            page.screenshot(path=str(tmp_path / f"turn-{mode}.png"), full_page=True)
+
+    sent = [r["body"] for r in server.requests]
+    if mode == "chat":
+        declared = [tool["function"]["name"] for tool in sent[0]["tools"]]
+        assert "demo__picture" in declared
+        observation = sent[1]["messages"][-1]
+        assert observation["role"] == "tool"
+        assert observation["content"].startswith("a green rectangle\n[image 1: image/png")
+    else:
+        assert "demo__picture" in sent[0]["prompt"]
+        assert "a green rectangle\n[image 1: image/png" in sent[1]["prompt"]
