@@ -15,18 +15,20 @@ from app.timings import StepTimer
 from app.tools.base import Tool, ToolContext, ToolResult
 from app.tools.registry import dispatch
 from models.backends.base import ChatBackend
-from models.events import Done, TextDelta, ToolCall, ToolCallDelta
+from models.events import Done, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta
 from models.fit import FitResult, fit_history
 from models.messages import GenerationParams, Message
-from models.protocols.glm4 import render_prompt
+from models.protocols import GLM4, ChatProtocol
 
 
 @dataclass(frozen=True)
 class ToolStarted:
     """The model finished writing a call; `message` is the assistant call to append to the history.
 
-    `preamble` is the text the model wrote before the call in the same step (chat-completions
-    servers send both); when set, append it before `message`.
+    `preamble` is the text (and reasoning) the model wrote before the call in the same step; when
+    set, append it before `message`. A step with several calls announces them all, in order, before
+    the first runs; their observations follow in the same order (one `<|observation|>` turn for
+    GLM-4.5+, one `tool` message per call for chat servers).
     """
 
     message: Message
@@ -76,11 +78,19 @@ class TurnError:
 
 
 AgentEvent = (
-    TextDelta | ToolCallDelta | ToolStarted | ToolRunning | ToolFinished | HistoryTrimmed | Answer | TurnError
+    TextDelta
+    | ReasoningDelta
+    | ToolCallDelta
+    | ToolStarted
+    | ToolRunning
+    | ToolFinished
+    | HistoryTrimmed
+    | Answer
+    | TurnError
 )
 
 HEARTBEAT_S = 0.25
-STREAMED = (TextDelta, ToolCallDelta)
+STREAMED = (TextDelta, ReasoningDelta, ToolCallDelta)
 
 
 def run_turn(
@@ -112,6 +122,7 @@ def run_turn(
                 trimmed = (fitted.dropped_turns, fitted.shortened_observations)
                 yield HistoryTrimmed(*trimmed)
             text: list[str] = []
+            reasoning: list[str] = []
             calls: list[ToolCall] = []
             done = Done()
             streamed = 0
@@ -123,6 +134,8 @@ def run_turn(
                         streamed += 1
                         if type(event) is TextDelta:
                             text.append(event.text)
+                        elif type(event) is ReasoningDelta:
+                            reasoning.append(event.text)
                         yield event
                     elif isinstance(event, ToolCall):
                         calls.append(event)
@@ -133,12 +146,12 @@ def run_turn(
                 return
             if streamed > 1:
                 timer.token(streamed - 1)
-            answer = "".join(text)
-            timer.finish_step(done.usage, answer + "".join(call.text for call in calls))
-            if (end := _step_end(answer, calls, done, params, ctx, timer)) is not None:
+            answer, thought = "".join(text), "".join(reasoning).strip()
+            timer.finish_step(done.usage, thought + answer + "".join(call.text for call in calls))
+            if (end := _step_end(answer, thought, calls, done, params, ctx, timer)) is not None:
                 yield end
                 return
-            preamble = Message("assistant", answer) if answer.strip() else None
+            preamble = Message("assistant", answer, reasoning=thought) if answer.strip() or thought else None
             calls_made = yield from _run_calls(
                 calls, preamble, calls_made, max_steps, messages, tools, ctx, timer
             )
@@ -156,7 +169,8 @@ def _fit(
     """The history cut to (context window - max new tokens), or why even the current turn can't fit."""
     window = backend.context_window
     budget = window - params.max_new_tokens
-    overhead = backend.count_tokens(render_prompt([], [t.template_entry for t in tools]))
+    protocol: ChatProtocol = getattr(backend, "protocol", None) or GLM4
+    overhead = backend.count_tokens(protocol.render([], tools, params.thinking))
     fitted = fit_history(messages, budget, backend.count_tokens, overhead)
     if fitted.tokens <= budget:
         return fitted
@@ -168,14 +182,20 @@ def _fit(
 
 
 def _step_end(
-    text: str, calls: list[ToolCall], done: Done, params: GenerationParams, ctx: ToolContext, timer: StepTimer
+    text: str,
+    reasoning: str,
+    calls: list[ToolCall],
+    done: Done,
+    params: GenerationParams,
+    ctx: ToolContext,
+    timer: StepTimer,
 ) -> Answer | TurnError | None:
     """How a model step ends the turn, or None when its tool calls should run."""
     info = {"timings": timer.to_dict(), "finish_reason": done.finish_reason}
     if done.finish_reason == "cancelled" or ctx.cancel.is_set():
-        return Answer(Message("assistant", text, info={**info, "stopped": True}), True)
+        return Answer(Message("assistant", text, info={**info, "stopped": True}, reasoning=reasoning), True)
     if not calls:
-        return Answer(Message("assistant", text, info=info))
+        return Answer(Message("assistant", text, info=info, reasoning=reasoning))
     if done.finish_reason == "length":
         return TurnError(
             f"The model's call to {calls[0].name!r} was cut off at {params.max_new_tokens} new tokens "
@@ -194,17 +214,18 @@ def _run_calls(
     ctx: ToolContext,
     timer: StepTimer,
 ) -> Iterator[AgentEvent]:
-    """Run the step's calls, appending `preamble`, each call and its observation to `messages`.
+    """Run the step's calls: announce them all (after `preamble`), then run each in turn, appending
+    the preamble, the calls and then their observations to `messages`.
 
     Returns the number of calls made in the turn so far, or -1 when the turn has ended.
     """
-    for call in calls:
-        if calls_made >= max_steps:
-            yield TurnError(f"Stopped after {max_steps} tool calls in one turn (GLM_MAX_STEPS={max_steps}).")
-            return -1
+    allowed = calls[: max(0, max_steps - calls_made)]
+    announced = [Message("assistant", c.text, metadata=c.name, tool_call_id=c.id) for c in allowed]
+    for i, call_message in enumerate(announced):
+        yield ToolStarted(call_message, preamble if i == 0 else None)
+    messages += [preamble, *announced] if preamble else announced
+    for call, call_message in zip(allowed, announced, strict=True):
         calls_made += 1
-        call_message = Message("assistant", call.text, metadata=call.name, tool_call_id=call.id)
-        yield ToolStarted(call_message, preamble)
         started = time.monotonic()
         with timer.tool(call.name):
             result = yield from _run_tool(call, call_message, ctx, tools)
@@ -217,12 +238,14 @@ def _run_calls(
             attachments=result.attachments,
             info={**result.info, "seconds": round(seconds, 3), "is_error": result.is_error},
         )
-        messages += [preamble, call_message, observation] if preamble else [call_message, observation]
-        preamble = None
+        messages.append(observation)
         yield ToolFinished(call_message, observation, result, seconds)
         if ctx.cancel.is_set():
             yield Answer(Message("assistant", "", info={"stopped": True}), True)
             return -1
+    if len(allowed) < len(calls):
+        yield TurnError(f"Stopped after {max_steps} tool calls in one turn (GLM_MAX_STEPS={max_steps}).")
+        return -1
     return calls_made
 
 

@@ -59,9 +59,11 @@ class TurnBuffer:
             if self.closed:
                 return
             self.streaming.clear()
-            if message.role == "observation" and self.messages and self.messages[-1].is_tool_call:
-                self.timer.record_tool(self.messages[-1].metadata, float(message.info.get("seconds") or 0))
-                self.timer.model_step()
+            if message.role == "observation" and (waiting := unanswered_calls(self.messages)):
+                call = next((c for c in waiting if c.tool_call_id == message.tool_call_id), waiting[0])
+                self.timer.record_tool(call.metadata, float(message.info.get("seconds") or 0))
+                if len(waiting) == 1:
+                    self.timer.model_step()
             self.messages.append(message)
 
     def add_streamed_answer(self, info: dict[str, Any]) -> None:
@@ -82,16 +84,15 @@ class TurnBuffer:
     def close(self) -> list[Message]:
         """The turn's messages, once: a second close (from the other thread) gets nothing.
 
-        A tool call cut short gets an observation saying so (every call needs its result, or
-        chat-completions servers reject the history); text cut short is kept, marked stopped, with
-        its timings so far. The notes go on the last answer.
+        A tool call cut short (or not yet run, in a step of several) gets an observation saying so
+        (every call needs its result, or chat-completions servers reject the history); text cut short
+        is kept, marked stopped, with its timings so far. The notes go on the last answer.
         """
         with self.lock:
             if self.closed:
                 return []
             self.closed = True
-            if self.messages and self.messages[-1].is_tool_call:
-                call = self.messages[-1]
+            for call in unanswered_calls(self.messages):
                 info = {"is_error": True, "stopped": True}
                 self.messages.append(
                     Message("observation", STOPPED_TOOL, "system_error", call.tool_call_id, info=info)
@@ -103,6 +104,20 @@ class TurnBuffer:
             if self.notes and answers:
                 answers[-1].info = {**answers[-1].info, **self.notes}
             return list(self.messages)
+
+
+def unanswered_calls(messages: Sequence[Message]) -> list[Message]:
+    """The calls of the last step that have no observation yet, in order (a step's calls come
+    first, then their observations in the same order)."""
+    end = len(messages)
+    answered = 0
+    while end and messages[end - 1].role == "observation":
+        end -= 1
+        answered += 1
+    start = end
+    while start and messages[start - 1].is_tool_call:
+        start -= 1
+    return list(messages[start + answered : end])
 
 
 def produced_nothing(messages: Sequence[Message]) -> bool:

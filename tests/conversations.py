@@ -1,6 +1,21 @@
 """Conversations in GLM-4's shapes, shared by the protocol tests."""
 
+from dataclasses import dataclass
+from typing import Any
+
 from models.messages import Message
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A tool known by its GLM-4 template entry only: all the GLM-4 renderer reads of a tool."""
+
+    template_entry: dict[str, Any]
+
+
+def declared(entries: list[dict[str, Any]]) -> list[Entry]:
+    return [Entry(e) for e in entries]
+
 
 WEATHER = {
     "type": "function",

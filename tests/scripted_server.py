@@ -2,7 +2,10 @@
 
 Replies are written as the model's raw output (`"\\nanswer"` or `"tool_name\\ncall"`). The server
 serves them on `/v1/completions` as text and on `/v1/chat/completions` as content or `tool_calls`
-(a rule's `content` is sent as text before its call in the same reply, as chat servers may do),
+(a rule's `content` is sent as text before its call in the same reply, as chat servers may do).
+A reply in the GLM-4.5 format (`<think>`, `<tool_call>` blocks) goes to chat clients as vLLM's
+`glm45` reasoning and tool parsers send it: `reasoning_content`, `content`, and one `tool_calls`
+entry per call (index 0, 1, …; string values raw, others read as JSON),
 streamed as server-sent events, and records every request. When no rule matches, it answers 500:
 a test whose loop and script disagree fails loudly. `list_models=False` makes `/v1/models` answer
 404, like hosted APIs without that endpoint.
@@ -75,6 +78,30 @@ def last_prompt_text(prompt: str) -> str:
 def split_reply(reply: str) -> tuple[str, str]:
     head, _, body = reply.partition("\n")
     return head.strip(), body
+
+
+_THINK = re.compile(r"<think>(.*?)</think>", re.S)
+_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
+_ARG = re.compile(r"<arg_key>(.*?)</arg_key>\s*<arg_value>(.*?)</arg_value>", re.S)
+
+
+def glm45_parts(reply: str) -> tuple[str, str, list[tuple[str, dict[str, Any]]]]:
+    """A GLM-4.5 reply's reasoning, answer text and calls (name, arguments), as vLLM's parsers see them."""
+    think = _THINK.search(reply)
+    reasoning = think.group(1).strip() if think else ""
+    rest = reply[think.end() :] if think else reply
+    content = rest.split("<tool_call>", 1)[0].strip()
+    calls = []
+    for body in _CALL.findall(rest):
+        name = re.split(r"\n|<arg_key>", body.strip(), maxsplit=1)[0].strip()
+        arguments = {}
+        for key, value in _ARG.findall(body):
+            try:
+                arguments[key.strip()] = json.loads(value)
+            except ValueError:
+                arguments[key.strip()] = value
+        calls.append((name, arguments))
+    return reasoning, content, calls
 
 
 def chat_arguments(tool: str, body: str, declared: list[dict[str, Any]]) -> str:
@@ -181,6 +208,9 @@ class _Handler(BaseHTTPRequestHandler):
             "created": int(time.time()),
             "model": MODEL_NAME,
         }
+        if "<think>" in "".join(pieces) or "<tool_call>" in "".join(pieces):
+            yield from self._glm45_chat_chunks(base, "".join(pieces), finish)
+            return
         head, call = split_reply("".join(pieces))
         if not head:
             yield {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
@@ -200,6 +230,26 @@ class _Handler(BaseHTTPRequestHandler):
             part = {"index": 0, "function": {"arguments": piece}}
             yield {**base, "choices": [{"index": 0, "delta": {"tool_calls": [part]}, "finish_reason": None}]}
         done = "tool_calls" if finish == "stop" else finish
+        yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": done}]}
+
+    @staticmethod
+    def _glm45_chat_chunks(base: dict[str, Any], reply: str, finish: str):
+        reasoning, content, calls = glm45_parts(reply)
+
+        def delta(**fields: Any) -> dict[str, Any]:
+            return {**base, "choices": [{"index": 0, "delta": fields, "finish_reason": None}]}
+
+        yield delta(role="assistant", content="")
+        for piece in tokens(reasoning):
+            yield delta(reasoning_content=piece)
+        for piece in tokens(content):
+            yield delta(content=piece)
+        for index, (name, arguments) in enumerate(calls):
+            start = {"index": index, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "function"}
+            yield delta(tool_calls=[{**start, "function": {"name": name, "arguments": ""}}])
+            for piece in tokens(json.dumps(arguments, ensure_ascii=False)):
+                yield delta(tool_calls=[{"index": index, "function": {"arguments": piece}}])
+        done = "tool_calls" if calls and finish == "stop" else finish
         yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": done}]}
 
     def _json(self, payload: dict[str, Any], status: int = 200) -> None:

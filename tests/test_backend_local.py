@@ -17,7 +17,7 @@ from models.protocols.base import STOP_TOKEN_IDS as STOP_IDS
 from models.protocols.glm4 import render_prompt
 from models.settings import ModelSettings
 from models.tiny import build_text_checkpoint
-from tests.conversations import CONVERSATIONS
+from tests.conversations import CONVERSATIONS, declared
 
 
 def load(checkpoint: Path) -> PromptBackend:
@@ -71,7 +71,7 @@ def test_loads_native_glm_on_cpu(backend: PromptBackend) -> None:
 
 @pytest.mark.parametrize(("name", "messages", "tools"), CONVERSATIONS, ids=[c[0] for c in CONVERSATIONS])
 def test_checkpoint_template_renders_like_our_renderer(backend: PromptBackend, name, messages, tools) -> None:
-    assert backend.render(messages, tools) == render_prompt(messages, tools)
+    assert backend.render(messages, declared(tools)) == render_prompt(messages, tools)
 
 
 def test_streams_and_ends(backend: PromptBackend) -> None:
@@ -136,7 +136,7 @@ def test_checkpoint_without_a_chat_template_uses_the_glm4_renderer(checkpoint: P
     plain = load(variant(checkpoint, tmp_path / "glm", drop_template))
     assert not plain.source.tokenizer.chat_template
     for _, messages, tools in CONVERSATIONS:
-        assert plain.render(messages, tools) == render_prompt(messages, tools)
+        assert plain.render(messages, declared(tools)) == render_prompt(messages, tools)
     params = GenerationParams(temperature=0.0, max_new_tokens=8)
     events = list(plain.stream([Message("user", "Hello")], [], params, threading.Event()))
     assert isinstance(events[-1], Done) and len(events) > 1

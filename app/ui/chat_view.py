@@ -30,13 +30,21 @@ MAX_OBSERVATION_SHOWN = 20_000
 TIMING_WORDS = ("first_token", "took", "total", "server", "tokenizer", "chunks")
 
 
-def generation_controls(prefix: str) -> GenerationParams:
-    """Sidebar sliders for the sampling settings, kept per workspace."""
+def generation_controls(prefix: str, thinking_switch: bool = True) -> GenerationParams:
+    """Sidebar controls for generation, kept per workspace: the thinking switch (for models that
+    reason first, GLM-4.5+) and the sampling settings."""
+    thinking = True
+    if thinking_switch:
+        thinking = st.sidebar.toggle(
+            t("sidebar.thinking"), value=True, key=f"{prefix}-thinking", help=t("sidebar.thinking_help")
+        )
     with st.sidebar.expander(t("gen.title"), expanded=False):
         temperature = st.slider(t("gen.temperature"), 0.0, 1.5, 0.8, 0.05, key=f"{prefix}-temperature")
         top_p = st.slider(t("gen.top_p"), 0.05, 1.0, 0.8, 0.05, key=f"{prefix}-top-p")
         max_new = st.number_input(t("gen.max_new"), 16, 32768, 1024, 64, key=f"{prefix}-max-new")
-    return GenerationParams(temperature=temperature, top_p=top_p, max_new_tokens=int(max_new))
+    return GenerationParams(
+        temperature=temperature, top_p=top_p, max_new_tokens=int(max_new), thinking=thinking
+    )
 
 
 @dataclass(frozen=True)
@@ -48,8 +56,9 @@ class Controls:
     params: GenerationParams
 
 
-def workspace_controls(workspace: str, state: ConversationState) -> Controls:
-    """The sidebar every workspace shares: its conversations, Retry, a system prompt and sampling."""
+def workspace_controls(workspace: str, state: ConversationState, thinking_switch: bool = True) -> Controls:
+    """The sidebar every workspace shares: its conversations, Retry, a system prompt, the thinking
+    switch (where the workspace's model can take it) and sampling."""
     with st.sidebar:
         conversation_sidebar(workspace, state)
         retry = st.button(
@@ -58,7 +67,7 @@ def workspace_controls(workspace: str, state: ConversationState) -> Controls:
         prompt = st.text_area(
             t("chat.system_prompt"), key=f"{workspace}-system", placeholder=t("chat.system_placeholder")
         )
-        params = generation_controls(workspace)
+        params = generation_controls(workspace, thinking_switch)
     return Controls(retry, [Message("system", prompt)] if prompt.strip() else [], params)
 
 
@@ -216,18 +225,35 @@ def _render_assistant_part(
 ) -> int:
     message = messages[i]
     if message.is_tool_call:
-        observation = (
-            messages[i + 1] if i + 1 < len(messages) and messages[i + 1].role == "observation" else None
-        )
-        render_tool_step(message, observation, f"m{i}", files)
-        return i + (2 if observation is not None else 1)
+        return _render_tool_steps(messages, i, files)
     if message.role == "assistant":
+        render_reasoning(message)
         if message.content:
             render_answer(message.content, tool_state)
         message_notes(message)
     elif message.role == "observation":
         _render_observation(message, f"m{i}", files)
     return i + 1
+
+
+def _render_tool_steps(messages: list[Message], i: int, files: Path | None) -> int:
+    """One model step's calls (from `i` on) each with its observation: a step's calls come first,
+    then their observations in the same order (paired by call id where there are ids)."""
+    end = i
+    while end < len(messages) and messages[end].is_tool_call:
+        end += 1
+    after = end
+    while after < len(messages) and messages[after].role == "observation" and after - end < end - i:
+        after += 1
+    observations = list(range(end, after))
+    by_id = {messages[o].tool_call_id: o for o in observations if messages[o].tool_call_id}
+    for n, at in enumerate(range(i, end)):
+        call = messages[at]
+        match = by_id.get(call.tool_call_id) if call.tool_call_id else None
+        if match is None and n < len(observations):
+            match = observations[n]
+        render_tool_step(call, messages[match] if match is not None else None, f"m{at}", files)
+    return after
 
 
 def answer_text(
@@ -260,24 +286,31 @@ def stream_answer(
     event = next(events, None)
     reasoning: list[str] = []
     if isinstance(event, ReasoningDelta):
-        with st.expander(":material/psychology: " + t("chat.thinking"), expanded=True):
-            box = st.empty()
-            while isinstance(event, ReasoningDelta):
-                turn.tick(event.text)
-                reasoning.append(event.text)
-                if len(reasoning) % REASONING_REFRESH == 1:
-                    box.markdown(safe_markdown("".join(reasoning)))
-                event = next(events, None)
-            box.markdown(safe_markdown("".join(reasoning)))
+        event = _live_reasoning(event, events, turn, reasoning)
     if reasoning:
         info = {**(info or {}), "reasoning": "".join(reasoning)}
     rest = itertools.chain([event] if event is not None else [], events)
     st.write_stream(answer_text(rest, turn, info))
 
 
+def _live_reasoning(event: Any, events: Iterator[Any], turn: TurnBuffer, reasoning: list[str]) -> Any:
+    """Show reasoning as it streams, in an open "Thinking" box; returns the first other event."""
+    with st.expander(f":material/psychology: {t('chat.thinking')}", expanded=True):
+        box = st.empty()
+        while isinstance(event, ReasoningDelta):
+            turn.tick(event.text)
+            reasoning.append(event.text)
+            if len(reasoning) % REASONING_REFRESH == 1:
+                box.markdown(safe_markdown("".join(reasoning)))
+            event = next(events, None)
+        box.markdown(safe_markdown("".join(reasoning)))
+    return event
+
+
 def render_reasoning(message: Message) -> None:
-    if reasoning := message.info.get("reasoning"):
-        with st.expander(":material/psychology: " + t("chat.thinking")):
+    """A message's reasoning (GLM-4.5+ text models keep it on the message, vision models in `info`)."""
+    if reasoning := message.reasoning or message.info.get("reasoning"):
+        with st.expander(f":material/psychology: {t('chat.thinking')}"):
             st.markdown(safe_markdown(reasoning))
 
 
@@ -293,8 +326,10 @@ def stream_turn(events: Iterator[AgentEvent], turn: TurnBuffer, files: Path | No
             rest: list[AgentEvent] = []
             st.write_stream(_text_until_other(event, events, turn, rest))
             event = rest[0] if rest else None
+        elif isinstance(event, ReasoningDelta):
+            event = _live_reasoning(event, events, turn, [])
         elif isinstance(event, ToolCallDelta | ToolStarted):
-            event = _live_tool_step(event, events, turn, files)
+            event = _live_tool_steps(event, events, turn, files)
         elif isinstance(event, Answer):
             turn.add(event.message)
             message_notes(event.message)
@@ -326,42 +361,80 @@ def _text_until_other(
     yield safe.flush()
 
 
-def _live_tool_step(
+@dataclass
+class _LiveStep:
+    """One tool call on screen while it is written, runs and returns."""
+
+    name: str
+    status: Any
+    code_box: Any
+    clock: Any
+    written: list[str]
+    call: Message | None = None
+
+    @classmethod
+    def open(cls, name: str) -> _LiveStep:
+        status = st.status(":material/build: " + t("step.writing", name=escape_markdown(name)), expanded=True)
+        with status:
+            code_box, clock = st.empty(), st.empty()
+        return cls(name, status, code_box, clock, [])
+
+    def show_code(self, text: str) -> None:
+        self.code_box.code(text, language=CALL_LANGUAGE.get(self.name, "json"), wrap_lines=True)
+
+
+def _live_tool_steps(
     event: AgentEvent, events: Iterator[AgentEvent], turn: TurnBuffer, files: Path | None
 ) -> AgentEvent | None:
-    """Show one tool call from its first written character to its observation."""
-    name = event.name if isinstance(event, ToolCallDelta) else event.message.metadata
-    label = escape_markdown(name)
-    with st.status(":material/build: " + t("step.writing", name=label), expanded=True) as status:
-        code_box, clock = st.empty(), st.empty()
-        written: list[str] = []
-        while event is not None:
-            if isinstance(event, ToolCallDelta):
-                turn.tick(event.text)
-                written.append(event.text)
-                code_box.code("".join(written), language=CALL_LANGUAGE.get(name, "json"))
-            elif isinstance(event, ToolStarted):
-                if event.preamble is not None:
-                    turn.add(event.preamble)
-                turn.add(event.message)
-                code_box.code(
-                    event.message.content, language=CALL_LANGUAGE.get(name, "json"), wrap_lines=True
-                )
-                status.update(label=":material/build: " + t("step.running", name=label))
-            elif isinstance(event, ToolRunning):
-                clock.caption(t("step.clock", seconds=f"{event.seconds:.1f}"))
-            elif isinstance(event, ToolFinished):
-                turn.add(event.message)
-                clock.empty()
-                _render_observation(event.message, f"live{len(turn.messages)}", files)
+    """Show a model step's tool calls from their first written character to their observations.
+
+    A step may carry several calls: they are written (deltas numbered by `index`), announced
+    (`ToolStarted`, in order), then run one after another (`ToolRunning`, `ToolFinished`).
+    """
+    steps: list[_LiveStep] = []
+    started = finished = 0
+    while event is not None:
+        if isinstance(event, ToolCallDelta):
+            turn.tick(event.text)
+            while len(steps) <= event.index:
+                steps.append(_LiveStep.open(event.name))
+            step = steps[event.index]
+            step.written.append(event.text)
+            step.show_code("".join(step.written))
+        elif isinstance(event, ToolStarted):
+            if event.preamble is not None:
+                turn.add(event.preamble)
+            turn.add(event.message)
+            if started == len(steps):
+                steps.append(_LiveStep.open(event.message.metadata))
+            step = steps[started]
+            started += 1
+            step.call, step.name = event.message, event.message.metadata
+            step.show_code(event.message.content)
+            step.status.update(label=":material/build: " + t("step.running", name=escape_markdown(step.name)))
+        elif isinstance(event, ToolRunning):
+            if step := _step_of(steps, event.call):
+                step.clock.caption(t("step.clock", seconds=f"{event.seconds:.1f}"))
+        elif isinstance(event, ToolFinished):
+            turn.add(event.message)
+            finished += 1
+            if step := _step_of(steps, event.call):
+                step.clock.empty()
+                with step.status:
+                    _render_observation(event.message, f"live{len(turn.messages)}", files)
                 failed = bool(event.message.info.get("is_error"))
-                status.update(
+                step.status.update(
                     label=_step_label(event.call, event.message),
                     state="error" if failed else "complete",
                     expanded=False,
                 )
+            if finished >= started:
                 return next(events, None)
-            else:
-                return event
-            event = next(events, None)
+        else:
+            return event
+        event = next(events, None)
     return None
+
+
+def _step_of(steps: list[_LiveStep], call: Message) -> _LiveStep | None:
+    return next((s for s in steps if s.call is call), None)

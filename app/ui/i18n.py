@@ -17,6 +17,13 @@ PICKER_KEY = "ui-language-picker"
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     "sidebar.language": ("Language", "语言"),
+    "sidebar.thinking": ("Thinking", "深度思考"),
+    "sidebar.thinking_help": (
+        "For thinking models (GLM-4.5, 4.6, 4.7): reason before answering. Off answers at once "
+        "(the model is told /nothink). Other models ignore it.",
+        "适用于会思考的模型（GLM-4.5、4.6、4.7）：先推理再回答。关闭后直接回答"
+        "（向模型发送 /nothink）。其他模型不受影响。",
+    ),
     "gate.wait": (
         "Too many failed attempts. Try again in {seconds} s.",
         "失败次数过多，请 {seconds} 秒后再试。",

@@ -1,15 +1,20 @@
-"""In-process generation with transformers: GLM-4 checkpoints by local path or hub id."""
+"""In-process generation with transformers: GLM-4 and GLM-4.5+ checkpoints by local path or hub id.
+
+The protocol comes from `detect_protocol` (the config's `model_type`, the checkpoint's template, the
+name; `GLM_PROTOCOL` forces it). A checkpoint's own chat template renders the prompt when it ships one.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from models.backends.prompt import PromptBackend, TextStream
+from models.backends.base import ToolDeclaration
+from models.backends.prompt import PromptBackend
 from models.messages import GenerationParams, Message
-from models.protocols.base import STOP_TOKEN_IDS
-from models.protocols.glm4 import render_prompt, template_messages
+from models.protocols import detect_protocol, get_protocol, glm4, glm45
+from models.protocols.base import STOP_TOKEN_IDS, TextStream
 
 DEFAULT_CONTEXT = 8192
 
@@ -42,6 +47,13 @@ class TransformersSource:
             model_id, dtype=dtype, trust_remote_code=trust_remote_code
         ).to(self.device)
         self.model.eval()
+        self.protocol = get_protocol(
+            detect_protocol(getattr(self.model.config, "model_type", None), self._template(), model_id)
+        )
+
+    def _template(self) -> str:
+        template = self.tokenizer.chat_template or ""
+        return "\n".join(template.values()) if isinstance(template, dict) else template
 
     @property
     def context_window(self) -> int:
@@ -50,26 +62,31 @@ class TransformersSource:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
-    def render(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> str:
-        """Render with the checkpoint's own chat template, or GLM-4's format when it ships none."""
-        template = self.tokenizer.chat_template or ""
-        if isinstance(template, dict):
-            template = "\n".join(template.values())
+    def render(
+        self, messages: Sequence[Message], tools: Sequence[ToolDeclaration], thinking: bool = True
+    ) -> str:
+        """Render with the checkpoint's own chat template, or the protocol's renderer when it ships none."""
+        template = self._template()
         if not template.strip():
-            return render_prompt(messages, tools)
+            return self.protocol.render(messages, tools, thinking)
         kwargs: dict[str, Any] = {}
-        if tools and "item['tools']" not in template:
-            kwargs["tools"] = list(tools)
-            items = template_messages(messages)
+        if self.protocol.name == "glm45":
+            items = glm45.template_messages(messages, tools)
+            kwargs["tools"] = glm45.tool_entries(tools) or None
+            if not thinking:
+                kwargs["enable_thinking"] = False
+        elif tools and "item['tools']" not in template:
+            kwargs["tools"] = [t.template_entry for t in tools]
+            items = glm4.template_messages(messages)
         else:
-            items = template_messages(messages, tools)
+            items = glm4.template_messages(messages, [t.template_entry for t in tools])
         return self.tokenizer.apply_chat_template(items, tokenize=False, add_generation_prompt=True, **kwargs)
 
     def stream_text(self, prompt: str, params: GenerationParams, cancel: threading.Event) -> TextStream:
-        from transformers import StoppingCriteriaList, TextIteratorStreamer
+        from transformers import StoppingCriteriaList
 
         inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        streamer = self._streamer()
         sampling = params.temperature > 0
         kwargs = dict(
             **inputs,
@@ -107,6 +124,16 @@ class TransformersSource:
             raise outcome["error"]
         return self._finish_reason(outcome["ids"], inputs["input_ids"].shape[1], params, cancel)
 
+    def _streamer(self) -> Any:
+        """Special tokens stay out of the text, except the tags the protocol's parser reads."""
+        from transformers import TextIteratorStreamer
+
+        if not self.protocol.output_tags:
+            return TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        from models.vision.generation import AnswerStreamer, hidden_token_ids
+
+        return AnswerStreamer(self.tokenizer, hidden_token_ids(self.tokenizer, self.protocol.output_tags))
+
     def _finish_reason(
         self, ids: Any, prompt_len: int, params: GenerationParams, cancel: threading.Event
     ) -> str:
@@ -122,10 +149,10 @@ def load_transformers_backend(
     model_id: str, trust_remote_code: bool = False, max_context: int = 0
 ) -> PromptBackend:
     source = TransformersSource(model_id, trust_remote_code)
-    render: Callable[..., str] = source.render
     return PromptBackend(
         source=source,
         context_window=max_context or source.context_window,
         count_tokens=source.count_tokens,
-        render=render,
+        protocol=source.protocol,
+        render=source.render,
     )

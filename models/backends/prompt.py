@@ -1,65 +1,36 @@
-"""Backends that send GLM-4 prompt text and parse the raw output themselves."""
+"""Backends that send GLM prompt text and parse the raw output themselves (in-process, /v1/completions)."""
 
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from models.backends.base import ToolDeclaration
-from models.events import Done, ModelEvent, ToolCall
+from models.events import ModelEvent
 from models.messages import GenerationParams, Message
-from models.protocols.glm4 import OutputParser, render_prompt
-
-TextStream = Generator[str, None, str]
-"""Text chunks; the generator's return value is the finish reason ("stop", "length", "cancelled")."""
+from models.protocols import GLM4, ChatProtocol
+from models.protocols.base import TextStream
 
 
 class TextSource(Protocol):
     def stream_text(self, prompt: str, params: GenerationParams, cancel: threading.Event) -> TextStream: ...
 
 
-def new_call_id() -> str:
-    return f"call_{uuid.uuid4().hex[:24]}"
-
-
-def parse_stream(chunks: TextStream) -> Iterator[ModelEvent]:
-    """Raw model text in, protocol events out."""
-    parser = OutputParser()
-    feed = parser.feed
-    ending: list[str] = []
-    for chunk in _keep_return(chunks, ending):
-        event = feed(chunk)
-        if event is not None:
-            yield event
-    finish = ending[0] if ending and ending[0] else "stop"
-    events, output = parser.finish()
-    yield from events
-    if output.is_tool_call:
-        yield ToolCall(output.tool, output.text, new_call_id())
-        if finish == "stop":
-            finish = "tool_call"
-    yield Done(finish)
-
-
-def _keep_return(chunks: TextStream, ending: list[str]) -> Iterator[str]:
-    """Yield the chunks; put the generator's return value (the finish reason) in `ending`."""
-    ending.append((yield from chunks))
-
-
-Renderer = Callable[[Sequence[Message], Sequence[dict[str, Any]]], str]
+Renderer = Callable[[Sequence[Message], Sequence[ToolDeclaration], bool], str]
 
 
 @dataclass
 class PromptBackend:
-    """A ChatBackend over any TextSource: render the prompt, stream it, parse the output."""
+    """A ChatBackend over any TextSource: render the prompt in the model's protocol, stream it, parse
+    the output. `render` replaces the protocol's renderer (a checkpoint's own chat template)."""
 
     source: TextSource
     context_window: int
     count_tokens: Callable[[str], int]
-    render: Renderer = render_prompt
+    protocol: ChatProtocol = GLM4
+    render: Renderer | None = None
 
     def stream(
         self,
@@ -68,5 +39,6 @@ class PromptBackend:
         params: GenerationParams,
         cancel: threading.Event,
     ) -> Iterator[ModelEvent]:
-        prompt = self.render(messages, [t.template_entry for t in tools])
-        return parse_stream(self.source.stream_text(prompt, params, cancel))
+        render = self.render or self.protocol.render
+        prompt = render(messages, tools, params.thinking)
+        return self.protocol.parse(self.source.stream_text(prompt, params, cancel), tools)

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.backends.base import ToolDeclaration
-from models.backends.prompt import PromptBackend, TextStream, new_call_id
-from models.events import Done, ModelEvent, TextDelta, ToolCall, ToolCallDelta
+from models.backends.prompt import PromptBackend
+from models.events import Done, ModelEvent, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta
 from models.messages import GenerationParams, Message
-from models.protocols.base import STOP_STRINGS, STOP_TOKEN_IDS, normalize_call
+from models.protocols import GLM4, ChatProtocol, detect_protocol, get_protocol
+from models.protocols.base import STOP_STRINGS, STOP_TOKEN_IDS, TextStream, new_call_id, normalize_call
 from models.tokens import estimate_tokens
 
 DEFAULT_CONTEXT = 8192
@@ -20,12 +21,20 @@ DEFAULT_CONTEXT = 8192
 
 @dataclass
 class CompletionsSource:
-    """`/v1/completions`: the app renders the GLM-4 prompt and parses the output itself."""
+    """`/v1/completions`: the app renders the prompt and parses the output itself.
+
+    GLM-4.5+ tokenizers mark `<think>`, `<tool_call>` and the argument tags special, and servers drop
+    special tokens from the text by default: for those protocols they are asked to keep them.
+    """
 
     client: Any
     model: str
+    protocol: ChatProtocol = GLM4
 
     def stream_text(self, prompt: str, params: GenerationParams, cancel: threading.Event) -> TextStream:
+        extra: dict[str, Any] = {"stop_token_ids": list(STOP_TOKEN_IDS)}
+        if self.protocol.output_tags:
+            extra["skip_special_tokens"] = False
         stream = self.client.completions.create(
             model=self.model,
             prompt=prompt,
@@ -34,7 +43,7 @@ class CompletionsSource:
             top_p=params.top_p,
             stop=list(STOP_STRINGS),
             stream=True,
-            extra_body={"stop_token_ids": list(STOP_TOKEN_IDS)},
+            extra_body=extra,
         )
         finish = "stop"
         with stream:
@@ -51,28 +60,37 @@ class CompletionsSource:
 
 
 def to_chat_messages(messages: Sequence[Message], tools: Sequence[ToolDeclaration]) -> list[dict[str, Any]]:
-    """GLM-4 history as chat-completions messages: tool calls as `tool_calls`, observations as `tool`.
+    """The history as chat-completions messages: tool calls as `tool_calls`, observations as `tool`.
 
-    Text the model wrote before a call in the same step (an assistant message right before the
-    call) becomes the `content` of the message carrying the call, as the server sent it.
+    A step's calls (consecutive call messages) go in one assistant message, with the text the model
+    wrote before them in the same step (an assistant message right before the calls) as its
+    `content`. Reasoning goes back as `reasoning_content` for the current turn only (after the
+    last user message), as GLM-4.5+ templates keep it.
     """
     by_name = {t.name: t for t in tools}
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
     out: list[dict[str, Any]] = []
-    for m in messages:
+    for i, m in enumerate(messages):
         if m.is_tool_call:
             call = {
                 "id": m.tool_call_id or new_call_id(),
                 "type": "function",
                 "function": {"name": m.metadata, "arguments": _arguments_json(by_name, m)},
             }
-            if out and out[-1]["role"] == "assistant" and "tool_calls" not in out[-1]:
-                out[-1]["tool_calls"] = [call]
+            previous = out[-1] if out else {}
+            if previous.get("role") == "assistant" and (
+                messages[i - 1].is_tool_call or "tool_calls" not in previous
+            ):
+                previous.setdefault("tool_calls", []).append(call)
             else:
                 out.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif m.role == "observation":
             out.append({"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content})
-        elif m.content:
-            out.append({"role": m.role, "content": m.content})
+        elif m.content or (m.reasoning and i > last_user):
+            item: dict[str, Any] = {"role": m.role, "content": m.content}
+            if m.reasoning and i > last_user:
+                item["reasoning_content"] = m.reasoning
+            out.append(item)
     return out
 
 
@@ -119,6 +137,8 @@ class ChatCompletionsBackend:
             "stream": True,
             "stream_options": {"include_usage": True},  # the real token count, for the step timings
         }
+        if not params.thinking:  # GLM-4.5+ templates (vLLM, SGLang): no reasoning
+            request["extra_body"] = {"chat_template_kwargs": {"enable_thinking": False}}
         if tools:
             request["tools"] = [{"type": "function", "function": t.function_schema} for t in tools]
         calls: dict[int, _PendingCall] = {}
@@ -135,10 +155,13 @@ class ChatCompletionsBackend:
                     continue
                 choice = chunk.choices[0]
                 delta = choice.delta
+                if reasoning := _reasoning_of(delta):
+                    yield ReasoningDelta(reasoning)
                 if delta.content:
                     yield TextDelta(delta.content)
                 for part in delta.tool_calls or []:
-                    yield from _grow_call(calls.setdefault(part.index or 0, _PendingCall()), part)
+                    index = part.index or 0
+                    yield from _grow_call(calls.setdefault(index, _PendingCall()), part, len(calls) - 1)
                 finish = choice.finish_reason or finish
         by_name = {t.name: t for t in tools}
         for index in sorted(calls):
@@ -149,7 +172,15 @@ class ChatCompletionsBackend:
         yield Done(finish, usage)
 
 
-def _grow_call(call: _PendingCall, part: Any) -> Iterator[ToolCallDelta]:
+def _reasoning_of(delta: Any) -> str:
+    """The reasoning in a chat delta: `reasoning_content` (vLLM `--reasoning-parser glm45`, SGLang,
+    the Zhipu platform) or `reasoning` (newer vLLM)."""
+    extra = getattr(delta, "model_extra", None) or {}
+    value = extra.get("reasoning_content") or extra.get("reasoning")
+    return value if isinstance(value, str) else ""
+
+
+def _grow_call(call: _PendingCall, part: Any, number: int) -> Iterator[ToolCallDelta]:
     call.id = part.id or call.id
     function = part.function
     if function is None:
@@ -157,7 +188,7 @@ def _grow_call(call: _PendingCall, part: Any) -> Iterator[ToolCallDelta]:
     call.name = function.name or call.name
     if function.arguments:
         call.arguments.append(function.arguments)
-        yield ToolCallDelta(call.name, function.arguments)
+        yield ToolCallDelta(call.name, function.arguments, number)
 
 
 def _call_text(tool: ToolDeclaration | None, call: _PendingCall) -> str:
@@ -210,5 +241,8 @@ def load_openai_backend(
     name, served_context = served_model(client, model, model_explicit)
     context = max_context or served_context or DEFAULT_CONTEXT
     if mode == "completions":
-        return PromptBackend(CompletionsSource(client, name), context, estimate_tokens)
+        protocol = get_protocol(detect_protocol(model_name=name))
+        return PromptBackend(
+            CompletionsSource(client, name, protocol), context, estimate_tokens, protocol=protocol
+        )
     return ChatCompletionsBackend(client, name, context)

@@ -9,10 +9,45 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from models.events import ModelEvent
+from models.messages import Message
+from models.protocols import glm4, glm45
+from models.protocols.base import TextStream
 from models.settings import env_choice
 
+if TYPE_CHECKING:
+    from models.backends.base import ToolDeclaration
+
 PROTOCOLS = ("glm4", "glm45")
+
+
+@dataclass(frozen=True)
+class ChatProtocol:
+    """One generation's prompt format, as the backends that render and parse themselves use it.
+
+    `render(messages, tools, thinking)` gives the prompt; `parse(chunks, tools)` turns raw output
+    into events; `output_tags` are the special tokens the model writes that the parser must see.
+    """
+
+    name: str
+    render: Callable[[Sequence[Message], Sequence[ToolDeclaration], bool], str]
+    parse: Callable[[TextStream, Sequence[ToolDeclaration]], Iterator[ModelEvent]]
+    output_tags: tuple[str, ...] = ()
+
+
+GLM4 = ChatProtocol("glm4", glm4.render, glm4.parse_stream)
+GLM45 = ChatProtocol("glm45", glm45.render_prompt, glm45.parse_stream, glm45.OUTPUT_TAGS)
+_BY_NAME = {p.name: p for p in (GLM4, GLM45)}
+
+
+def get_protocol(name: str | None) -> ChatProtocol:
+    """The protocol named `name`; GLM-4's when unknown (the format of models that ship no template)."""
+    return _BY_NAME.get(name or "", GLM4)
+
 
 MODEL_TYPES = {
     "chatglm": "glm4",  # THUDM/glm-4-9b-chat (remote code)

@@ -4,14 +4,37 @@ form tool calls take when tools receive them."""
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Generator, Iterator
+from typing import Any
 
 STOP_TOKEN_IDS = (151329, 151336, 151338)
 STOP_STRINGS = ("<|endoftext|>", "<|user|>", "<|observation|>")
 PROMPT_PREFIX = "[gMASK]<sop>"
 GENERATION_PROMPT = "<|assistant|>"
 
+TextStream = Generator[str, None, str | tuple[str, dict[str, Any]]]
+"""Raw model text in chunks; the generator's return value is the finish reason ("stop", "length",
+"cancelled"), or the finish reason and the usage the server reported."""
+
 _FENCE = re.compile(r"^\s*```[\w+-]*[ \t]*\n(.*?)\n?```\s*$", re.S)
 _HOLD = max(len(s) for s in STOP_STRINGS) - 1
+
+
+def new_call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def keep_return(chunks: TextStream, ending: list[Any]) -> Iterator[str]:
+    """Yield the chunks; put the generator's return value (the finish reason) in `ending`."""
+    ending.append((yield from chunks))
+
+
+def finish_and_usage(ending: list[Any]) -> tuple[str, dict[str, Any]]:
+    """What `keep_return` kept: the finish reason ("stop" when none) and the usage (maybe empty)."""
+    returned = ending[0] if ending else None
+    finish, usage = returned if isinstance(returned, tuple) else (returned, {})
+    return finish or "stop", usage
 
 
 def strip_code_fence(code: str) -> str:

@@ -13,13 +13,25 @@ might be the start of a stop string.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from models.events import TextDelta, ToolCallDelta
+from models.events import Done, ModelEvent, TextDelta, ToolCall, ToolCallDelta
 from models.messages import Message
-from models.protocols.base import GENERATION_PROMPT, PROMPT_PREFIX, StopScanner, normalize_call
+from models.protocols.base import (
+    GENERATION_PROMPT,
+    PROMPT_PREFIX,
+    StopScanner,
+    TextStream,
+    finish_and_usage,
+    keep_return,
+    new_call_id,
+    normalize_call,
+)
+
+if TYPE_CHECKING:
+    from models.backends.base import ToolDeclaration
 
 TOOLS_PREAMBLE = "你是一个名为 ChatGLM 的人工智能助手。你是基于智谱AI训练的语言模型 GLM-4 模型开发的，你的任务是针对用户的问题和要求提供适当的答复和支持。"
 
@@ -87,6 +99,11 @@ def render_prompt(
     if add_generation_prompt:
         parts.append(GENERATION_PROMPT)
     return "".join(parts)
+
+
+def render(messages: Sequence[Message], tools: Sequence[ToolDeclaration], thinking: bool = True) -> str:
+    """The prompt for `messages` with `tools` (their GLM-4 template entries); GLM-4 has no thinking switch."""
+    return render_prompt(messages, [t.template_entry for t in tools])
 
 
 def template_messages(
@@ -180,3 +197,22 @@ class OutputParser:
             return []
         self._body.append(head)
         return [TextDelta(head)]
+
+
+def parse_stream(chunks: TextStream, tools: Sequence[ToolDeclaration] = ()) -> Iterator[ModelEvent]:
+    """Raw model text in, protocol events out: deltas, at most one `ToolCall`, then `Done`."""
+    parser = OutputParser()
+    feed = parser.feed
+    ending: list[object] = []
+    for chunk in keep_return(chunks, ending):
+        event = feed(chunk)
+        if event is not None:
+            yield event
+    finish, usage = finish_and_usage(ending)
+    events, output = parser.finish()
+    yield from events
+    if output.is_tool_call:
+        yield ToolCall(output.tool, output.text, new_call_id())
+        if finish == "stop":
+            finish = "tool_call"
+    yield Done(finish, usage)

@@ -25,9 +25,18 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from models.events import ReasoningDelta, TextDelta, ToolCall, ToolCallDelta
+from models.events import Done, ModelEvent, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta
 from models.messages import Message
-from models.protocols.base import GENERATION_PROMPT, PROMPT_PREFIX, StopScanner, normalize_call
+from models.protocols.base import (
+    GENERATION_PROMPT,
+    PROMPT_PREFIX,
+    StopScanner,
+    TextStream,
+    finish_and_usage,
+    keep_return,
+    new_call_id,
+    normalize_call,
+)
 
 if TYPE_CHECKING:
     from models.backends.base import ToolDeclaration
@@ -335,9 +344,14 @@ def _partial_tag(text: str, tag: str) -> int:
     return len(text) - start if tag.startswith(text[start:]) else 0
 
 
-def parse_events(chunks: Iterator[str], tools: Sequence[ToolDeclaration] = ()) -> Iterator[Event]:
-    """Raw model text in, events out (a convenience over `OutputParser` for whole streams)."""
-    parser = OutputParser(tools)
-    for chunk in chunks:
-        yield from parser.feed(chunk)
+def parse_stream(chunks: TextStream, tools: Sequence[ToolDeclaration] = ()) -> Iterator[ModelEvent]:
+    """Raw model text in, events out: reasoning, answer and call deltas, each `ToolCall` as soon as
+    its `</tool_call>` arrives, then `Done` ("tool_call" when the step made calls)."""
+    parser = OutputParser(tools, new_call_id)
+    feed = parser.feed
+    ending: list[object] = []
+    for chunk in keep_return(chunks, ending):
+        yield from feed(chunk)
     yield from parser.finish()
+    finish, usage = finish_and_usage(ending)
+    yield Done("tool_call" if parser.calls and finish == "stop" else finish, usage)

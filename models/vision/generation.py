@@ -15,11 +15,12 @@ from models.vision.base import VisionEvent
 from models.vision.reasoning import TAGS
 
 
-def hidden_token_ids(tokenizer: Any) -> list[int]:
+def hidden_token_ids(tokenizer: Any, shown: tuple[str, ...] = TAGS) -> list[int]:
     """Special tokens to leave out of the streamed text: all of them (stops, image and box markers)
-    except the reasoning tags, which tokenizers often mark special but `split_reasoning` must see."""
+    except the `shown` tags (by default the reasoning tags), which tokenizers often mark special but
+    the parser (`split_reasoning`, a protocol's output parser) must see."""
     vocab = tokenizer.get_vocab()
-    kept = {vocab[tag] for tag in TAGS if tag in vocab}
+    kept = {vocab[tag] for tag in shown if tag in vocab}
     special = {i for i, token in tokenizer.added_tokens_decoder.items() if token.special}
     return sorted((special | set(tokenizer.all_special_ids)) - kept)
 
