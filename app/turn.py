@@ -8,12 +8,17 @@ it. Whoever closes first wins; anything added after that is dropped, so a turn i
 A turn that fails keeps its error as an assistant message with empty content and `info["error"]`:
 it is saved and shown with the turn, and the prompt renderers drop empty messages, so the model
 never reads it.
+
+While it runs, `on_change` is given what the turn holds after every finished message (and, at most
+every `SAVE_EVERY_S`, with the answer streamed so far) so the store keeps it as it goes; a turn
+found open after a crash, a reload or a closed tab is closed with `interrupted`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +26,8 @@ from app.timings import StepTimer
 from models.messages import Message
 
 STOPPED_TOOL = "Stopped by the user before the tool returned."
+INTERRUPTED_TOOL = "Interrupted (the page was reloaded or closed) before the tool returned."
+SAVE_EVERY_S = 1.0
 
 
 @dataclass
@@ -31,13 +38,41 @@ class TurnBuffer:
     streaming: list[str] = field(default_factory=list)
     closed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    on_change: Callable[[list[Message]], None] | None = None
+    _saved_at: float = 0.0
+
+    def snapshot(self) -> list[Message]:
+        """What the turn holds now, the answer streamed so far included (marked `partial`)."""
+        with self.lock:
+            return self._snapshot()
+
+    def _snapshot(self) -> list[Message]:
+        partial = (
+            [Message("assistant", "".join(self.streaming), info={"partial": True})] if self.streaming else []
+        )
+        return [*self.messages, *partial]
+
+    def _changed(self, force: bool = True) -> None:
+        """Hand the turn to `on_change` (outside the lock): after each finished message, and while
+        text streams at most every SAVE_EVERY_S."""
+        if self.on_change is None:
+            return
+        now = time.monotonic()
+        with self.lock:
+            if self.closed or (not force and now - self._saved_at < SAVE_EVERY_S):
+                return
+            self._saved_at = now
+            messages = self._snapshot()
+        self.on_change(messages)
 
     def stream(self, text: str) -> None:
         """Streamed answer text not yet part of a finished message."""
         with self.lock:
-            if not self.closed:
-                self.streaming.append(text)
-                self.timer.token(1, text)
+            if self.closed:
+                return
+            self.streaming.append(text)
+            self.timer.token(1, text)
+        self._changed(force=False)
 
     def tick(self, text: str) -> None:
         """Generated text that isn't answer text (a tool call being written, reasoning): timed only."""
@@ -65,21 +100,26 @@ class TurnBuffer:
                 if len(waiting) == 1:
                     self.timer.model_step()
             self.messages.append(message)
+        self._changed()
 
     def add_streamed_answer(self, info: dict[str, Any]) -> None:
         """The streamed text becomes the turn's answer."""
         with self.lock:
-            if not self.closed:
-                self.messages.append(Message("assistant", "".join(self.streaming), info=info))
-                self.streaming.clear()
+            if self.closed:
+                return
+            self.messages.append(Message("assistant", "".join(self.streaming), info=info))
+            self.streaming.clear()
+        self._changed()
 
     def fail(self, error: str) -> None:
         """The turn ended on an error: text streamed so far stays as a partial answer carrying it."""
         with self.lock:
-            if not self.closed:
-                info = {"error": error, "timings": self.timer.to_dict()}
-                self.messages.append(Message("assistant", "".join(self.streaming), info=info))
-                self.streaming.clear()
+            if self.closed:
+                return
+            info = {"error": error, "timings": self.timer.to_dict()}
+            self.messages.append(Message("assistant", "".join(self.streaming), info=info))
+            self.streaming.clear()
+        self._changed()
 
     def close(self) -> list[Message]:
         """The turn's messages, once: a second close (from the other thread) gets nothing.
@@ -124,3 +164,20 @@ def produced_nothing(messages: Sequence[Message]) -> bool:
     """True for a turn with no answer, call or observation after its question: only errors, or
     nothing at all (stopped before the first token)."""
     return all(not m.content and not m.is_tool_call for m in messages if m.role != "user")
+
+
+def interrupted(messages: Sequence[Message]) -> list[Message]:
+    """A turn found open (its writer gone: a reload, a closed tab, a crash) closed as it stands: a
+    call without its result gets one saying so, a partial answer is kept, and the turn is marked."""
+    closed = list(messages)
+    mark = {"interrupted": True}
+    last = closed[-1] if closed else None
+    if last is not None and last.is_tool_call:
+        info = {"is_error": True, **mark}
+        closed.append(Message("observation", INTERRUPTED_TOOL, "system_error", last.tool_call_id, info=info))
+    if last is not None and last.role == "assistant" and not last.is_tool_call:
+        info = {k: v for k, v in last.info.items() if k != "partial"}
+        closed[-1] = Message("assistant", last.content, info={**info, **mark})
+    else:
+        closed.append(Message("assistant", "", info=mark))
+    return closed

@@ -3,26 +3,65 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "observation"]
 
 
+class _LazyData:
+    """`Attachment.data`: the bytes given, else (a stored attachment) read by its loader on each
+    access, so a reopened conversation holds no image bytes until one is shown."""
+
+    def __get__(self, obj: Attachment | None, owner: type | None = None) -> bytes | None:
+        if obj is None:
+            return None  # the dataclass field's default
+        data = obj.__dict__.get("_data")
+        loader = obj.__dict__.get("_loader")
+        if data is None and loader is not None and obj.blob:
+            return loader(obj.blob)
+        return data
+
+    def __set__(self, obj: Attachment, value: bytes | None) -> None:
+        obj.__dict__["_data"] = value
+
+
 @dataclass
 class Attachment:
-    """An image or file that travels with a message (shown in the UI; images may go to a vision model)."""
+    """An image or file that travels with a message (shown in the UI; images may go to a vision model).
+
+    `blob` names the bytes kept by the conversation store (`app/store/blobs.py`); a stored attachment
+    reads them through the loader the store binds, only when `data` is asked for.
+    """
 
     kind: Literal["image", "file"]
     name: str
     mime: str = "application/octet-stream"
-    data: bytes | None = None
+    data: bytes | None = _LazyData()  # type: ignore[assignment]
     path: str | None = None
+    blob: str | None = field(default=None, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["data"] = base64.b64encode(self.data).decode() if self.data is not None else None
-        return out
+    def bind(self, loader: Callable[[str], bytes | None]) -> None:
+        """Where `data` comes from when it isn't held: `loader(blob)`."""
+        self.__dict__["_loader"] = loader
+
+    @property
+    def held(self) -> bytes | None:
+        """The bytes held in memory (not loaded from the store)."""
+        return self.__dict__.get("_data")
+
+    def to_dict(self, inline: bool = True) -> dict[str, Any]:
+        """As JSON: the bytes in base64 when `inline` (exports), else only the blob's name (the store)."""
+        data = self.data if inline else None
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "mime": self.mime,
+            "data": base64.b64encode(data).decode() if data is not None else None,
+            "path": self.path,
+            "blob": self.blob,
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Attachment:
@@ -33,6 +72,7 @@ class Attachment:
             mime=raw.get("mime", "application/octet-stream"),
             data=base64.b64decode(data) if data is not None else None,
             path=raw.get("path"),
+            blob=raw.get("blob"),
         )
 
 
@@ -59,13 +99,13 @@ class Message:
     def is_tool_call(self) -> bool:
         return self.role == "assistant" and bool(self.metadata)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, inline: bool = True) -> dict[str, Any]:
         return {
             "role": self.role,
             "content": self.content,
             "metadata": self.metadata,
             "tool_call_id": self.tool_call_id,
-            "attachments": [a.to_dict() for a in self.attachments],
+            "attachments": [a.to_dict(inline) for a in self.attachments],
             "info": self.info,
             "reasoning": self.reasoning,
         }

@@ -62,7 +62,7 @@ def test_stop_cancels_a_long_generation_and_keeps_the_partial_answer(tmp_path: P
         assert page.locator(MESSAGE).count() == 2
 
 
-def test_killed_mid_stream_keeps_every_finished_turn(tmp_path: Path) -> None:
+def test_killed_mid_stream_keeps_every_finished_turn_and_the_one_in_progress(tmp_path: Path) -> None:
     rules = [Rule("\nShort answer one.", when="first"), Rule(LONG, when="second", delay=0.05)]
     with chat_page(rules, tmp_path / "data", tmp_path / "app.log") as (_, app, page):
         ask(page, "first question")
@@ -70,15 +70,28 @@ def test_killed_mid_stream_keeps_every_finished_turn(tmp_path: Path) -> None:
         page.wait_for_function("() => new URLSearchParams(location.search).has('c')", timeout=30_000)
         ask(page, "second question")
         page.get_by_text("and so the story goes on").first.wait_for(timeout=30_000)
+        time.sleep(1.5)  # the answer streamed so far is saved about every second
         app.process.send_signal(signal.SIGKILL)
         app.process.wait(10)
+        address = page.url
     db = sqlite3.connect(tmp_path / "data" / "studio.db")
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     db.close()
     data = Store(tmp_path / "data")
     (summary,) = data.list_conversations("local", "chat")
-    turns = data.load_conversation("local", summary.id).turns
-    assert [[m.content for m in t] for t in turns] == [["first question", "Short answer one."]]
+    stored = data.load_conversation("local", summary.id)
+    first, second = [[m.content for m in t] for t in stored.turns]
+    assert first == ["first question", "Short answer one."]
+    assert second[0] == "second question" and "story goes on" in second[1], "kept as it went"
+    assert stored.open_turn is not None
+    data.close()
+
+    with chat_page(rules, tmp_path / "data", tmp_path / "app2.log") as (_, app, page):
+        page.goto(app.url + "/?" + address.split("?", 1)[1])
+        page.get_by_text("interrupted: the page was reloaded or closed").first.wait_for(timeout=30_000)
+    reopened = Store(tmp_path / "data").load_conversation("local", summary.id)
+    assert reopened.open_turn is None
+    assert reopened.turns[1][-1].info.get("interrupted") is True
 
 
 def test_stop_interrupts_a_running_cell_and_the_kernel_answers_next(tmp_path: Path) -> None:

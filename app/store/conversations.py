@@ -1,10 +1,17 @@
-"""Conversations on disk: one SQLite file under `GLM_DATA_DIR`, written a whole turn at a time.
+"""Conversations on disk: one SQLite file under `GLM_DATA_DIR`, each turn written as it goes.
 
 A turn is every message one user request produced: the question, the tool calls and their
-observations, the answer. `append_turn` writes it in one transaction when it completes, so a crash
-mid-answer loses at most that turn and never touches older ones. Every call takes the user id and
-answers `ConversationNotFound` for a conversation that isn't theirs, exactly as for one that
-doesn't exist, so ids reveal nothing.
+observations, the answer. `begin_turn` writes the question and marks the turn open (with a token
+only its writer knows); `save_open_turn` rewrites it as steps finish; `finish_turn` closes it. A
+crash, a reload or a closed tab leaves an open turn holding what was produced so far, which the app
+then closes as interrupted. Every write of a turn is checked against the conversation's `version`,
+so a tab that missed another tab's turn can't replace it (`StaleConversation`).
+
+Attachment bytes live as files beside the conversation (`app/store/blobs.py`), written before the
+transaction that names them; rows are encoded before the lock is taken, so a transaction holds the
+lock for milliseconds whatever the turn's size. Every call takes the user id and answers
+`ConversationNotFound` for a conversation that isn't theirs, exactly as for one that doesn't exist,
+so ids reveal nothing.
 """
 
 from __future__ import annotations
@@ -21,10 +28,12 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from app.config import data_dir
+from app.store.blobs import BLOBS, read_blob, write_blob
 from app.store.schema import migrate, safe_user_name
 from models.messages import Message
 
@@ -37,6 +46,24 @@ _CONVERSATION_ID = re.compile(r"[0-9a-f]{32}")
 
 class ConversationNotFound(LookupError):
     """No conversation with this id belongs to this user (whether or not someone else has one)."""
+
+
+class StaleConversation(RuntimeError):
+    """The conversation changed since the caller read it (another tab wrote a turn, or has one open)."""
+
+    def __init__(self, conversation_id: str, version: int, open_turn: str | None) -> None:
+        super().__init__(f"conversation {conversation_id} is at version {version}")
+        self.version = version
+        self.open_turn = open_turn
+
+
+@dataclass(frozen=True)
+class OpenTurn:
+    """A turn being written: `token` authorises its writes, `version` is the conversation's after it began."""
+
+    token: str
+    index: int
+    version: int
 
 
 @dataclass(frozen=True)
@@ -69,6 +96,8 @@ class Conversation:
     turns: list[list[Message]] = field(default_factory=list)
     tool_state: dict[str, Any] = field(default_factory=dict)
     documents: list[StoredDocument] = field(default_factory=list)
+    version: int = field(default=0, compare=False)
+    open_turn: str | None = field(default=None, compare=False)
 
     @property
     def messages(self) -> list[Message]:
@@ -112,7 +141,10 @@ class Store:
         # Deleted conversations are overwritten, not left readable in free pages of the file.
         self._db.execute("PRAGMA secure_delete=ON")
         with self._transaction(write=True) as db:
-            migrate(db, self.path, self.root)
+            moved = migrate(db, self.path, self.root)
+        if moved:  # the bytes moved out to blob files: give the space back once
+            with self._lock:
+                self._db.execute("VACUUM")
 
     def close(self) -> None:
         with self._lock:
@@ -193,20 +225,21 @@ class Store:
         return _summary(row)
 
     def load_conversation(self, user: str, conversation_id: str) -> Conversation:
+        """The conversation with its turns; attachment bytes are read only when asked for. A Retry
+        still being written is left out (the turn it may replace is shown until it ends)."""
         with self._transaction() as db:
             row = self._owned(db, user, conversation_id)
+            hidden = row["open_index"] if row["open_replaces"] is not None else None
             bodies = db.execute(
-                "SELECT turn, body FROM messages WHERE conversation_id = ? ORDER BY turn, position",
-                (conversation_id,),
+                "SELECT turn, body FROM messages WHERE conversation_id = ? AND turn IS NOT ? "
+                "ORDER BY turn, position",
+                (conversation_id, hidden),
             ).fetchall()
             documents = db.execute(
                 "SELECT name, sha256, path, added FROM documents WHERE conversation_id = ? "
                 "ORDER BY added, name",
                 (conversation_id,),
             ).fetchall()
-        turns: dict[int, list[Message]] = {}
-        for turn, body in bodies:
-            turns.setdefault(turn, []).append(Message.from_dict(json.loads(body)))
         return Conversation(
             id=row["id"],
             owner=row["owner"],
@@ -214,10 +247,39 @@ class Store:
             title=row["title"] or UNTITLED,
             created=row["created"],
             updated=row["updated"],
-            turns=list(turns.values()),
+            turns=self._decode_turns(user, conversation_id, bodies),
             tool_state=json.loads(row["tool_state"]),
             documents=[StoredDocument(d["name"], d["sha256"], d["path"], d["added"]) for d in documents],
+            version=row["version"],
+            open_turn=row["open_turn"],
         )
+
+    def open_turn_messages(self, user: str, conversation_id: str, token: str) -> list[Message] | None:
+        """What the open turn `token` holds so far, or None when that turn isn't open any more."""
+        with self._transaction() as db:
+            row = self._owned(db, user, conversation_id)
+            if row["open_turn"] != token:
+                return None
+            bodies = db.execute(
+                "SELECT turn, body FROM messages WHERE conversation_id = ? AND turn = ? ORDER BY position",
+                (conversation_id, row["open_index"]),
+            ).fetchall()
+        turns = self._decode_turns(user, conversation_id, bodies)
+        return turns[0] if turns else []
+
+    def _decode_turns(
+        self, user: str, conversation_id: str, bodies: list[sqlite3.Row]
+    ) -> list[list[Message]]:
+        folder = self._conversation_path(user, conversation_id) / BLOBS
+        load = partial(read_blob, folder)
+        turns: dict[int, list[Message]] = {}
+        for turn, body in bodies:
+            message = Message.from_dict(json.loads(body))
+            for attachment in message.attachments:
+                if attachment.blob:
+                    attachment.bind(load)
+            turns.setdefault(turn, []).append(message)
+        return list(turns.values())
 
     def rename(self, user: str, conversation_id: str, title: str) -> None:
         title = make_title(title)
@@ -250,8 +312,13 @@ class Store:
         """Stores one completed turn (and the tool state after it) atomically; returns the turn's index."""
         if not messages:
             raise ValueError("a turn needs at least one message")
+        rows = self._encode_rows(user, conversation_id, messages)
         with self._transaction(write=True) as db:
-            return self._write_turn(db, user, conversation_id, messages, tool_state, replace=False)
+            row = self._owned(db, user, conversation_id)
+            turn = self._last_turn(db, conversation_id) + 1
+            self._insert(db, conversation_id, turn, rows)
+            self._touch(db, row, messages, tool_state)
+            return turn
 
     def replace_last_turn(
         self,
@@ -260,36 +327,125 @@ class Store:
         messages: Sequence[Message] = (),
         tool_state: dict[str, Any] | None = None,
     ) -> None:
-        """Swaps the last turn for `messages` in one transaction (Retry, edit-and-resend).
-
-        With no messages it just drops the last turn. Call it when the new turn completes, so a crash
-        while regenerating keeps the old answer.
-        """
+        """Swaps the last turn for `messages` in one transaction (with no messages, drops it)."""
+        rows = self._encode_rows(user, conversation_id, messages)
         with self._transaction(write=True) as db:
-            self._write_turn(db, user, conversation_id, messages, tool_state, replace=True)
+            row = self._owned(db, user, conversation_id)
+            turn = max(self._last_turn(db, conversation_id), 0)
+            db.execute("DELETE FROM messages WHERE conversation_id = ? AND turn = ?", (conversation_id, turn))
+            self._insert(db, conversation_id, turn, rows)
+            self._touch(db, row, messages, tool_state)
 
-    def _write_turn(
+    def begin_turn(
+        self, user: str, conversation_id: str, question: Message, version: int, replace: bool = False
+    ) -> OpenTurn:
+        """Write a new turn's question and open the turn, if the conversation is still at `version`
+        with no turn open; `replace`: the turn will replace the last one (Retry, edit) when it ends.
+
+        Raises `StaleConversation` otherwise: the caller's view is out of date.
+        """
+        rows = self._encode_rows(user, conversation_id, [question])
+        token = uuid.uuid4().hex
+        with self._transaction(write=True) as db:
+            row = self._owned(db, user, conversation_id)
+            if row["version"] != version or row["open_turn"] is not None:
+                raise StaleConversation(conversation_id, row["version"], row["open_turn"])
+            last = self._last_turn(db, conversation_id)
+            if replace and last < 0:
+                raise StaleConversation(conversation_id, row["version"], None)
+            turn = last + 1
+            self._insert(db, conversation_id, turn, rows)
+            db.execute(
+                "UPDATE conversations SET open_turn = ?, open_index = ?, open_replaces = ? WHERE id = ?",
+                (token, turn, last if replace else None, conversation_id),
+            )
+            self._touch(db, row, [question], None)
+            return OpenTurn(token, turn, row["version"] + 1)
+
+    def save_open_turn(
+        self, user: str, conversation_id: str, token: str, messages: Sequence[Message]
+    ) -> bool:
+        """The open turn's messages so far (question first); False when `token`'s turn isn't open any
+        more (it was finished, or closed as interrupted by another tab), and nothing is written."""
+        rows = self._encode_rows(user, conversation_id, messages)
+        with self._transaction(write=True) as db:
+            row = self._owned(db, user, conversation_id)
+            if row["open_turn"] != token:
+                return False
+            db.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND turn = ?",
+                (conversation_id, row["open_index"]),
+            )
+            self._insert(db, conversation_id, row["open_index"], rows)
+            return True
+
+    def finish_turn(
         self,
-        db: sqlite3.Connection,
         user: str,
         conversation_id: str,
+        token: str,
         messages: Sequence[Message],
-        tool_state: dict[str, Any] | None,
-        replace: bool,
-    ) -> int:
-        row = self._owned(db, user, conversation_id)
+        tool_state: dict[str, Any] | None = None,
+        keep_replaced: bool = False,
+    ) -> int | None:
+        """Close the open turn `token` with its final `messages` (and the tool state after it); a Retry's
+        turn replaces the last one, unless `keep_replaced` (it produced nothing: it is dropped instead).
+
+        Returns the conversation's new version, or None when that turn wasn't open any more.
+        """
+        rows = self._encode_rows(user, conversation_id, messages)
+        with self._transaction(write=True) as db:
+            row = self._owned(db, user, conversation_id)
+            if row["open_turn"] != token:
+                return None
+            turn, replaces = row["open_index"], row["open_replaces"]
+            db.execute("DELETE FROM messages WHERE conversation_id = ? AND turn = ?", (conversation_id, turn))
+            if replaces is not None and keep_replaced:
+                rows = []
+            elif replaces is not None:
+                db.execute(
+                    "DELETE FROM messages WHERE conversation_id = ? AND turn = ?", (conversation_id, replaces)
+                )
+            self._insert(db, conversation_id, turn, rows)
+            db.execute(
+                "UPDATE conversations SET open_turn = NULL, open_index = NULL, open_replaces = NULL "
+                "WHERE id = ?",
+                (conversation_id,),
+            )
+            self._touch(db, row, messages, tool_state)
+            return row["version"] + 1
+
+    def _encode_rows(self, user: str, conversation_id: str, messages: Sequence[Message]) -> list[str]:
+        """Message bodies as JSON, attachment bytes moved to blob files first (outside any lock)."""
+        folder = self._conversation_path(user, conversation_id) / BLOBS
+        for message in messages:
+            for attachment in message.attachments:
+                if (data := attachment.held) is not None:  # written once per conversation
+                    attachment.blob = write_blob(folder, data)
+        return [_encode(m.to_dict(inline=False)) for m in messages]
+
+    @staticmethod
+    def _last_turn(db: sqlite3.Connection, conversation_id: str) -> int:
         last = db.execute(
             "SELECT MAX(turn) FROM messages WHERE conversation_id = ?", (conversation_id,)
         ).fetchone()[0]
-        turn = -1 if last is None else last
-        if replace:
-            db.execute("DELETE FROM messages WHERE conversation_id = ? AND turn = ?", (conversation_id, turn))
-        else:
-            turn += 1
+        return -1 if last is None else last
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, conversation_id: str, turn: int, rows: list[str]) -> None:
         db.executemany(
             "INSERT INTO messages (conversation_id, turn, position, body) VALUES (?, ?, ?, ?)",
-            [(conversation_id, turn, i, _encode(m.to_dict())) for i, m in enumerate(messages)],
+            [(conversation_id, turn, i, body) for i, body in enumerate(rows)],
         )
+
+    @staticmethod
+    def _touch(
+        db: sqlite3.Connection,
+        row: sqlite3.Row,
+        messages: Sequence[Message],
+        tool_state: dict[str, Any] | None,
+    ) -> None:
+        """A turn changed: the title from the first question, the tool state, the time, a new version."""
         title = row["title"]
         if not title:
             title = next(
@@ -297,10 +453,10 @@ class Store:
             )
         state = row["tool_state"] if tool_state is None else _encode(tool_state)
         db.execute(
-            "UPDATE conversations SET title = ?, tool_state = ?, updated = ? WHERE id = ?",
-            (title, state, max(time.time(), row["updated"]), conversation_id),
+            "UPDATE conversations SET title = ?, tool_state = ?, updated = ?, version = version + 1 "
+            "WHERE id = ?",
+            (title, state, max(time.time(), row["updated"]), row["id"]),
         )
-        return turn
 
     def set_tool_state(self, user: str, conversation_id: str, state: dict[str, Any]) -> None:
         with self._transaction(write=True) as db:

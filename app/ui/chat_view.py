@@ -100,6 +100,8 @@ def message_notes(message: Message) -> None:
         st.error(error, icon=":material/error:")
     if info.get("stopped"):
         st.caption(":material/stop_circle: " + t("chat.stopped"))
+    if info.get("interrupted"):
+        st.caption(f":material/sync_problem: {t('turn.interrupted')}")
     if info.get("finish_reason") == "length":
         st.caption(":material/content_cut: " + t("chat.cut_off"))
     if trimmed := info.get("trimmed"):

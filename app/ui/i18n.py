@@ -29,6 +29,24 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "失败次数过多，请 {seconds} 秒后再试。",
     ),
     "gate.wrong": ("Wrong user name or password.", "用户名或密码错误。"),
+    "turn.stale": (
+        "This conversation changed in another tab, so it was reloaded and nothing was replaced. "
+        "Your message was not sent: {question}",
+        "此对话已在另一个标签页中更改，因此已重新加载，未替换任何内容。你的消息未发送：{question}",
+    ),
+    "turn.running_elsewhere": (
+        "A turn is running in this conversation in another tab; it was reloaded. Send again when that "
+        "turn has finished. Your message: {question}",
+        "此对话正在另一个标签页中运行一轮回答，已重新加载。请在那一轮结束后再发送。你的消息：{question}",
+    ),
+    "turn.closed_elsewhere": (
+        "Another tab closed this turn as interrupted while it ran; the conversation was reloaded as stored.",
+        "另一个标签页在这一轮运行时将其标记为中断；对话已按存储内容重新加载。",
+    ),
+    "turn.interrupted": (
+        "interrupted: the page was reloaded or closed before this turn ended",
+        "已中断：这一轮结束前页面被重新加载或关闭",
+    ),
     "gate.exposed": (
         "This app is reachable from other machines and nobody signs in: anyone who can reach it "
         "uses it as you. Set GLM_AUTH, or start it on 127.0.0.1 (see the README).",

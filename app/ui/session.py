@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import uuid
@@ -17,10 +18,17 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app.config import data_dir
 from app.sandbox import watch as watch_kernel
-from app.store import ConversationNotFound, Store, new_conversation_id
+from app.store import (
+    Conversation,
+    ConversationNotFound,
+    OpenTurn,
+    StaleConversation,
+    Store,
+    new_conversation_id,
+)
 from app.timings import StepTimer
 from app.tools.base import ToolContext
-from app.turn import TurnBuffer, produced_nothing
+from app.turn import TurnBuffer, interrupted, produced_nothing
 from app.ui.gate import require_user, require_valid_settings, through_navigation
 from app.ui.i18n import t
 from models.backends import BackendLoadError, ChatBackend, get_text_backend
@@ -119,7 +127,8 @@ class ConversationState:
     """The open conversation of one workspace in this browser session.
 
     Its id is chosen when it opens, so its folder exists from the start; `saved` says whether the
-    store has it yet (the first finished turn creates it).
+    store has it yet (the first turn creates it). `version` is the store's version of what this tab
+    shows; `open` the turn this tab is writing.
     """
 
     workspace: str
@@ -130,6 +139,8 @@ class ConversationState:
     turn: TurnBuffer | None = None
     replaced: list[Message] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    version: int = 0
+    open: OpenTurn | None = None
 
     def tool_context(self) -> ToolContext:
         """Tools run in this conversation's folder, with this browser session's kernel, which is
@@ -140,7 +151,8 @@ class ConversationState:
 
 
 def conversation(workspace: str) -> ConversationState:
-    """The workspace's open conversation, reopened from the URL (`?c=id`) after a reload."""
+    """The workspace's open conversation, reopened from the URL (`?c=id`) after a reload; a turn
+    left open there by a run that is gone is closed first, as interrupted."""
     through_navigation()
     require_user()
     require_valid_settings()
@@ -149,17 +161,61 @@ def conversation(workspace: str) -> ConversationState:
     wanted = st.query_params.get("c")
     if wanted and wanted != state.id:
         try:
-            stored = store().load_conversation(user_id(), wanted)
+            stored = _load_recovered(wanted)
         except ConversationNotFound:
             st.query_params.pop("c", None)
             st.warning(t("conv.not_found"))
         else:
             if stored.workspace == workspace:
                 state = ConversationState(workspace, stored.id, True, stored.messages, stored.tool_state)
+                state.version = stored.version
                 st.session_state[key] = state
     elif state.saved and not wanted:
         st.query_params["c"] = state.id
     return state
+
+
+@dataclass
+class _LiveTurn:
+    turn: TurnBuffer
+    alive: Callable[[], bool]
+    cancel: threading.Event
+
+
+@st.cache_resource(show_spinner=False)
+def _live_turns() -> dict[str, _LiveTurn]:
+    """Turns being written by a script run of this process, by token."""
+    return {}
+
+
+def _is_live(token: str) -> bool:
+    live = _live_turns().get(token)
+    return live is not None and not live.turn.closed and live.alive()
+
+
+def _load_recovered(conversation_id: str) -> Conversation:
+    """The stored conversation; an open turn whose writer is gone (a reload, a closed tab, a crash)
+    is closed as interrupted first, keeping its question and what it produced."""
+    db, user = store(), user_id()
+    stored = db.load_conversation(user, conversation_id)
+    token = stored.open_turn
+    if token is None or _is_live(token):
+        return stored
+    if (gone := _live_turns().pop(token, None)) is not None:
+        gone.cancel.set()  # its run may still be unwinding: stop its model and tool
+    messages = db.open_turn_messages(user, conversation_id, token)
+    if messages is not None:
+        db.finish_turn(
+            user, conversation_id, token, interrupted(messages), keep_replaced=produced_nothing(messages)
+        )
+    return db.load_conversation(user, conversation_id)
+
+
+def _reload(state: ConversationState) -> None:
+    """Show the conversation as stored now (another tab changed it)."""
+    stored = _load_recovered(state.id)
+    state.messages, state.tool_state, state.version = stored.messages, stored.tool_state, stored.version
+    state.replaced = None
 
 
 def new_conversation(workspace: str) -> None:
@@ -170,13 +226,42 @@ def new_conversation(workspace: str) -> None:
 def begin_turn(
     state: ConversationState, user_message: Message, count_tokens: Callable[[str], int] | None = None
 ) -> TurnBuffer:
-    """Start a turn: the user's message joins the view; nothing is written until the turn ends.
+    """Start a turn: its question is written now, and each step as it finishes, so a reload keeps them.
 
-    The turn's timer starts now (time to first token counts from the request); `count_tokens` is the
-    backend's counter, for speeds in tokens when the server reports no usage.
+    The write checks that this tab shows the conversation as stored: when another tab wrote a turn
+    (or is writing one), nothing is written, the conversation is reloaded with a note, and the run
+    ends. The turn's timer starts now (time to first token counts from the request); `count_tokens`
+    is the backend's counter, for speeds in tokens when the server reports no usage.
     """
-    state.turn = TurnBuffer([user_message], StepTimer(count_tokens=count_tokens))
-    return state.turn
+    state.turn = turn = TurnBuffer([user_message], StepTimer(count_tokens=count_tokens))
+    try:
+        _open(state, turn)
+    except StaleConversation as stale:
+        state.turn = None
+        running = stale.open_turn is not None and _is_live(stale.open_turn)
+        _reload(state)
+        flash(state, t("turn.running_elsewhere" if running else "turn.stale", question=user_message.content))
+        st.rerun()
+    except (ConversationNotFound, sqlite3.Error, OSError):
+        state.open = None  # written when it ends, or the reason shown then
+    return turn
+
+
+def _open(state: ConversationState, turn: TurnBuffer) -> None:
+    ensure_saved(state)
+    db, user = store(), user_id()
+    state.open = db.begin_turn(
+        user, state.id, turn.messages[0], state.version, replace=state.replaced is not None
+    )
+    state.version = state.open.version
+    _live_turns()[state.open.token] = _LiveTurn(turn, _browser_alive(), state.cancel)
+    conversation_id, token = state.id, state.open.token
+
+    def save(messages: list[Message]) -> None:
+        with contextlib.suppress(ConversationNotFound, sqlite3.Error, OSError):
+            db.save_open_turn(user, conversation_id, token, messages)  # the turn's end says why not
+
+    turn.on_change = save
 
 
 def last_turn_start(messages: list[Message]) -> int | None:
@@ -212,40 +297,66 @@ def ensure_saved(state: ConversationState) -> None:
     """Create the conversation in the store (and put it in the URL) if this is its first write."""
     if not state.saved:
         store().create_conversation(user_id(), state.workspace, conversation_id=state.id)
-        state.saved = True
+        state.saved, state.version = True, 0
         st.query_params["c"] = state.id
 
 
 def end_turn(state: ConversationState, turn: TurnBuffer) -> None:
-    """Write the finished (or stopped) turn in one transaction and show it; once, whichever run asks first.
+    """Close the finished (or stopped) turn and write it; once, whichever run asks first.
 
     A Retry or edit that produced nothing (an error, or a stop before the first token) keeps the turn
-    it was to replace, and says why once. A turn that can't be written stays in view, with the reason.
+    it was to replace, and says why once. A turn that can't be written stays in view, with the reason;
+    one another tab closed meanwhile (it found this run gone) is reloaded as stored.
     """
     if state.turn is turn:
         state.turn = None
     messages = turn.close()
     if not messages:
         return
+    opened, state.open = state.open, None
     replaced, state.replaced = state.replaced, None
-    if replaced is not None and produced_nothing(messages):
-        state.messages.extend(replaced)
-        errors = [m.info["error"] for m in messages if m.info.get("error")]
-        why = errors[0] if errors else t("turn.stopped_early")
-        flash(state, f"{why}\n\n{t('turn.previous_kept')}")
-        return
-    state.messages.extend(messages)
+    keep_old = replaced is not None and produced_nothing(messages)
     try:
-        ensure_saved(state)
-        db, user = store(), user_id()
-        if replaced is not None:
-            db.replace_last_turn(user, state.id, messages, state.tool_state)
-        else:
-            db.append_turn(user, state.id, messages, state.tool_state)
+        if opened is None:  # the question couldn't be written when the turn began: try it whole now
+            state.replaced = replaced
+            _open(state, turn)
+            opened, state.open, state.replaced = state.open, None, None
+        _live_turns().pop(opened.token, None)
+        version = store().finish_turn(
+            user_id(), state.id, opened.token, messages, state.tool_state, keep_replaced=keep_old
+        )
+    except StaleConversation:
+        _reload(state)
+        flash(state, t("turn.stale", question=messages[0].content))
+        return
     except ConversationNotFound:
+        _show_ended(state, messages, replaced, keep_old)
         flash(state, t("turn.unsaved_deleted"))
+        return
     except (sqlite3.Error, OSError) as exc:
+        _show_ended(state, messages, replaced, keep_old)
         flash(state, t("turn.unsaved", why=f"{type(exc).__name__}: {exc}"))
+        return
+    if version is None:
+        _reload(state)
+        flash(state, t("turn.closed_elsewhere"))
+        return
+    state.version = version
+    _show_ended(state, messages, replaced, keep_old)
+
+
+def _show_ended(
+    state: ConversationState, messages: list[Message], replaced: list[Message] | None, keep_old: bool
+) -> None:
+    """The ended turn joins the view (or, for a Retry that produced nothing, the turn it was to replace,
+    with why)."""
+    if not keep_old or replaced is None:
+        state.messages.extend(messages)
+        return
+    state.messages.extend(replaced)
+    errors = [m.info["error"] for m in messages if m.info.get("error")]
+    why = errors[0] if errors else t("turn.stopped_early")
+    flash(state, f"{why}\n\n{t('turn.previous_kept')}")
 
 
 def flash(state: ConversationState, text: str) -> None:
