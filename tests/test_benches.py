@@ -13,6 +13,7 @@ SMALL = {
     "pipeline": "import sys; sys.argv = ['pipeline', '--tokens', '300', '--runs', '1']",
     "kernel": "bench.CELLS = 3; bench.BIG_CELLS = 2; bench.FIRST_CALLS = 1",
     "docs": "bench.PAGES = 30; bench.NEEDLE_PAGES = 25",
+    "store": "bench.IMAGES = 2; bench.IMAGE_MB = 1; bench.RUNS = 1",
 }
 EXPECTED = {
     "pipeline": [r"^\s+301\s+\d+\s+\d+\s+\d+\.\d{3}"],
@@ -23,6 +24,7 @@ EXPECTED = {
         r"idle kernel RSS: \d+ MiB",
     ],
     "docs": [r"ratio pipeline / raw:\s+\d+\.\d\dx", r"needle recall, 32,768-token window .*: \d+/20"],
+    "store": [r"ratio big / tiny: \d+\.\d\dx", r"database after the big turn: \d+ KiB"],
 }
 
 
