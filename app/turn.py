@@ -167,14 +167,14 @@ def produced_nothing(messages: Sequence[Message]) -> bool:
 
 
 def interrupted(messages: Sequence[Message]) -> list[Message]:
-    """A turn found open (its writer gone: a reload, a closed tab, a crash) closed as it stands: a
-    call without its result gets one saying so, a partial answer is kept, and the turn is marked."""
+    """A turn found open (its writer gone: a reload, a closed tab, a crash) closed as it stands: calls
+    without their results get one saying so, a partial answer is kept, and the turn is marked."""
     closed = list(messages)
     mark = {"interrupted": True}
-    last = closed[-1] if closed else None
-    if last is not None and last.is_tool_call:
+    for call in unanswered_calls(closed):
         info = {"is_error": True, **mark}
-        closed.append(Message("observation", INTERRUPTED_TOOL, "system_error", last.tool_call_id, info=info))
+        closed.append(Message("observation", INTERRUPTED_TOOL, "system_error", call.tool_call_id, info=info))
+    last = closed[-1] if closed else None
     if last is not None and last.role == "assistant" and not last.is_tool_call:
         info = {k: v for k, v in last.info.items() if k != "partial"}
         closed[-1] = Message("assistant", last.content, info={**info, **mark})

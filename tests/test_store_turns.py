@@ -149,3 +149,15 @@ def test_images_stored_inline_by_older_versions_move_out_and_still_open(tmp_path
         (body,) = store._db.execute("SELECT body FROM messages WHERE position = 1").fetchone()
         assert json.loads(body)["attachments"][0]["data"] is None
         assert store.load_conversation("local", cid).messages[1] == old
+
+
+def test_every_call_of_an_interrupted_step_gets_its_result() -> None:
+    step = [
+        Message("user", "two at once"),
+        Message("assistant", "a()", "python", "c1"),
+        Message("assistant", "b()", "python", "c2"),
+        Message("observation", "a done", tool_call_id="c1"),
+    ]
+    *_, second, note = interrupted(step)
+    assert (second.tool_call_id, second.content) == ("c2", INTERRUPTED_TOOL)
+    assert note.info == {"interrupted": True}
