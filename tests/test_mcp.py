@@ -275,7 +275,11 @@ def test_a_streamable_http_server(http_server, ctx: ToolContext) -> None:
         process.kill()
         process.wait(10)
         gone = tools["echo"].run('{"text": "anyone?"}', ctx)
-        assert gone.is_error and "web" in gone.content
+        assert (
+            gone.is_error and "The connection to the MCP server 'web' closed during the call" in gone.content
+        )
+        refused = "ConnectError: All connection attempts failed"
+        wait_for(lambda: status(hub, "web").problem == refused, "a reconnection to be refused")
     finally:
         hub.close()
 
@@ -332,3 +336,27 @@ def test_registry_sync_from_the_config_file(mcp_config: Path, ctx: ToolContext) 
         assert get_tool("demo__echo") is None
     finally:
         unregister("demo__pid")
+
+
+def test_the_readme_example_config_works(tmp_path: Path, ctx: ToolContext) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split("<!-- mcp-example -->\n```json\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "mcp.json"
+    path.write_text(example)
+    config = load_config(str(path))
+    assert config.errors == []
+    (spec,) = config.servers
+    root = str(Path(__file__).resolve().parent.parent)
+    transport = spec.transport
+    assert isinstance(transport, StdioSpec)
+    hub = McpHub(TIMEOUT)
+    try:
+        # As the README runs it: from the repository's folder, where .venv is.
+        local = StdioSpec(transport.command, transport.args, transport.env, root)
+        hub.configure([ServerSpec(spec.name, local)])
+        ready = hub.wait_ready("demo", 30)
+        assert ready.state == "ready"
+        environment = json.loads(hub.call("demo", "environment", {}, threading.Event()).content[0].text)
+        assert environment["DEMO_NOTE"].startswith("only what is given here")
+    finally:
+        hub.close()

@@ -253,8 +253,7 @@ class McpHub:
                             server.tools = await self._within(listing, server, "list its tools", self.timeout)
             except Exception as exc:
                 leaf = _leaf(exc)
-                closing = isinstance(leaf, MCPError) and leaf.code == CONNECTION_CLOSED
-                if isinstance(leaf, McpCallError) or not (closing or closed.is_set()):
+                if not (isinstance(leaf, MCPError) and leaf.code == CONNECTION_CLOSED):
                     raise
             raise McpCallError(_ended(server.spec, _tail(errlog)))
 
