@@ -142,8 +142,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "mcp.tools.one": ("1 tool", "1 个工具"),
     "mcp.tools.other": ("{n} tools", "{n} 个工具"),
     "mcp.down": (
-        "MCP server {name} is down: {problem} It is restarted {seconds} s after it went down.",
-        "MCP 服务器 {name} 不可用：{problem} 将在其停止 {seconds} 秒后重启。",
+        "MCP server {name} is down: {problem} Next attempt in {seconds} s.",
+        "MCP 服务器 {name} 不可用：{problem} {seconds} 秒后重试。",
     ),
     "mcp.problem": ("MCP server {name}: {problem}", "MCP 服务器 {name}：{problem}"),
     "mcp.kind.stdio": ("Started by the app (stdio)", "由本应用启动（stdio）"),

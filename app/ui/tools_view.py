@@ -4,6 +4,7 @@ tools, each switchable; returns the tools switched on."""
 from __future__ import annotations
 
 import json
+import math
 
 import streamlit as st
 
@@ -55,7 +56,7 @@ def _server_section(server: ServerStatus, tools: list[Tool]) -> list[Tool]:
     state = t(f"mcp.state.{server.state}")
     label = f"{STATE_ICONS[server.state]} {server.name} · {state} · {plural('mcp.tools', len(tools))}"
     if server.state == "down":
-        seconds = f"{server.backoff:g}"
+        seconds = math.ceil(server.retry_in)
         st.warning(
             t("mcp.down", name=server.name, problem=server.problem, seconds=seconds), icon=":material/error:"
         )

@@ -12,6 +12,7 @@ with the call's timeout and gives up at once when Stop is clicked (cancelling th
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import shutil
 import tempfile
@@ -55,7 +56,7 @@ class ServerStatus:
     tools: tuple[types.Tool, ...]
     problem: str = ""
     restarts: int = 0
-    backoff: float = 0.0
+    retry_in: float = 0.0
 
 
 class _Server:
@@ -67,7 +68,7 @@ class _Server:
         self.tools: tuple[types.Tool, ...] = ()
         self.problem = ""
         self.restarts = 0
-        self.backoff = 0.0
+        self.retry_at = 0.0
         self.noise = ""
         self.session: ClientSession | None = None
         self.up_since: float | None = None
@@ -79,8 +80,12 @@ class _Server:
     def status(self) -> ServerStatus:
         kind = "stdio" if isinstance(self.spec.transport, StdioSpec) else "http"
         return ServerStatus(
-            self.spec.name, kind, self.state, self.tools, self.problem, self.restarts, self.backoff
+            self.spec.name, kind, self.state, self.tools, self.problem, self.restarts, self.retry_in()
         )
+
+    def retry_in(self) -> float:
+        """Seconds until the next start of a server that is down (the loop's clock is monotonic)."""
+        return max(0.0, self.retry_at - time.monotonic()) if self.state == "down" else 0.0
 
     def trouble(self, reason: str) -> None:
         """Fail the calls in flight now with `reason` (they would otherwise wait for their timeout)."""
@@ -217,7 +222,7 @@ class McpHub:
             stable = server.up_since is not None and loop.time() - server.up_since >= STABLE_S
             failures = 1 if stable else failures + 1
             delay = BACKOFF_S[min(failures, len(BACKOFF_S)) - 1]
-            server.state, server.problem, server.backoff = "down", reason, delay
+            server.state, server.problem, server.retry_at = "down", reason, time.monotonic() + delay
             await asyncio.sleep(delay)
             server.restarts += 1
 
@@ -281,8 +286,8 @@ class McpHub:
             raise McpCallError(f"The MCP server {name!r} is no longer configured.")
         if server.state == "down":
             raise McpCallError(
-                f"The MCP server {name!r} is down: {server.problem} It will be restarted "
-                f"{server.backoff:g} s after it went down; try again later."
+                f"The MCP server {name!r} is down: {server.problem} It is started again in "
+                f"{math.ceil(server.retry_in())} s."
             )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
@@ -357,7 +362,9 @@ async def _list_tools(session: ClientSession) -> tuple[types.Tool, ...]:
 def _ended(spec: ServerSpec, stderr: str) -> str:
     if not isinstance(spec.transport, StdioSpec):
         return "The server closed the connection."
-    return f"Its process ended; its last words: {stderr}" if stderr else "Its process ended."
+    if not stderr:
+        return "Its process ended."
+    return f"Its process ended; its last words: {stderr}" + ("" if stderr.endswith((".", "!", "?")) else ".")
 
 
 def _tail(errlog: IO[bytes]) -> str:
