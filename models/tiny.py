@@ -1,7 +1,9 @@
 """Tiny random-weight GLM-4 checkpoints for tests and for trying the app without downloading weights.
 
-`python -m models.tiny OUTDIR` writes a text checkpoint (`GlmForCausalLM`); with `--vision` a
-`Glm4vForConditionalGeneration` with its processor. Both load through the real Auto classes (the
+`python -m models.tiny OUTDIR` writes a text checkpoint (`GlmForCausalLM`); with `--moe` a GLM-4.5-family
+`Glm4MoeForCausalLM` (GLM-4.5's special tokens and the chat template published with GLM-4.6, copied
+unchanged to `glm45_chat_template.jinja`); with `--vision` a `Glm4vForConditionalGeneration` with its
+processor. Both load through the real Auto classes (the
 vision processor through `models.vision.processors.processor_class`, see there why).
 
 The tokenizer is a byte-level BPE trained here on a small built-in corpus, with the GLM-4 special
@@ -28,6 +30,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     GenerationConfig,
+    Glm4MoeConfig,
+    Glm4MoeForCausalLM,
     Glm4vConfig,
     Glm4vForConditionalGeneration,
     Glm4vImageProcessorPil,
@@ -88,6 +92,41 @@ VISION_FAMILIES = {
     "glm46v": (Glm46VConfig, Glm46VForConditionalGeneration, Glm46VImageProcessorPil),
 }
 
+GLM45_TEMPLATE_PATH = Path(__file__).with_name("glm45_chat_template.jinja")
+# GLM-4.5's special tokens from <|endoftext|> (151329) on, in the order of its tokenizer (as recalled
+# here: the real tokenizer couldn't be downloaded to check the ids); the reasoning and tool-call tags
+# are special tokens, as in the real tokenizer.
+GLM45_SPECIAL_TOKENS = [
+    *SPECIAL_TOKENS[:14],
+    "<|begin_of_audio|>",
+    "<|end_of_audio|>",
+    "<|begin_of_transcription|>",
+    "<|end_of_transcription|>",
+    "<|code_prefix|>",
+    "<|code_middle|>",
+    "<|code_suffix|>",
+    "<think>",
+    "</think>",
+    "<tool_call>",
+    "</tool_call>",
+    "<tool_response>",
+    "</tool_response>",
+    "<arg_key>",
+    "</arg_key>",
+    "<arg_value>",
+    "</arg_value>",
+    "/nothink",
+    "<|begin_of_box|>",
+    "<|end_of_box|>",
+    "<|image|>",
+    "<|video|>",
+]
+# vLLM's CPU attention serves head sizes 32, 64, 80 and up; the hidden size stays small (the heads
+# project up to it), so the embedding tables stay about 4.8 million parameters.
+MOE_HEAD_DIM = 32
+MOE_OUTPUT_TAGS = ("<think>", "</think>", "<tool_call>", "</tool_call>", "<arg_key>", "</arg_key>")
+MOE_OUTPUT_TAGS += ("<arg_value>", "</arg_value>")
+
 _CORPUS = [
     "Hello! How can I help you today? I am an AI assistant trained to answer questions.",
     "The quick brown fox jumps over the lazy dog. The weather in Beijing is sunny today.",
@@ -106,7 +145,7 @@ _CORPUS = [
 ]
 
 
-def _build_tokenizer_object() -> Tokenizer:
+def _build_tokenizer_object(specials: list[str] = SPECIAL_TOKENS) -> Tokenizer:
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -119,8 +158,8 @@ def _build_tokenizer_object() -> Tokenizer:
     vocab: dict[str, int] = spec["model"]["vocab"]
     for filler_id in range(len(vocab), FIRST_SPECIAL_ID):
         vocab[f"<|reserved_{filler_id}|>"] = filler_id
-    special_names = SPECIAL_TOKENS + [
-        f"<|reserved_special_{i}|>" for i in range(VOCAB_SIZE - FIRST_SPECIAL_ID - len(SPECIAL_TOKENS))
+    special_names = specials + [
+        f"<|reserved_special_{i}|>" for i in range(VOCAB_SIZE - FIRST_SPECIAL_ID - len(specials))
     ]
     spec["added_tokens"] = [
         {
@@ -137,10 +176,12 @@ def _build_tokenizer_object() -> Tokenizer:
     return Tokenizer.from_str(json.dumps(spec))
 
 
-def build_tokenizer(chat_template: str | None = None) -> PreTrainedTokenizerFast:
+def build_tokenizer(
+    chat_template: str | None = None, specials: list[str] = SPECIAL_TOKENS
+) -> PreTrainedTokenizerFast:
     """The tiny GLM-4 tokenizer, with the published GLM-4 chat template unless another is given."""
     return PreTrainedTokenizerFast(
-        tokenizer_object=_build_tokenizer_object(),
+        tokenizer_object=_build_tokenizer_object(specials),
         eos_token="<|endoftext|>",
         pad_token="<|endoftext|>",
         padding_side="left",
@@ -149,12 +190,13 @@ def build_tokenizer(chat_template: str | None = None) -> PreTrainedTokenizerFast
     )
 
 
-def _writable_ids(tokenizer: PreTrainedTokenizerFast) -> list[int]:
-    """Ids a random model should write: trained tokens that decode to whole characters, and the stops."""
+def _writable_ids(tokenizer: PreTrainedTokenizerFast, tags: tuple[str, ...] = ()) -> list[int]:
+    """Ids a random model should write: trained tokens that decode to whole characters, the stops,
+    and the protocol's output `tags`."""
     vocab = tokenizer.get_vocab()
     trained = sorted(i for token, i in vocab.items() if i < FIRST_SPECIAL_ID and "reserved" not in token)
     whole = [i for i in trained if _is_whole_text(tokenizer.decode([i]))]
-    return whole + STOP_IDS
+    return whole + STOP_IDS + [vocab[tag] for tag in tags]
 
 
 def _is_whole_text(text: str) -> bool:
@@ -194,9 +236,15 @@ def build_text_checkpoint(outdir: Path) -> Path:
     return _save(model, tokenizer, tokenizer, outdir)
 
 
-def _save(model: Any, tokenizer: PreTrainedTokenizerFast, preprocessor: Any, outdir: Path) -> Path:
+def _save(
+    model: Any,
+    tokenizer: PreTrainedTokenizerFast,
+    preprocessor: Any,
+    outdir: Path,
+    tags: tuple[str, ...] = (),
+) -> Path:
     """Shape the random output head, set GLM-4's stop ids and write the checkpoint."""
-    _shape_output_head(model, _writable_ids(tokenizer))
+    _shape_output_head(model, _writable_ids(tokenizer, tags))
     model.generation_config = GenerationConfig(
         eos_token_id=STOP_IDS, pad_token_id=PAD_ID, do_sample=True, temperature=0.8, top_p=0.8
     )
@@ -254,12 +302,49 @@ def build_vision_checkpoint(outdir: Path, family: str = "glm4v") -> Path:
     return _save(model, tokenizer, processor, outdir)
 
 
+def build_moe_checkpoint(outdir: Path) -> Path:
+    """Write a tiny GLM-4.5-family `Glm4MoeForCausalLM` (one dense layer, one with 4 routed experts and
+    a shared one) with GLM-4.5's special tokens and chat template to `outdir` and return it."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(SEED)
+    tokenizer = build_tokenizer(GLM45_TEMPLATE_PATH.read_text("utf-8"), GLM45_SPECIAL_TOKENS)
+    config = Glm4MoeConfig(
+        vocab_size=VOCAB_SIZE,
+        hidden_size=16,
+        intermediate_size=32,
+        moe_intermediate_size=16,
+        num_hidden_layers=2,
+        first_k_dense_replace=1,
+        n_routed_experts=4,
+        num_experts_per_tok=2,
+        n_shared_experts=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=MOE_HEAD_DIM,
+        max_position_embeddings=8192,
+        tie_word_embeddings=False,
+        pad_token_id=PAD_ID,
+        eos_token_id=STOP_IDS,
+    )
+    model = Glm4MoeForCausalLM(config)
+    return _save(model, tokenizer, tokenizer, outdir, MOE_OUTPUT_TAGS)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path)
-    parser.add_argument("--vision", action="store_true", help="build a Glm4vForConditionalGeneration")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--vision", action="store_true", help="build a Glm4vForConditionalGeneration")
+    kind.add_argument("--moe", action="store_true", help="build a GLM-4.5-family Glm4MoeForCausalLM")
     args = parser.parse_args(argv)
-    build = build_vision_checkpoint if args.vision else build_text_checkpoint
+    build = (
+        build_vision_checkpoint
+        if args.vision
+        else build_moe_checkpoint
+        if args.moe
+        else build_text_checkpoint
+    )
     path = build(args.outdir)
     print(path)
 
