@@ -1,7 +1,8 @@
 """Fit or retrieve: what of the documents goes to the model for one question, and the messages that carry it.
 
-Whole documents go in when they fit the budget; otherwise the best BM25-ranked chunks that fit, in reading
-order, each labelled `[file, page]` so the model can cite it and the user can check the citation.
+Whole documents go in when they fit the budget; otherwise the best-ranked chunks that fit (BM25, fused with
+dense retrieval when it is ready: `fusion.py`), in reading order, each labelled `[file, page]` so the model
+can cite it and the user can check the citation.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Literal
 
 from app.config import max_context
 from app.docs.document import Document
-from app.docs.index import rank_chunks
+from app.docs.fusion import Ranking, retrieval_order
 from models.messages import Message
 from models.tokens import estimate_tokens
 
@@ -81,9 +82,14 @@ def document_budget(
 
 
 def build_context(
-    question: str, documents: Sequence[Document], count_tokens: CountTokens = estimate_tokens, budget: int = 0
+    question: str,
+    documents: Sequence[Document],
+    count_tokens: CountTokens = estimate_tokens,
+    budget: int = 0,
+    rankings: Sequence[Ranking] = (),
 ) -> DocContext:
-    """Everything if it fits in `budget` tokens, else the best-ranked chunks that do."""
+    """Everything if it fits in `budget` tokens, else the best-ranked chunks that do (BM25 fused with
+    `rankings`, then their neighbours and the rest, until the budget is full)."""
     documents = [d for d in documents if d.pages]
     if not documents:
         return DocContext("none", "", budget=budget)
@@ -97,13 +103,17 @@ def build_context(
                 for i, p in enumerate(d.pages)
             )
             return DocContext("whole", whole, sources, tokens, budget)
-    return _retrieve(question, documents, count_tokens, budget)
+    return _retrieve(question, documents, count_tokens, budget, rankings)
 
 
-def _retrieve(question: str, documents: list[Document], count_tokens: CountTokens, budget: int) -> DocContext:
-    hits = [(h.document, h.chunk, h.score) for h in rank_chunks(question, documents)]
-    if not hits:  # nothing matched (say, "summarise this"): the beginnings, in order
-        hits = [(i, c, 0.0) for i, d in enumerate(documents) for c in range(len(d.chunks))]
+def _retrieve(
+    question: str,
+    documents: list[Document],
+    count_tokens: CountTokens,
+    budget: int,
+    rankings: Sequence[Ranking],
+) -> DocContext:
+    hits = retrieval_order(question, documents, rankings)
     chosen: list[tuple[int, int, float]] = []
     used, opened, misses = 0, set(), 0
     for i, c, score in hits:
@@ -165,8 +175,10 @@ def prepare_turn(
     count_tokens: CountTokens,
     window: int,
     answer_tokens: int,
+    rankings: Sequence[Ranking] = (),
 ) -> tuple[list[Message], DocContext]:
-    """The messages for one question and what of the documents they carry.
+    """The messages for one question and what of the documents they carry (`rankings` as for
+    `build_context`).
 
     The oldest turns are left out while the history would leave the documents less than half the window.
     """
@@ -177,7 +189,7 @@ def prepare_turn(
         cut = next((i for i in range(1, len(turns)) if turns[i].role == "user"), len(turns))
         turns = turns[cut:]
         budget = document_budget(window, [*system, *turns], question, count_tokens, answer_tokens)
-    ctx = build_context(question, documents, count_tokens, budget)
+    ctx = build_context(question, documents, count_tokens, budget, rankings)
     skeleton = prompt_tokens(build_messages([*system, *turns], question, replace(ctx, text="")), count_tokens)
     return build_messages([*system, *turns], question, ctx), replace(ctx, prompt=skeleton + ctx.tokens)
 

@@ -68,12 +68,13 @@ def worker_env() -> dict[str, str]:
     }
 
 
-def python_command(args: Sequence[str]) -> list[str]:
-    """`python *args` as the worker runs: inside the sandbox when it's on (pass `worker_env()` to Popen)."""
+def python_command(args: Sequence[str], read_only: Sequence[str] = ()) -> list[str]:
+    """`python *args` as the worker runs: inside the sandbox when it's on (pass `worker_env()` to Popen),
+    which sees the app's code and `read_only` (say, a model's folder) besides the system and Python."""
     command = [sys.executable, *args]
     if not sandboxed():
         return command
-    code = [str(_ROOT / "app"), str(_ROOT / "models")]
+    code = [str(_ROOT / "app"), str(_ROOT / "models"), *read_only]
     uid = NOBODY if os.geteuid() == 0 else None
     return isolated_argv(command, read_only=code, env=worker_env(), uid=uid)
 
@@ -97,12 +98,12 @@ class Worker:
         threading.Thread(target=self._drain, daemon=True).start()
 
     @classmethod
-    def start(cls, program: Sequence[str] = WORKER) -> Worker:
+    def start(cls, program: Sequence[str] = WORKER, read_only: Sequence[str] = ()) -> Worker:
         read, write = os.pipe()
         try:
             proc = _launcher.run(
                 subprocess.Popen,
-                python_command([*program, str(write)]),
+                python_command([*program, str(write)], read_only),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

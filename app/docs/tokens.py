@@ -1,13 +1,19 @@
-"""Text to search terms: words for Latin scripts, character bigrams for CJK; kept as compact term ids."""
+"""Text to search terms: stemmed words for Latin scripts, character bigrams for CJK; kept as compact term ids.
+
+Words are reduced to their Snowball (English) stems, the same for the chunks and the question, so
+"harvesting" meets "harvested". Stopwords go before stemming. Other scripts pass through unchanged.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
 from models.tokens import CJK_RANGES
@@ -15,19 +21,31 @@ from models.tokens import CJK_RANGES
 _TERM = re.compile(rf"[{CJK_RANGES}]+|[^\W_{CJK_RANGES}]+")
 _ASCII_TERM = re.compile(r"[a-z0-9]+")  # what _TERM finds in lowercased ASCII text, found faster
 _STOP = frozenset(STOPWORDS_EN)
+_stemmers = threading.local()  # a Stemmer (and its cache of stems) is not safe to share between threads
+
+
+def _stem(words: list[str]) -> list[str]:
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = Stemmer.Stemmer("english", 100_000)
+    return stemmer.stemWords(words)
 
 
 def search_terms(text: str) -> list[str]:
-    """Lowercased words (minus English stopwords) and, for CJK runs, overlapping character pairs."""
+    """Lowercased, stemmed words (minus English stopwords) and, for CJK runs, overlapping character pairs."""
     text = text.lower()
     if text.isascii():
-        return [word for word in _ASCII_TERM.findall(text) if word not in _STOP]
+        return _stem([word for word in _ASCII_TERM.findall(text) if word not in _STOP])
     terms: list[str] = []
+    words: list[int] = []  # positions of the words in `terms`, stemmed together at the end
     for run in _TERM.findall(text):
         if run[0] > "\u3000" and re.match(rf"[{CJK_RANGES}]", run):
             terms.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
         elif run not in _STOP:
+            words.append(len(terms))
             terms.append(run)
+    for position, stem in zip(words, _stem([terms[i] for i in words]), strict=True):
+        terms[position] = stem
     return terms
 
 

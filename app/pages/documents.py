@@ -11,7 +11,9 @@ import streamlit as st
 
 from app.docs import isolate
 from app.docs.context import DocContext, context_window, prepare_turn
+from app.docs.dense import dense_index
 from app.docs.document import Document
+from app.docs.embeddings import EmbedSettings, embed_settings
 from app.docs.errors import DocumentError
 from app.docs.index import build_index
 from app.docs.limits import max_upload_mb
@@ -130,6 +132,38 @@ def kind_label(kind: str) -> str:
     return t("docs.kind_text") if kind == "text" else kind.upper()
 
 
+def needs_retrieval(docs: list[Document], window: int) -> bool:
+    """Whether the documents may be too long to go whole: then semantic search is worth its embeddings.
+    (At about 4 characters a token, more than half the window.)"""
+    return sum(d.text_chars for d in docs) > 2 * window
+
+
+def semantic_search(state: ConversationState, docs: list[Document], window: int) -> EmbedSettings | None:
+    """The embedding model when one is configured and the documents may need retrieval; its state shown
+    (building, with progress that refreshes by itself; ready; failed), or that search is by keywords only."""
+    settings = embed_settings()
+    if not docs or not needs_retrieval(docs, window):
+        return None
+    if settings is None:
+        st.caption(f":material/search: {t('docs.semantic_off')}")
+        return None
+    cache = shelf(state).cache()
+
+    @st.fragment(run_every=2.0)
+    def progress() -> None:
+        status = dense_index.status(settings, docs, cache)
+        if status.error:
+            st.caption(f":material/error: {t('docs.semantic_failed', reason=status.error)}")
+        elif status.ready:
+            st.caption(f":material/neurology: {t('docs.semantic_ready', model=status.model)}")
+        else:
+            done = t("docs.semantic_building", done=f"{status.done:,}", total=f"{status.total:,}")
+            st.progress(status.done / max(status.total, 1), text=done)
+
+    progress()
+    return settings
+
+
 def document_list(state: ConversationState, docs: list[Document]) -> None:
     names = {e["sha256"]: e["name"] for e in state.tool_state.get("documents", [])}
     unopened: dict[str, str] = session.per_conversation(state, "unopened", {})
@@ -180,7 +214,10 @@ def render_sources(info: dict[str, Any], docs: dict[str, Document], key: str = "
         return
     sent = t("docs.sent", tokens=f"{info['tokens']:,}", budget=f"{info['budget']:,}")
     prompt = t("docs.sent_prompt", prompt=f"{info['prompt']:,}") if info.get("prompt") else ""
-    st.caption(f":material/description: {t('docs.strategy_' + strategy)} · {sent}{prompt}")
+    search = ""
+    if strategy == "retrieved" and info.get("search"):
+        search = f" · {t('docs.search_' + info['search'])}"
+    st.caption(f":material/description: {t('docs.strategy_' + strategy)}{search} · {sent}{prompt}")
     by_sha = {d.sha256: d for d in docs.values()}
     sources = info.get("sources", [])
     if strategy == "retrieved":
@@ -249,6 +286,8 @@ docs = open_documents(state)
 if added and docs:
     index_documents(docs)
 document_list(state, docs)
+window = context_window(backend.context_window) if backend is not None else 0
+semantic = semantic_search(state, docs, window) if backend is not None else None
 by_name = {d.name: d for d in docs}
 render_history(state.messages, by_name)
 
@@ -266,11 +305,21 @@ if user_message is not None:
         st.markdown(safe_markdown(user_message.content))
     turn = session.begin_turn(state, user_message, backend.count_tokens)
     history = [*controls.system, *state.messages]
-    window = context_window(backend.context_window)
+    ranking = None
+    if semantic is not None:
+        ranking = dense_index.ranking(semantic, user_message.content, docs, shelf(state).cache())
     messages, ctx = prepare_turn(
-        history, user_message.content, docs, backend.count_tokens, window, controls.params.max_new_tokens
+        history,
+        user_message.content,
+        docs,
+        backend.count_tokens,
+        window,
+        controls.params.max_new_tokens,
+        [ranking] if ranking else [],
     )
     info = source_info(ctx)
+    if semantic is not None:
+        info["search"] = "hybrid" if ranking else "keywords_not_ready"
     state.cancel = threading.Event()
     with st.chat_message("assistant"):
         stop_button()

@@ -192,6 +192,24 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "{name}（{size}：太大，无法在此下载）",
     ),
     # long documents
+    "docs.semantic_off": (
+        "Keyword search (BM25) only: set GLM_EMBED_MODEL or GLM_EMBED_API_BASE to also search by meaning.",
+        "仅关键词检索（BM25）：设置 GLM_EMBED_MODEL 或 GLM_EMBED_API_BASE 可同时按语义检索。",
+    ),
+    "docs.semantic_building": (
+        "Semantic index: {done} of {total} passages embedded (questions use keyword search until then)",
+        "语义索引：已嵌入 {done} / {total} 个段落（完成前提问使用关键词检索）",
+    ),
+    "docs.semantic_ready": ("Semantic search ready ({model})", "语义检索已就绪（{model}）"),
+    "docs.semantic_failed": (
+        "Semantic search unavailable, keyword search only: {reason}",
+        "语义检索不可用，仅使用关键词检索：{reason}",
+    ),
+    "docs.search_hybrid": ("keyword + semantic search", "关键词 + 语义检索"),
+    "docs.search_keywords_not_ready": (
+        "keyword search only (the semantic index was still being built)",
+        "仅关键词检索（语义索引尚未建好）",
+    ),
     "docs.add": ("Add documents", "添加文档"),
     "docs.add_help": (
         "PDF, DOCX, PPTX, HTML, CSV, Markdown, text or code; up to {mb} MB per file.",
