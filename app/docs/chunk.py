@@ -11,7 +11,7 @@ CHUNK_CHARS = 1200  # weighted: a CJK character counts as three, since it carrie
 # "1.3", "2.6 million", "example.com/a.b" or "e.g." before a word (see `_ABBREVIATION`).
 _SENTENCE_END = re.compile(r"(?<=[。！？；])\s*|(?<=[.!?;…])\s+")
 _ABBREVIATION = re.compile(
-    r"(?:\b(?:[A-Za-z]|e\.g|i\.e|etc|vs|cf|al|approx|ca|fig|figs|no|nos|vol|pp?|ch|sec|eq|ref|dr|mr|mrs|ms|"
+    r"(?:(?:^|[\s.(])(?-i:[A-Z])|\b(?:e\.g|i\.e|etc|vs|cf|al|approx|ca|fig|figs|no|nos|vol|pp?|ch|sec|eq|ref|dr|mr|mrs|ms|"
     r"prof|st|jr|sr|inc|ltd|co|corp|dept|gen|gov|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.)$",
     re.IGNORECASE,
 )

@@ -148,12 +148,13 @@ class DenseIndex:
         with self._lock:
             job = self._jobs.get(key)
             retry = job is not None and job.error and time.monotonic() - job.failed_at > RETRY_AFTER_S
-            if job is None or retry:
+            fresh = job is None or retry
+            if fresh:
                 job = self._jobs[key] = _Job(settings, document, cache, windows(document))
-                if self._load(key, job) is None:
-                    self._queue.put(key)
-                    self._start()
-            return job
+        if fresh and self._load(key, job) is None:
+            self._queue.put(key)
+            self._start()
+        return job
 
     def _cached(
         self, settings: EmbedSettings, document: Document, cache: Path | None, job: _Job
@@ -195,9 +196,10 @@ class DenseIndex:
                 self._bytes -= self._vectors.popitem(last=False)[1].nbytes
 
     def _start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._work, name="dense-embeddings", daemon=True)
-            self._thread.start()
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="dense-embeddings", daemon=True)
+                self._thread.start()
 
     def _work(self) -> None:
         while True:
