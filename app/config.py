@@ -104,6 +104,7 @@ SETTINGS: dict[str, Check] = {
     "GLM_KERNEL_MAX_PROCS": _whole,
     "GLM_KERNEL_NETWORK": env_bool,
     "GLM_KERNEL_SANDBOX": env_bool,
+    "GLM_KERNEL_CPUS": partial(env_float, default=1.0),
     "GLM_SEARCH_BACKEND": partial(env_choice, choices=SEARCH_BACKENDS),
     "GLM_SEARXNG_URL": env_url,
     "GLM_BRAVE_API_KEY": None,

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything GLM Studio needs on a Debian/Ubuntu machine with Python 3.11:
-# bubblewrap (the code interpreter's sandbox), Chromium (end-to-end tests) and a virtualenv in .venv.
+# bubblewrap, libseccomp2 and e2fsprogs (the code interpreter's sandbox, seccomp filter and per-conversation
+# filesystems), Chromium (end-to-end tests) and a virtualenv in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for package in bubblewrap chromium; do
+for package in bubblewrap libseccomp2 e2fsprogs chromium; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

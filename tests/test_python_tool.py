@@ -135,7 +135,7 @@ def test_kernel_of_a_session_whose_browser_left_is_shut_down(tool, tmp_path, mon
     time.sleep(1.5)
     assert kernel.alive(), "a connected session keeps its kernel"
     connected.clear()
-    assert _wait(lambda: "tab" not in registry._sessions and not kernel.alive())
+    assert _wait(lambda: "tab" not in registry._attached and not kernel.alive())
 
 
 def test_dead_kernel_is_reported_to_the_model(tool, tmp_path):
@@ -221,7 +221,7 @@ def test_switching_conversation_replaces_the_sessions_kernel(tool, tmp_path):
     tool.run("v = 'a'\nopen('a.txt', 'w').write('a')", a)
     kernel_a = registry.get_session("tab", a.workdir).kernel
     assert tool.run("import os\nos.listdir('.')", b).content == "[]\n"
-    assert not kernel_a.alive() and len([s for s in registry._sessions if s == "tab"]) == 1
+    assert not kernel_a.alive() and len([s for s in registry._attached if s == "tab"]) == 1
     back = tool.run("import os\nprint(os.listdir('.'))\nv", a)
     assert back.content.startswith("[This is a new Python kernel")
     assert "['a.txt']" in back.content and "NameError" in back.content

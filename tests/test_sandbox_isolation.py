@@ -12,11 +12,14 @@ from app.sandbox import (
     SandboxUnavailableError,
     get_session,
     python_available,
+    read_inside,
     registry,
     sandbox_warning,
     save_upload,
     shutdown_all,
 )
+from app.sandbox.leftovers import sweep
+from app.sandbox.mounts import mounted_under
 from app.tools.builtins import load_tools
 from app.tools.registry import get_tool
 
@@ -155,10 +158,10 @@ def test_idle_sessions_are_reaped(env, monkeypatch):
     session.execute("1")
     kernel = session.kernel
     for _ in range(100):
-        if "idle" not in registry._sessions and not kernel.alive():
+        if "idle" not in registry._attached and not kernel.alive():
             break
         time.sleep(0.1)
-    assert "idle" not in registry._sessions
+    assert "idle" not in registry._attached
     assert not kernel.alive(), "the reaper leaves the registry first, then stops the kernel"
 
 
@@ -167,7 +170,7 @@ import os, signal, subprocess, sys
 from pathlib import Path
 from app.sandbox import get_session
 session = get_session("exit", Path(sys.argv[1]))
-session.execute("1")
+session.execute("open('kept.txt', 'w').write('written before the crash')")
 inside = subprocess.run(["pgrep", "-f", str(session.kernel.runtime_dir)], capture_output=True, text=True)
 print(session.kernel.pid, session.kernel.runtime_dir, len(inside.stdout.split()), flush=True)
 if sys.argv[2] == "kill":
@@ -202,3 +205,8 @@ def test_no_kernel_survives_the_app(env, how):
     assert not Path(f"/proc/{pid}").exists()
     leftovers = subprocess.run(["pgrep", "-f", runtime_dir], capture_output=True, text=True).stdout
     assert leftovers == ""
+    if how == "kill":  # what the dead app left is removed by the next one, files of the folder kept
+        removed = sweep(tmp_root=env)
+        assert Path(runtime_dir) in removed and not Path(runtime_dir).exists()
+        assert mounted_under(env) == []
+        assert read_inside(env / "w", "kept.txt", 100) == b"written before the crash"

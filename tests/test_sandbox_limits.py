@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from app.sandbox import KernelLimits, KernelSession, cgroup, memory_note
+from app.sandbox import KernelLimits, KernelSession, cgroup, folderfs, memory_note
 
 pytestmark = pytest.mark.timeout(180)
 MB = 2**20
@@ -123,9 +123,11 @@ def test_kernel_start_at_the_minimum_memory_runs_the_usual_stack(tmp_path, monke
     assert result.text().endswith("PNG]\nok\n")
 
 
-def test_a_cell_filling_the_folder_is_stopped(tmp_path):
-    """Many files, each under the file-size cap, still can't fill the data disk: the folder is
-    measured while the cell runs and the cell is stopped past GLM_KERNEL_DISK_MB."""
+def test_a_cell_filling_the_folder_is_stopped(tmp_path, monkeypatch):
+    """Where folders can't be filesystems of their own (the app isn't root; forced here), many files,
+    each under the file-size cap, still can't fill the data disk: the folder is measured while the
+    cell runs and the cell is stopped past GLM_KERNEL_DISK_MB (test_sandbox_quota.py: as root)."""
+    monkeypatch.setattr(folderfs, "enforced", lambda: False)
     limits = KernelLimits(timeout_s=60, disk_mb=64, file_mb=8)
     code = (
         "import time\nkept = 'state'\nfor i in range(5000):\n"

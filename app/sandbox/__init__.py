@@ -2,6 +2,8 @@
 
 from app.sandbox.errors import CellTimeoutError, DeadKernelError, KernelStartError, SandboxUnavailableError
 from app.sandbox.files import read_inside, save_upload
+from app.sandbox.folderfs import FolderSpace
+from app.sandbox.folderfs import space as folder_space
 from app.sandbox.kernel import KernelSession
 from app.sandbox.limits import KernelLimits
 from app.sandbox.notebook import notebook_from_messages
@@ -21,11 +23,13 @@ __all__ = [
     "CellTimeoutError",
     "DeadKernelError",
     "ExecutionResult",
+    "FolderSpace",
     "KernelLimits",
     "KernelSession",
     "KernelStartError",
     "Output",
     "SandboxUnavailableError",
+    "folder_space",
     "get_session",
     "memory_note",
     "notebook_from_messages",

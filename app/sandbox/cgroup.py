@@ -15,14 +15,18 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.sandbox.owner import owner_tag
+
 _ROOT = Path("/sys/fs/cgroup")
 _PREFIX = "glm-kernel-"
-# An app that was killed leaves its kernels' empty cgroups behind; older than this, they are removed.
+# Cgroups without an owner tag (made by older versions) are removed once empty and older than this.
 STALE_S = 300.0
 _swept: set[Path] = set()
+CPU_PERIOD_US = 100_000
 
 
 @dataclass(frozen=True)
@@ -80,19 +84,22 @@ class MemoryCgroup:
     oom_file: str
 
     @classmethod
-    def create(cls, limit_mb: int) -> MemoryCgroup | None:
+    def create(cls, limit_mb: int, cpus: float | None = None) -> MemoryCgroup | None:
+        """With cgroup v2 and the cpu controller delegated, `cpus` is also set here (v1: CpuCgroup)."""
         layout = _layout()
         if layout is None:
             return None
         if layout.parent not in _swept:
             _swept.add(layout.parent)
             _sweep(layout.parent)
-        path = layout.parent / f"{_PREFIX}{uuid.uuid4().hex[:12]}"
+        path = layout.parent / f"{_PREFIX}{owner_tag()}-{uuid.uuid4().hex[:12]}"
         try:
             path.mkdir()
             for name in layout.limit_files:
                 if (path / name).exists():
                     (path / name).write_text(str(limit_mb * 1024 * 1024))
+            if cpus is not None and (path / "cpu.max").exists():
+                (path / "cpu.max").write_text(f"{int(cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}")
         except OSError:
             cls(path, layout.oom_file).remove()
             return None
@@ -118,18 +125,86 @@ class MemoryCgroup:
             return []
 
     def remove(self) -> None:
-        """Kill whatever is still inside, then delete the cgroup (it must be empty first)."""
-        for _ in range(50):
-            for pid in self.pids():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            try:
-                self.path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.02)
+        _remove(self.path)
+
+
+def _remove(path: Path) -> None:
+    """Kill whatever is still inside, then delete the cgroup (it must be empty first)."""
+    for _ in range(50):
+        try:
+            pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+        except OSError:
+            pids = []
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)
+
+
+def _cpu_parent() -> Path | None:
+    """The cgroup v1 `cpu` hierarchy's folder of this process, when it may have children."""
+    own = _own_path("cpu")
+    v1 = _ROOT / "cpu" / (own or "").lstrip("/")
+    if own is not None and _writable(v1) and (v1 / "cpu.cfs_quota_us").exists():
+        return v1
+    return None
+
+
+@dataclass
+class CpuCgroup:
+    """One kernel's CPU cgroup (cgroup v1): its processes together get `cpus` cores' worth of time
+    per CPU_PERIOD_US, so threads or processes a cell leaves running can't starve other sessions."""
+
+    path: Path
+
+    @classmethod
+    def create(cls, cpus: float) -> CpuCgroup | None:
+        parent = _cpu_parent()
+        if parent is None:
+            return None
+        path = parent / f"{_PREFIX}{owner_tag()}-{uuid.uuid4().hex[:12]}"
+        try:
+            path.mkdir()
+            (path / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+            (path / "cpu.cfs_quota_us").write_text(str(int(cpus * CPU_PERIOD_US)))
+        except OSError:
+            _remove(path)
+            return None
+        return cls(path)
+
+    @property
+    def procs(self) -> Path:
+        return self.path / "cgroup.procs"
+
+    def stat(self) -> dict[str, int]:
+        """cpu.stat: `nr_periods`, `nr_throttled`, `throttled_time` (ns)."""
+        try:
+            lines = (self.path / "cpu.stat").read_text().splitlines()
+        except OSError:
+            return {}
+        return {k: int(v) for k, _, v in (line.partition(" ") for line in lines)}
+
+    def remove(self) -> None:
+        _remove(self.path)
+
+
+def sweep_dead(owner_alive: Callable[[str], bool]) -> list[Path]:
+    """Remove the kernel cgroups of apps that are gone (killing what is still inside)."""
+    layout, cpu = _layout(), _cpu_parent()
+    parents = [p for p in (layout.parent if layout else None, cpu) if p is not None]
+    removed = []
+    for path in (path for parent in parents for path in parent.glob(f"{_PREFIX}*")):
+        if not owner_alive(path.name):
+            _remove(path)
+            if not path.exists():
+                removed.append(path)
+    return removed
 
 
 def _sweep(parent: Path) -> None:

@@ -1,4 +1,5 @@
-"""The working folder's size, watched while a cell runs, so a cell can't fill the data disk.
+"""The working folder's size, watched while a cell runs, where the folder is not a filesystem of its
+own (folderfs.py: the app is not root), so a cell can't fill the data disk.
 
 Filesystem quotas aren't assumed (the data directory is usually a plain ext4 without them), and
 `prlimit --fsize` only bounds each file. So the folder is measured every CHECK_EVERY_S seconds of a
@@ -31,15 +32,16 @@ class DiskWatch:
     limit_mb: int
     next_check: float = 0.0
     reason: str | None = None
+    enforced: bool = False  # the folder is a filesystem of its own (folderfs.py): nothing to watch
 
     @classmethod
-    def starting_now(cls, folder: Path, limit_mb: int) -> DiskWatch:
+    def starting_now(cls, folder: Path, limit_mb: int, enforced: bool = False) -> DiskWatch:
         """The first measurement waits CHECK_EVERY_S: short cells cost nothing."""
-        return cls(folder, limit_mb, next_check=time.monotonic() + CHECK_EVERY_S)
+        return cls(folder, limit_mb, next_check=time.monotonic() + CHECK_EVERY_S, enforced=enforced)
 
     def exceeded(self) -> bool:
         now = time.monotonic()
-        if self.reason is None and now >= self.next_check:
+        if not self.enforced and self.reason is None and now >= self.next_check:
             self.next_check = now + CHECK_EVERY_S
             size, entries = usage(self.folder)
             if size > self.limit_mb * 1024 * 1024:

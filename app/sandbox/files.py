@@ -1,5 +1,8 @@
 """The conversation's folder seen from the app: safe uploads, safe reads, and what a cell changed.
 
+Each of these mounts the folder's filesystem for its duration where folders have their own
+(folderfs.py): an upload past the folder's limit fails like a cell's write would.
+
 The kernel controls everything inside the folder and may swap any file for a symlink at any
 moment, so the app never follows a path there: uploads are created with O_EXCL (which refuses an
 existing name, symlink or not) and reads walk the path component by component with O_NOFOLLOW.
@@ -13,7 +16,7 @@ import re
 import stat
 from pathlib import Path, PurePosixPath
 
-from app.sandbox import tree
+from app.sandbox import folderfs, tree
 
 MAX_LISTED_FILES = 2000
 MAX_NAME_BYTES = 255  # a filename's limit on Linux filesystems, in bytes
@@ -56,6 +59,11 @@ def save_upload(workdir: Path, filename: str, data: bytes) -> Path:
     nothing is overwritten or followed. Raises OSError when the file can't be written.
     """
     workdir.mkdir(parents=True, exist_ok=True)
+    with folderfs.held(workdir):
+        return _save(workdir, filename, data)
+
+
+def _save(workdir: Path, filename: str, data: bytes) -> Path:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     for name in _candidates(safe_name(filename)):
         target = workdir / name
@@ -83,6 +91,11 @@ def read_inside(root: Path, relative: str, max_bytes: int) -> bytes | None:
     parts = relative.split("/")  # not PurePosixPath, which would quietly drop "." and empty parts
     if any(part in {"", ".", ".."} or "\x00" in part for part in parts):
         return None
+    with folderfs.held(root):
+        return _read(root, parts, max_bytes)
+
+
+def _read(root: Path, parts: list[str], max_bytes: int) -> bytes | None:
     nofollow = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
     opened: list[int] = []
     try:
@@ -108,7 +121,8 @@ def read_inside(root: Path, relative: str, max_bytes: int) -> bytes | None:
 def snapshot(workdir: Path) -> dict[str, tuple[int, int]]:
     """Regular files under `workdir` (symlinks skipped, never followed), by relative path ->
     (size, mtime_ns); at most MAX_LISTED_FILES. A listing only: read them with `read_inside`."""
-    return tree.regular_files(workdir, MAX_LISTED_FILES)
+    with folderfs.held(workdir):
+        return tree.regular_files(workdir, MAX_LISTED_FILES)
 
 
 def changed_files(workdir: Path, before: dict[str, tuple[int, int]]) -> list[str]:

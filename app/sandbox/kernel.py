@@ -24,12 +24,13 @@ import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
-from app.sandbox import tree
-from app.sandbox.cgroup import MemoryCgroup
+from app.sandbox import folderfs, mounts, seccomp, tree
+from app.sandbox.cgroup import CpuCgroup, MemoryCgroup
 from app.sandbox.disk import DiskWatch
 from app.sandbox.errors import CellTimeoutError, DeadKernelError, KernelStartError
 from app.sandbox.limits import KernelLimits
 from app.sandbox.outputs import ExecutionResult, OutputCollector
+from app.sandbox.owner import owner_tag
 from app.sandbox.spec import Launcher, kernel_env, kernel_spec, require_sandbox
 
 INTERRUPT_GRACE_S = 3.0
@@ -37,6 +38,12 @@ INTERRUPT_GRACE_S = 3.0
 IDLE_GRACE_S = 10.0
 IDLE_MAX_S = 60.0  # ...and how long in all (a background thread may print on and on)
 START_TIMEOUT_S = 60.0
+WAITED_NOTE = (
+    "Another tab on this conversation was running a cell on this kernel; this cell waited "
+    "{seconds:.1f} s for it to finish."
+)
+IPC_BYTES = 4 * 1024 * 1024  # the kernel's sockets, connection file and stderr log
+IPC_INODES = 64
 NEW_KERNEL_NOTE = (
     "This is a new Python kernel (the previous one was shut down or restarted): variables and imports "
     "from earlier cells are gone; files in the working folder remain."
@@ -81,41 +88,58 @@ class _SandboxManager(KernelManager):
 
 
 class Kernel:
-    """One kernel process with `workdir` mounted at /mnt/data (the working directory when unsandboxed).
+    """One kernel process with its folder mounted at /mnt/data (the working directory when unsandboxed).
 
     `id` is unique to this process start: a conversation that remembers it can tell a new kernel.
+    As root (with mounts), the kernel's IPC folder is a tmpfs of IPC_BYTES and /mnt/data is bound
+    from a shared mount point of its own (`port`), on which the conversation's folder (its own
+    filesystem, see folderfs.py) is bound at start or, for a pooled kernel, when it is adopted.
+    Elsewhere both are plain host folders. `workdir` is None for a pooled kernel not yet adopted.
     """
 
-    def __init__(self, workdir: Path, limits: KernelLimits, uid: int | None = None) -> None:
+    def __init__(self, workdir: Path | None, limits: KernelLimits, uid: int | None = None) -> None:
         self.id = uuid.uuid4().hex
         self.workdir = workdir
         self.limits = limits
         self.uid = uid
         self.runtime_dir: Path | None = None
+        self.port: Path | None = None
+        self.folder_enforced = False  # the folder is a filesystem of its own: its size needs no polling
         self.cgroup: MemoryCgroup | None = None
+        self.cpu: CpuCgroup | None = None
         self._manager: _SandboxManager | None = None
         self.client = None
 
     def start(self) -> Kernel:
         require_sandbox(self.limits)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.runtime_dir = Path(tempfile.mkdtemp(prefix="glm-kernel-"))
-        if self.uid is not None:
-            os.chown(self.runtime_dir, self.uid, self.uid)
-            tree.chown_tree(self.workdir, self.uid)  # files an earlier kernel of the conversation wrote
-        self.cgroup = MemoryCgroup.create(self.limits.memory_mb)
-        procs = self.cgroup.procs if self.cgroup else None
-        spec = kernel_spec(self.limits, self.runtime_dir, self.workdir, self.uid, procs)
-        home = "/tmp" if self.limits.sandbox else str(self.runtime_dir)
-        self._manager = _SandboxManager(
-            spec,
-            self.uid,
-            transport="ipc",
-            ip=str(self.runtime_dir / "k"),
-            connection_file=str(self.runtime_dir / "kernel.json"),
-        )
-        log_path = self.runtime_dir / "kernel.log"
+        self.runtime_dir = Path(tempfile.mkdtemp(prefix=f"glm-kernel-{owner_tag()}-"))
+        ported = self.limits.sandbox and mounts.available()
+        ipc = self.runtime_dir / "ipc" if ported else self.runtime_dir
+        log_path = ipc / "kernel.log"  # the kernel's stderr: inside its bounded IPC folder
         try:
+            if ported:
+                ipc.mkdir()
+                mounts.tmpfs(ipc, IPC_BYTES, IPC_INODES, 0o700, self.uid or 0)
+                self.port = self.runtime_dir / "data"
+                self.port.mkdir()
+                mounts.shared_port(self.port)
+            elif self.uid is not None:
+                os.chown(self.runtime_dir, self.uid, self.uid)
+            if self.workdir is not None:
+                self._attach(self.workdir)
+            self.cgroup = MemoryCgroup.create(self.limits.memory_mb, self.limits.cpus)
+            self.cpu = CpuCgroup.create(self.limits.cpus)
+            procs = [group.procs for group in (self.cgroup, self.cpu) if group is not None]
+            filter_path = None
+            if (bpf := seccomp.program()) is not None:
+                filter_path = self.runtime_dir / "seccomp.bpf"
+                filter_path.write_bytes(bpf)
+            folder = self.port or self.workdir
+            spec = kernel_spec(self.limits, ipc, folder, self.uid, procs, filter_path)
+            home = "/tmp" if self.limits.sandbox else str(self.runtime_dir)
+            self._manager = _SandboxManager(
+                spec, self.uid, transport="ipc", ip=str(ipc / "k"), connection_file=str(ipc / "kernel.json")
+            )
             with open(log_path, "wb") as log:
                 _launcher.run(
                     self._manager.start_kernel,
@@ -132,6 +156,31 @@ class Kernel:
             self.kill()
             raise KernelStartError(f"The Python kernel failed to start: {exc}\n{detail}".strip()) from exc
         return self
+
+    def _attach(self, workdir: Path) -> None:
+        """Make `workdir` this kernel's folder: its filesystem mounted, its files the kernel's user's
+        (an earlier kernel of the conversation had another), bound on the port."""
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.folder_enforced = folderfs.hold(workdir, self.limits.disk_mb)
+        self.workdir = workdir
+        if self.uid is not None:
+            tree.chown_tree(workdir, self.uid)
+        if self.port is not None:
+            mounts.bind(workdir, self.port)
+
+    def adopt(self, workdir: Path) -> bool:
+        """Give a pooled kernel (started with an empty port) the folder `workdir`; False when this
+        kernel has no port (then registry moves folders instead)."""
+        if self.port is None or self.workdir is not None:
+            return False
+        try:
+            self._attach(workdir)
+            self.client.execute_interactive(
+                "import os as _os\n_os.chdir('/mnt/data')\ndel _os", silent=True, timeout=START_TIMEOUT_S
+            )
+        except (OSError, TimeoutError, RuntimeError):
+            return False
+        return True
 
     def alive(self) -> bool:
         return self._manager is not None and self._manager.is_alive()
@@ -152,11 +201,19 @@ class Kernel:
             if self._manager.has_kernel:
                 self._manager.shutdown_kernel(now=True)
             self._manager = None
-        if self.cgroup is not None:
-            self.cgroup.remove()
-            self.cgroup = None
+        for group in (self.cgroup, self.cpu):
+            if group is not None:
+                group.remove()
+        self.cgroup = self.cpu = None
         if self.runtime_dir is not None:
-            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+            for point in mounts.mounted_under(self.runtime_dir):
+                mounts.detach(point)
+            if not mounts.mounted_under(self.runtime_dir):  # never delete through a mount
+                shutil.rmtree(self.runtime_dir, ignore_errors=True)
+            self.runtime_dir = None
+        if self.folder_enforced and self.workdir is not None:
+            folderfs.release(self.workdir)
+            self.folder_enforced = False
 
     @property
     def pid(self) -> int | None:
@@ -234,7 +291,8 @@ class Kernel:
 
 
 class KernelSession:
-    """A browser session's kernel: runs cells one at a time and restarts the kernel when needed.
+    """A conversation's kernel: runs cells one at a time (a second tab's cell waits, and is told so)
+    and restarts the kernel when needed.
 
     Use as a context manager (or call `close`); `execute` never raises for what the code does.
     """
@@ -286,10 +344,14 @@ class KernelSession:
         """Run one cell. `since` is the id of the kernel the caller's previous cell ran on (default:
         this session's previous cell); when this cell runs on another one, the result says so."""
         timeout = timeout or self.limits.timeout_s
+        asked = time.monotonic()
+        busy = self._lock.locked()
         with self._lock:
             self._interrupt.clear()
             started = time.monotonic()
             result = self._run(code, timeout, cancel, since or self._seen)
+            if busy:
+                result.notes.insert(0, WAITED_NOTE.format(seconds=started - asked))
             result.duration_s = time.monotonic() - started
             self.last_used = time.monotonic()
             self._seen = self.kernel_id
@@ -307,7 +369,7 @@ class KernelSession:
             notes.append(NEW_KERNEL_NOTE)
         out = OutputCollector(budget=self.output_budget)
         oom_before = self.kernel.oom_kills()
-        disk = DiskWatch.starting_now(self.workdir, self.limits.disk_mb)
+        disk = DiskWatch.starting_now(self.workdir, self.limits.disk_mb, self.kernel.folder_enforced)
 
         def stopped() -> bool:
             user = self._interrupt.is_set() or (cancel is not None and cancel.is_set())

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.config import env_bool, env_int
+from app.config import env_bool, env_float, env_int
 
 MIN_MEMORY_MB = 512
+MIN_CPUS = 0.05
 
 
 @dataclass(frozen=True)
 class KernelLimits:
     """`memory_mb` bounds the memory of the kernel's whole process tree including its /tmp where a
     cgroup is available, and each process's address space (plus spec.ADDRESS_HEADROOM_MB) always;
+    `cpus` the CPU time its processes together may use (in cores, a cgroup's CPU quota);
     `file_mb` is the largest file it may write, `disk_mb` the size of its working folder (see
     disk.py); `tmp_mb` the size of its private /tmp."""
 
@@ -25,6 +27,7 @@ class KernelLimits:
     max_processes: int = 128
     idle_s: int = 1800
     pool_size: int = 1
+    cpus: float = 1.0
     sandbox: bool = True
     network: bool = False
 
@@ -40,6 +43,7 @@ class KernelLimits:
             max_processes=max(8, env_int("GLM_KERNEL_MAX_PROCS", 128)),
             idle_s=max(1, env_int("GLM_KERNEL_IDLE_S", 1800)),
             pool_size=max(0, env_int("GLM_KERNEL_POOL", 1)),
+            cpus=max(MIN_CPUS, env_float("GLM_KERNEL_CPUS", 1.0)),
             sandbox=env_bool("GLM_KERNEL_SANDBOX", True),
             network=env_bool("GLM_KERNEL_NETWORK"),
         )

@@ -1,5 +1,6 @@
-"""One kernel per browser session, for the folder of the conversation it has open: a warm pool,
-a reaper for idle kernels and for sessions whose browser has gone, and shutdown of everything at exit.
+"""One kernel per conversation (its folder), shared by the browser sessions (tabs) that have it open:
+a warm pool, a reaper for idle kernels and for sessions whose browser has gone, and shutdown of
+everything at exit.
 
 A pooled kernel is started with an empty folder of its own mounted at /mnt/data. When a session
 takes it, the conversation folder's files are moved into that folder, which is then renamed onto
@@ -20,17 +21,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.config import data_dir
-from app.sandbox import cgroup, tree
+from app.sandbox import cgroup, folderfs, leftovers, mounts, tree
 from app.sandbox.errors import KernelStartError, SandboxUnavailableError
 from app.sandbox.kernel import Kernel, KernelSession, allocate_uid, release_uid
 from app.sandbox.limits import KernelLimits
+from app.sandbox.owner import owner_tag
 from app.sandbox.spec import bwrap_path, require_sandbox
 
 # A browser that disconnected may come back (a network blip): its kernel is kept this long.
 DISCONNECT_GRACE_S = 10.0
 
 _lock = threading.RLock()
-_sessions: dict[str, KernelSession] = {}
+_kernels: dict[Path, KernelSession] = {}  # one per conversation folder
+_attached: dict[str, Path] = {}  # browser session -> the folder of the conversation it has open
+_starting: dict[Path, threading.Lock] = {}
 _liveness: dict[str, Callable[[], bool]] = {}
 _gone_since: dict[str, float] = {}
 _pool: list[Kernel] = []
@@ -38,18 +42,28 @@ _filling = threading.Event()
 _generation = 0
 _reaper: threading.Thread | None = None
 _filler: threading.Thread | None = None
+_swept = False
+
+
+def _pool_root() -> Path:
+    return data_dir() / "kernel-pool"
 
 
 def _discard(kernel: Kernel) -> None:
     kernel.kill()
     release_uid(kernel.uid)
-    shutil.rmtree(kernel.workdir, ignore_errors=True)
+    if kernel.workdir is not None and kernel.workdir.parent == _pool_root():
+        shutil.rmtree(kernel.workdir, ignore_errors=True)
 
 
 def _new_pool_kernel(limits: KernelLimits) -> Kernel:
-    root = data_dir() / "kernel-pool"
+    """A kernel waiting for a folder: with mounts, one whose /mnt/data is an empty port (see
+    Kernel.adopt); otherwise one with an empty slot folder of its own, renamed into place later."""
+    if limits.sandbox and mounts.available():
+        return Kernel(None, limits, allocate_uid(limits)).start()
+    root = _pool_root()
     root.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="slot-", dir=root))
+    folder = Path(tempfile.mkdtemp(prefix=f"slot-{owner_tag()}-", dir=root))
     return Kernel(folder, limits, allocate_uid(limits)).start()
 
 
@@ -78,6 +92,7 @@ def warm_pool() -> None:
     limits = KernelLimits.from_env()
     if limits.pool_size <= 0 or (limits.sandbox and bwrap_path() is None):
         return
+    sweep_leftovers()
     with _lock:
         stale = [k for k in _pool if k.limits != limits or not k.alive()]
         _pool[:] = [k for k in _pool if k not in stale]
@@ -95,8 +110,12 @@ def warm_pool() -> None:
 def _adopt(kernel: Kernel, workdir: Path) -> bool:
     """Make the pooled kernel's folder become `workdir`, keeping the files already there.
 
-    The rename replaces `workdir` only while it is empty, so nothing written meanwhile is lost.
+    With mounts the folder is bound on the kernel's port. Otherwise the folder's entries move into
+    the kernel's slot folder, which is renamed onto `workdir`: the rename replaces `workdir` only
+    while it is empty, so nothing written meanwhile is lost.
     """
+    if kernel.port is not None:
+        return kernel.adopt(workdir)
     try:
         workdir.parent.mkdir(parents=True, exist_ok=True)
         if workdir.exists():
@@ -124,33 +143,54 @@ def _from_pool(workdir: Path, limits: KernelLimits) -> Kernel | None:
     return None
 
 
+def sweep_leftovers() -> None:
+    """Once per process, before its first kernel: what crashed apps left (see leftovers.py)."""
+    global _swept
+    with _lock:
+        if _swept:
+            return
+        _swept = True
+    leftovers.sweep(pool_root=_pool_root())
+
+
 def get_session(session_id: str, workdir: Path) -> KernelSession:
-    """The session's kernel for `workdir`, taken from the warm pool (or started) on first use and
-    whenever the session's open conversation (its folder) changes."""
+    """The kernel of the conversation whose folder is `workdir`, for the browser session `session_id`.
+
+    One kernel per conversation: a second tab (browser session) on the same conversation attaches to
+    the running kernel (its cells wait for each other's), never takes the folder away from it. A
+    conversation's kernel is taken from the warm pool (or started) on first use; a session that
+    opens another conversation is detached from its previous one, which is shut down once no
+    session is attached to it.
+    """
     limits = KernelLimits.from_env()
     require_sandbox(limits)
+    sweep_leftovers()
     with _lock:
-        session = _sessions.get(session_id)
-    if session is not None and session.workdir == workdir:
-        return session
-    if session is not None:
+        previous = _attached.get(session_id)
+    if previous is not None and previous != workdir:
         shutdown_session(session_id)
-    kernel = _from_pool(workdir, limits) or Kernel(workdir, limits, allocate_uid(limits)).start()
-    session = KernelSession(session_id, workdir, limits, kernel)
     with _lock:
-        existing = _sessions.get(session_id)
-        if existing is None:
-            _sessions[session_id] = session
-    if existing is not None:
-        session.close()
-        return existing
+        folder_lock = _starting.setdefault(workdir, threading.Lock())
+    with folder_lock:  # two tabs opening the conversation at once start one kernel
+        with _lock:
+            session = _kernels.get(workdir)
+            if session is not None:
+                _attached[session_id] = workdir
+                return session
+        kernel = _from_pool(workdir, limits) or Kernel(workdir, limits, allocate_uid(limits)).start()
+        session = KernelSession(session_id, workdir, limits, kernel)
+        with _lock:
+            _kernels[workdir] = session
+            _attached[session_id] = workdir
+            _starting.pop(workdir, None)
     _start_reaper()
     warm_pool()
     return session
 
 
 def watch(session_id: str, alive: Callable[[], bool]) -> None:
-    """Shut the session's kernel down once `alive()` has said False for DISCONNECT_GRACE_S.
+    """Detach the session once `alive()` has said False for DISCONNECT_GRACE_S (its conversation's
+    kernel is shut down when no other session is attached to it).
 
     The caller knows what a live session is (Streamlit's runtime); this package doesn't import it.
     """
@@ -160,19 +200,33 @@ def watch(session_id: str, alive: Callable[[], bool]) -> None:
 
 
 def shutdown_session(session_id: str) -> None:
+    """Detach the session; its conversation's kernel stops when it was the last one attached."""
     with _lock:
-        session = _sessions.pop(session_id, None)
+        folder = _attached.pop(session_id, None)
+        last = folder is not None and folder not in _attached.values()
+        session = _kernels.pop(folder, None) if last else None
+    if session is not None:
+        session.close()
+
+
+def _shutdown_folder(folder: Path) -> None:
+    """Stop a conversation's kernel, detaching every session attached to it."""
+    with _lock:
+        session = _kernels.pop(folder, None)
+        for session_id in [sid for sid, f in _attached.items() if f == folder]:
+            del _attached[session_id]
     if session is not None:
         session.close()
 
 
 def shutdown_all() -> None:
-    """Stop every session's kernel and the pool (registered with atexit)."""
+    """Stop every conversation's kernel and the pool (registered with atexit)."""
     global _generation
     with _lock:
         _generation += 1
-        sessions, pool = list(_sessions.values()), list(_pool)
-        _sessions.clear()
+        sessions, pool = list(_kernels.values()), list(_pool)
+        _kernels.clear()
+        _attached.clear()
         _pool.clear()
         _liveness.clear()
         _gone_since.clear()
@@ -238,9 +292,12 @@ def _reap_forever() -> None:
         time.sleep(min(1.0, max(0.2, idle_s / 4)))
         now = time.monotonic()
         with _lock:
-            idle = [sid for sid, s in _sessions.items() if not s.busy and now - s.last_used > idle_s]
-        for session_id in {*idle, *_disconnected(now)}:
+            idle = [folder for folder, s in _kernels.items() if not s.busy and now - s.last_used > idle_s]
+        for folder in idle:
+            _shutdown_folder(folder)
+        for session_id in _disconnected(now):
             shutdown_session(session_id)
+        folderfs.unmount_idle()
 
 
 def _start_reaper() -> None:

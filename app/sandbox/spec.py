@@ -28,8 +28,12 @@ SHM_MB = 64
 # is memory plus this, so a single huge allocation still fails with MemoryError.
 ADDRESS_HEADROOM_MB = 1024
 _MIB = 1024 * 1024
-# Joins the cgroup whose `cgroup.procs` is $0, then becomes the sandbox: everything it starts stays inside.
-_ENTER_CGROUP = 'echo $$ > "$0" && exec "$@"'
+# Joins the cgroups whose `cgroup.procs` files come before `--`, then becomes the sandbox (everything
+# it starts stays inside), with the seccomp program $0 open as SECCOMP_FD for bwrap's --seccomp.
+_JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 1; shift; done; shift; '
+_LAUNCH = _JOIN + 'exec "$@"'
+_LAUNCH_SECCOMP = _JOIN + 'exec "$@" 3<"$0"'
+SECCOMP_FD = 3
 MPL_BACKEND = "module://matplotlib_inline.backend_inline"
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 _ETC_FILES = (
@@ -203,10 +207,13 @@ def _bwrap_argv(
     return [*args, "--", *_drop_privileges(uid)]
 
 
-def sandbox_argv(limits: KernelLimits, runtime_dir: Path, workdir: Path, uid: int | None = None) -> list[str]:
-    """The kernel's bwrap command: its IPC folder and the conversation's folder (at /mnt/data) writable.
+def sandbox_argv(
+    limits: KernelLimits, ipc_dir: Path, folder: Path, uid: int | None = None, seccomp: bool = False
+) -> list[str]:
+    """The kernel's bwrap command: its IPC folder and `folder` (at /mnt/data) writable.
 
-    `uid` is the host uid the kernel runs as when the app itself is root (None otherwise).
+    `folder` is the conversation's folder, or the mount point it is (or will be) bound on (see
+    kernel.py). `uid` is the host uid the kernel runs as when the app itself is root (None otherwise).
     """
     prefix = _bwrap_argv(
         uid,
@@ -215,30 +222,36 @@ def sandbox_argv(limits: KernelLimits, runtime_dir: Path, workdir: Path, uid: in
         shm=True,
         etc=_ETC_FILES + (_NETWORK_ETC_FILES if limits.network else ()),
         read_only=(),
-        binds=[(str(runtime_dir), str(runtime_dir)), (str(workdir), MOUNT_POINT)],
+        binds=[(str(ipc_dir), str(ipc_dir)), (str(folder), MOUNT_POINT)],
         chdir=MOUNT_POINT,
         env=kernel_env(limits, home="/tmp"),
     )
+    if seccomp:
+        prefix = [prefix[0], "--seccomp", str(SECCOMP_FD), *prefix[1:]]
     return [*prefix, *_limit_argv(limits), *_ipykernel_argv()]
 
 
 def kernel_spec(
     limits: KernelLimits,
-    runtime_dir: Path,
-    workdir: Path,
+    ipc_dir: Path,
+    folder: Path,
     uid: int | None = None,
-    cgroup_procs: Path | None = None,
+    cgroup_procs: Sequence[Path] = (),
+    seccomp_program: Path | None = None,
 ) -> KernelSpec:
     """A kernel spec for one kernel; `interrupt_mode: message` because signals stop at bwrap.
 
-    With `cgroup_procs` the launch command first moves itself into that cgroup (see cgroup.py).
+    The launch command first moves itself into the cgroups of `cgroup_procs` (see cgroup.py) and
+    gives bwrap the seccomp program in the file `seccomp_program` (see seccomp.py).
     """
+    seccomp = limits.sandbox and seccomp_program is not None
     if limits.sandbox:
-        argv = sandbox_argv(limits, runtime_dir, workdir, uid)
+        argv = sandbox_argv(limits, ipc_dir, folder, uid, seccomp)
     else:
         argv = [*_limit_argv(limits), *_ipykernel_argv()]
-    if cgroup_procs is not None:
-        argv = ["/bin/sh", "-c", _ENTER_CGROUP, str(cgroup_procs), *argv]
+    if cgroup_procs or seccomp:
+        script, zero = (_LAUNCH_SECCOMP, str(seccomp_program)) if seccomp else (_LAUNCH, "sh")
+        argv = ["/bin/sh", "-c", script, zero, *map(str, cgroup_procs), "--", *argv]
     return KernelSpec(
         argv=argv,
         display_name="Python 3 (GLM sandbox)",

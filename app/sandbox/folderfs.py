@@ -1,0 +1,191 @@
+"""Each conversation folder is a filesystem of its own, so its size limit holds at the moment of writing.
+
+As root, a folder is backed by a sparse ext4 image beside it (`<folder>.fs.img`, GLM_KERNEL_DISK_MB
+big, at most MAX_ENTRIES inodes) that is loop-mounted on the folder while someone uses it: a kernel
+(for its whole life), or the app for an upload, a listing or a download. A write past the limit
+fails with ENOSPC whoever writes it (a cell, a background process after the cell, an upload), with
+no polling. Existing folders move into their image the first time (`mkfs.ext4 -d`). A folder no
+one has used for LINGER_S is unmounted (lazily: a kernel that still has it keeps it).
+
+Elsewhere (not root, or no loop mounts) `enforced()` is False and the folder is a plain directory
+whose size `disk.DiskWatch` measures while cells run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.sandbox import mounts, tree
+from app.sandbox.limits import KernelLimits
+from app.sandbox.owner import OWNER_SUFFIX, owner_tag
+
+IMAGE_SUFFIX = ".fs.img"
+MAX_ENTRIES = 100_000
+LINGER_S = 30.0
+_MIB = 1024 * 1024
+_MOUNT_OPTIONS = "loop,nosuid,nodev,noinit_itable"
+_lock = threading.RLock()
+_holders: dict[Path, int] = {}
+_idle_since: dict[Path, float] = {}
+
+
+@dataclass(frozen=True)
+class FolderSpace:
+    """A folder's limit and use in bytes; `enforced` says whether writes past it fail (its own
+    filesystem) or are only noticed while a cell runs."""
+
+    used: int
+    limit: int
+    enforced: bool
+
+    @property
+    def free(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+def enforced() -> bool:
+    """Whether folders get filesystems of their own here (root, loop mounts, mkfs.ext4)."""
+    return mounts.available() and shutil.which("mkfs.ext4") is not None and shutil.which("mount") is not None
+
+
+def image_of(folder: Path) -> Path:
+    return folder.with_name(folder.name + IMAGE_SUFFIX)
+
+
+def _create(folder: Path, image: Path, size_mb: int) -> None:
+    """A sparse ext4 image holding what the folder holds now (which is then removed from the folder)."""
+    owner = os.stat(folder, follow_symlinks=False)
+    fd = os.open(image, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        os.ftruncate(fd, size_mb * _MIB)
+    finally:
+        os.close(fd)
+    had_files = any(os.scandir(folder))
+    command = ["mkfs.ext4", "-q", "-F", "-m", "0", "-N", str(min(MAX_ENTRIES, size_mb * 64))]
+    command += ["-E", f"root_owner={owner.st_uid}:{owner.st_gid},lazy_itable_init=1,lazy_journal_init=1"]
+    if had_files:
+        command += ["-d", str(folder)]
+    done = subprocess.run([*command, str(image)], capture_output=True, text=True)
+    if done.returncode != 0:
+        image.unlink(missing_ok=True)
+        raise OSError(f"could not create the folder's filesystem: {done.stderr.strip()[-500:]}")
+    if had_files:  # now inside the image; the folder becomes its (empty) mount point
+        for entry in os.scandir(folder):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+
+
+def _mount(folder: Path, image: Path) -> None:
+    done = subprocess.run(
+        ["mount", "-o", _MOUNT_OPTIONS, str(image), str(folder)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise OSError(f"could not mount the folder's filesystem: {done.stderr.strip()[-500:]}")
+    with contextlib.suppress(OSError):
+        os.rmdir(folder / "lost+found")  # mkfs's; e2fsck makes it again when needed
+
+
+def _unmount(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        mounts.detach(folder)
+        folder.with_name(folder.name + OWNER_SUFFIX).unlink(missing_ok=True)
+
+
+def hold(folder: Path, size_mb: int | None = None) -> bool:
+    """Mount `folder`'s filesystem (creating it on first use) and count one more user of it.
+
+    False when folders are plain directories here (then there is nothing to release).
+    """
+    if not enforced():
+        return False
+    size_mb = size_mb or KernelLimits.from_env().disk_mb
+    with _lock:
+        if not mounts.is_mount(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            image = image_of(folder)
+            if not image.exists():
+                _create(folder, image, size_mb)
+            with open(image, "rb") as lock:  # another app process on the same data directory
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not mounts.is_mount(folder):
+                    _mount(folder, image)
+        if folder not in _holders and folder not in _idle_since:  # this process's from now on
+            folder.with_name(folder.name + OWNER_SUFFIX).write_text(owner_tag())
+        _holders[folder] = _holders.get(folder, 0) + 1
+        _idle_since.pop(folder, None)
+    return True
+
+
+def release(folder: Path) -> None:
+    with _lock:
+        count = _holders.get(folder, 0) - 1
+        if count > 0:
+            _holders[folder] = count
+            return
+        _holders.pop(folder, None)
+        _idle_since[folder] = time.monotonic()
+
+
+@contextlib.contextmanager
+def held(folder: Path) -> Iterator[None]:
+    """The folder's filesystem mounted for the duration (an upload, a listing, a read)."""
+    holding = hold(folder)
+    try:
+        yield
+    finally:
+        if holding:
+            release(folder)
+
+
+def unmount_idle(linger_s: float = LINGER_S) -> None:
+    """Unmount folders no one has used for `linger_s` (the kernel reaper calls this)."""
+    now = time.monotonic()
+    with _lock:
+        idle = [folder for folder, since in _idle_since.items() if now - since >= linger_s]
+        for folder in idle:
+            _idle_since.pop(folder)
+            _unmount(folder)
+
+
+def forget(folder: Path) -> None:
+    """Unmount `folder` now, used or not (its conversation is being deleted)."""
+    with _lock:
+        _holders.pop(folder, None)
+        _idle_since.pop(folder, None)
+        if enforced():
+            _unmount(folder)
+
+
+def unmount_all() -> None:
+    with _lock:
+        for folder in [*_holders, *_idle_since]:
+            _unmount(folder)
+        _holders.clear()
+        _idle_since.clear()
+
+
+def space(folder: Path) -> FolderSpace:
+    """How full `folder` is against its limit: what the upload widget states and checks."""
+    limit = KernelLimits.from_env().disk_mb * _MIB
+    with held(folder):
+        if mounts.is_mount(folder):
+            info = os.statvfs(folder)
+            total = info.f_blocks * info.f_frsize
+            return FolderSpace(total - info.f_bavail * info.f_frsize, total, True)
+    used, _ = tree.usage(folder, MAX_ENTRIES) if folder.exists() else (0, 0)
+    return FolderSpace(used, limit, False)
+
+
+atexit.register(unmount_all)

@@ -1,0 +1,119 @@
+"""Quotas that hold on real sandboxed kernels: a conversation folder is a filesystem of its own, so a
+write past GLM_KERNEL_DISK_MB fails at once, whoever makes it (a cell, a process left running after
+it, many short cells, an upload); the kernel's IPC folder is a small tmpfs, not a host /tmp folder."""
+
+from __future__ import annotations
+
+import errno
+import time
+
+import pytest
+
+from app.sandbox import KernelLimits, KernelSession, folder_space, folderfs, save_upload
+from app.sandbox.disk import usage
+
+pytestmark = [
+    pytest.mark.timeout(240),
+    pytest.mark.skipif(not folderfs.enforced(), reason="folders are filesystems of their own only as root"),
+]
+MB = 2**20
+LIMIT_MB = 64
+
+_WRITE = """
+import errno, os
+written = 0
+try:
+    for i in range({files}):
+        with open(f'{prefix}-{{i}}.bin', 'wb') as f:
+            for _ in range({mb}):
+                f.write(b'x' * 2**20)
+                f.flush()
+                written += 2**20
+except OSError as exc:
+    print(errno.errorcode[exc.errno], written)
+else:
+    print('wrote', written)
+"""
+
+
+def _write(prefix: str, files: int, mb: int) -> str:
+    return _WRITE.format(prefix=prefix, files=files, mb=mb)
+
+
+@pytest.fixture
+def session(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLM_KERNEL_DISK_MB", str(LIMIT_MB))
+    limits = KernelLimits(timeout_s=60, memory_mb=1024, disk_mb=LIMIT_MB, max_processes=48)
+    with KernelSession("quota", tmp_path / "work", limits) as s:
+        yield s
+
+
+def _overshoot(folder) -> int:
+    """Bytes the folder holds past its limit (negative: under it)."""
+    used, _ = usage(folder, 10**6)
+    return used - LIMIT_MB * MB
+
+
+def test_a_cell_writing_past_the_limit_gets_enospc(session, tmp_path):
+    result = session.execute(_write("big", 1, 200))
+    status, written = result.text().split()
+    assert status == "ENOSPC" and int(written) <= LIMIT_MB * MB
+    assert _overshoot(tmp_path / "work") <= 0
+    assert session.execute("import os\nos.remove('big-0.bin')\nprint('freed')").text() == "freed\n"
+
+
+def test_a_background_writer_after_the_cell_is_bounded(session, tmp_path):
+    child = (
+        "import time\nwhile True:\n    try:\n"
+        "        open('bg-%d.bin' % time.monotonic_ns(), 'wb').write(b'y' * 2**20)\n"
+        "    except OSError:\n        time.sleep(0.01)"
+    )
+    code = f"import subprocess, sys\nwriter = subprocess.Popen([sys.executable, '-c', {child!r}])\n"
+    code += "print('started')"
+    assert session.execute(code).text() == "started\n"
+    time.sleep(4)  # the cell is over; the writer goes on
+    assert _overshoot(tmp_path / "work") <= 0
+    assert session.execute("writer.kill()\nwriter.wait()\nprint('stopped')").text() == "stopped\n"
+
+
+def test_many_short_cells_cannot_add_up_past_the_limit(session, tmp_path):
+    outcomes = [session.execute(_write(f"short{n}", 1, 20)).text().split()[0] for n in range(6)]
+    assert "ENOSPC" in outcomes
+    assert _overshoot(tmp_path / "work") <= 0
+
+
+def test_the_ipc_folder_is_a_small_tmpfs(session):
+    code = (
+        "import os, sys, errno\nipc = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])\nwritten = 0\n"
+        "try:\n    with open(os.path.join(ipc, 'fill'), 'wb') as f:\n        for _ in range(2000):\n"
+        "            f.write(b'z' * 2**20)\n            f.flush()\n            written += 2**20\n"
+        "except OSError as exc:\n    print(errno.errorcode[exc.errno], written)"
+    )
+    status, written = session.execute(code).text().split()
+    assert status == "ENOSPC" and int(written) <= 4 * MB
+    assert session.execute("print('alive')").text() == "alive\n"
+
+
+def test_an_upload_past_the_limit_is_refused_and_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLM_KERNEL_DISK_MB", str(LIMIT_MB))
+    folder = tmp_path / "conversation"
+    space = folder_space(folder)
+    assert space.enforced and LIMIT_MB * MB * 0.9 < space.limit <= LIMIT_MB * MB
+    save_upload(folder, "small.txt", b"fits")
+    with pytest.raises(OSError) as refused:
+        save_upload(folder, "huge.bin", b"u" * (100 * MB))
+    assert refused.value.errno == errno.ENOSPC
+    with folderfs.held(folder):
+        assert sorted(p.name for p in folder.iterdir()) == ["small.txt"]
+    assert folder_space(folder).used < 2 * MB
+
+
+def test_an_existing_folder_moves_into_its_filesystem(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLM_KERNEL_DISK_MB", str(LIMIT_MB))
+    folder = tmp_path / "old-conversation"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "kept.txt").write_text("from before")
+    limits = KernelLimits(timeout_s=30, memory_mb=1024, disk_mb=LIMIT_MB, max_processes=48)
+    with KernelSession("migrate", folder, limits) as session:
+        assert session.execute("print(open('sub/kept.txt').read())").text() == "from before\n"
+        assert folder_space(folder).enforced
