@@ -117,3 +117,26 @@ def test_an_existing_folder_moves_into_its_filesystem(tmp_path, monkeypatch):
     with KernelSession("migrate", folder, limits) as session:
         assert session.execute("print(open('sub/kept.txt').read())").text() == "from before\n"
         assert folder_space(folder).enforced
+
+
+def test_deleting_a_conversation_with_a_running_kernel_removes_its_files(tmp_path, monkeypatch):
+    from app.sandbox import get_session, release_folder, shutdown_all
+    from app.sandbox.mounts import mounted_under
+    from app.store import Store
+
+    monkeypatch.setenv("GLM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GLM_KERNEL_POOL", "0")
+    monkeypatch.setenv("GLM_KERNEL_DISK_MB", str(LIMIT_MB))
+    store = Store(tmp_path / "data")
+    conversation = store.create_conversation("local", "chat")
+    folder = store.conversation_workdir("local", conversation)
+    try:
+        session = get_session("deleting-tab", folder)
+        assert session.execute("_ = open('made.txt', 'w').write('x' * 1000)").status == "ok"
+        release_folder(folder)
+        assert session.kernel is None
+        store.delete("local", conversation)
+        assert not folder.exists() and not folderfs.image_of(folder).exists()
+        assert mounted_under(tmp_path) == []
+    finally:
+        shutdown_all()

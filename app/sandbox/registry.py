@@ -219,6 +219,13 @@ def _shutdown_folder(folder: Path) -> None:
         session.close()
 
 
+def release_folder(workdir: Path) -> None:
+    """Before a conversation is deleted: stop its kernel (every tab's) and unmount its folder, so
+    deleting removes its files and image rather than a mount point in use."""
+    _shutdown_folder(workdir)
+    folderfs.forget(workdir)
+
+
 def shutdown_all() -> None:
     """Stop every conversation's kernel and the pool (registered with atexit)."""
     global _generation

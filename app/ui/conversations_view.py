@@ -10,6 +10,7 @@ from functools import partial
 
 import streamlit as st
 
+from app.sandbox import release_folder
 from app.sandbox.notebook import notebook_from_messages
 from app.store import Conversation, ConversationNotFound, ConversationSummary, Store
 from app.store.conversations import UNTITLED
@@ -101,6 +102,7 @@ def _manage_open(workspace: str, state: ConversationState, db: Store, user: str)
         with st.popover(":material/delete: " + t("conv.delete"), use_container_width=True):
             st.caption(t("conv.delete_confirm"))
             if st.button(t("conv.delete_for_good"), key=f"{workspace}-delete", type="primary"):
+                release_folder(db.conversation_workdir(user, summary.id))
                 db.delete(user, summary.id)
                 session.new_conversation(workspace)
                 st.rerun()
