@@ -86,6 +86,7 @@ SETTINGS: dict[str, Check] = {
     "GLM_API_MODE": partial(env_choice, choices=API_MODES),
     "GLM_TRUST_REMOTE_CODE": env_bool,
     "GLM_MAX_CONTEXT": lambda _: max_context(),
+    "GLM_TORCH_THREADS": _whole,
     "GLM_MAX_STEPS": lambda _: max_steps(),
     "GLM_TOOLS": None,
     "GLM_MCP_CONFIG": None,

@@ -3,6 +3,7 @@ the tiny checkpoint in-process, and a scripted server in `completions` mode (the
 GLM-4 prompt and parses the raw output itself)."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -49,6 +50,8 @@ def ask(question: str) -> AppTest:
     at = AppTest.from_file(MAIN, default_timeout=120)
     at.run()
     assert not at.exception
+    if os.environ.get("GLM_BACKEND") == "transformers":
+        assert at.number_input(key="chat-max-new").value == 256, "a tiny model's short default"
     at.number_input(key="chat-max-new").set_value(48)
     at.chat_input[0].set_value(question).run()
     assert not at.exception

@@ -36,18 +36,18 @@ with st.spinner(t("mcp.starting")):
 warm_pool()
 files = session.session_dir(state)
 
-controls = workspace_controls(WORKSPACE, state)
+st.title(t("nav.chat"))
+backend = session.text_backend()
+controls = workspace_controls(WORKSPACE, state, session.max_new_default(backend))
 with st.sidebar:
     enabled = tools_sidebar(all_tools(), plugin_errors, mcp)
     if any(tool.name == "simple_browser" for tool in enabled) and (hint := search_setup_hint()):
         st.info(hint)
     session_files_sidebar(files)
 
-st.title(t("nav.chat"))
 render_history(state.messages, state.tool_state, files)
 show_flashes(state)
 edited = edit_last_question(state)
-backend = session.text_backend()
 prompt = st.chat_input(t("chat.placeholder"), disabled=backend is None)
 
 question = Message("user", with_upload_note(prompt)) if prompt else None

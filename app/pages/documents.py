@@ -271,7 +271,7 @@ isolate.prestart()
 st.title(t("nav.documents"))
 backend = session.text_backend()
 
-controls = workspace_controls(WORKSPACE, state)
+controls = workspace_controls(WORKSPACE, state, session.max_new_default(backend))
 
 limit = max_upload_mb()
 uploads = st.file_uploader(

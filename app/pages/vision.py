@@ -158,7 +158,7 @@ staged = session.per_conversation(state, "staged", Staged())  # a bad attachment
 st.title(t("nav.vision"))
 backend = session.vision_backend()
 
-controls = workspace_controls(WORKSPACE, state, thinking_switch=False)
+controls = workspace_controls(WORKSPACE, state, session.max_new_default(backend), thinking_switch=False)
 if backend is not None:
     with st.sidebar:
         pdf_page_picker(staged, backend.max_pixels)

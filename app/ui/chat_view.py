@@ -23,6 +23,7 @@ from app.ui.render import SafeMarkdownStream, safe_markdown
 from app.ui.session import ConversationState
 from models.events import Done, ReasoningDelta, TextDelta, ToolCallDelta
 from models.messages import Attachment, GenerationParams, Message
+from models.threads import DEFAULT_MAX_NEW_TOKENS
 
 REASONING_REFRESH = 16
 CALL_LANGUAGE = {"python": "python", "simple_browser": "python"}
@@ -30,9 +31,12 @@ MAX_OBSERVATION_SHOWN = 20_000
 TIMING_WORDS = ("first_token", "took", "total", "server", "tokenizer", "chunks")
 
 
-def generation_controls(prefix: str, thinking_switch: bool = True) -> GenerationParams:
+def generation_controls(
+    prefix: str, max_new_default: int = DEFAULT_MAX_NEW_TOKENS, thinking_switch: bool = True
+) -> GenerationParams:
     """Sidebar controls for generation, kept per workspace: the thinking switch (for models that
-    reason first, GLM-4.5+) and the sampling settings."""
+    reason first, GLM-4.5+) and the sampling settings; `max_new_default` suits the model
+    (`models.threads.max_new_tokens_for`: a tiny in-process model gets a short default)."""
     thinking = True
     if thinking_switch:
         thinking = st.sidebar.toggle(
@@ -41,7 +45,7 @@ def generation_controls(prefix: str, thinking_switch: bool = True) -> Generation
     with st.sidebar.expander(t("gen.title"), expanded=False):
         temperature = st.slider(t("gen.temperature"), 0.0, 1.5, 0.8, 0.05, key=f"{prefix}-temperature")
         top_p = st.slider(t("gen.top_p"), 0.05, 1.0, 0.8, 0.05, key=f"{prefix}-top-p")
-        max_new = st.number_input(t("gen.max_new"), 16, 32768, 1024, 64, key=f"{prefix}-max-new")
+        max_new = st.number_input(t("gen.max_new"), 16, 32768, max_new_default, 64, key=f"{prefix}-max-new")
     return GenerationParams(
         temperature=temperature, top_p=top_p, max_new_tokens=int(max_new), thinking=thinking
     )
@@ -56,7 +60,12 @@ class Controls:
     params: GenerationParams
 
 
-def workspace_controls(workspace: str, state: ConversationState, thinking_switch: bool = True) -> Controls:
+def workspace_controls(
+    workspace: str,
+    state: ConversationState,
+    max_new_default: int = DEFAULT_MAX_NEW_TOKENS,
+    thinking_switch: bool = True,
+) -> Controls:
     """The sidebar every workspace shares: its conversations, Retry, a system prompt, the thinking
     switch (where the workspace's model can take it) and sampling."""
     with st.sidebar:
@@ -67,7 +76,7 @@ def workspace_controls(workspace: str, state: ConversationState, thinking_switch
         prompt = st.text_area(
             t("chat.system_prompt"), key=f"{workspace}-system", placeholder=t("chat.system_placeholder")
         )
-        params = generation_controls(workspace, thinking_switch)
+        params = generation_controls(workspace, max_new_default, thinking_switch)
     return Controls(retry, [Message("system", prompt)] if prompt.strip() else [], params)
 
 

@@ -85,6 +85,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # models
     "model.loading": ("Loading {model}…", "正在加载 {model}…"),
     "model.retry_load": ("Try loading again", "重新加载"),
+    "model.load_failed": ("Couldn't load {model}: {why}", "无法加载 {model}：{why}"),
     "model.in_process": ("in-process", "本进程内"),
     "model.text_unavailable": ("The text model isn't available", "文本模型不可用"),
     "model.vision_unavailable": ("The vision model isn't available", "视觉模型不可用"),

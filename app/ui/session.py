@@ -34,6 +34,7 @@ from app.ui.i18n import t
 from models.backends import BackendLoadError, ChatBackend, get_text_backend
 from models.messages import Message
 from models.settings import ModelSettings
+from models.threads import max_new_tokens_for
 from models.vision import VisionBackend, VisionLoadError, get_vision_backend
 
 T = TypeVar("T")
@@ -73,6 +74,8 @@ def _load_model(kind: str, label: str, settings: ModelSettings, load: Callable[[
                 return load()
         except (BackendLoadError, VisionLoadError) as exc:
             failures[key] = str(exc)
+        except Exception as exc:  # anything else a load raises is shown the same way, never as a traceback
+            failures[key] = t("model.load_failed", model=label, why=f"{type(exc).__name__}: {exc}")
     st.error(failures[key], icon=":material/error:")
     if st.button(t("model.retry_load"), key=f"reload-{kind}"):
         failures.pop(key, None)
@@ -93,6 +96,12 @@ def vision_backend() -> VisionBackend | None:
     where = settings.api_base if settings.backend == "openai" else t("model.in_process")
     label = f"{settings.vision_model} ({where})"
     return _load_model("vision", label, settings, lambda: _load_vision_backend(settings))
+
+
+def max_new_default(backend: object | None) -> int:
+    """The sidebar's default answer length for this backend: short for a small in-process model."""
+    source = getattr(backend, "source", backend)
+    return max_new_tokens_for(getattr(source, "parameters", None))
 
 
 def user_id() -> str:

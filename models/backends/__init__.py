@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from models.backends.base import ChatBackend, ToolDeclaration
+from models.loading import one_at_a_time
 from models.settings import ModelSettings, env_str
 
 __all__ = ["BackendLoadError", "ChatBackend", "ToolDeclaration", "get_text_backend"]
@@ -12,6 +13,7 @@ class BackendLoadError(RuntimeError):
     """The configured model can't be loaded or reached; the message says what to set."""
 
 
+@one_at_a_time
 def get_text_backend(settings: ModelSettings | None = None) -> ChatBackend:
     """Build the configured backend (uncached: the app caches it once per process)."""
     settings = settings or ModelSettings.from_env()

@@ -15,6 +15,7 @@ from models.backends.prompt import PromptBackend
 from models.messages import GenerationParams, Message
 from models.protocols import detect_protocol, get_protocol, glm4, glm45
 from models.protocols.base import STOP_TOKEN_IDS, TextStream
+from models.threads import tune_threads
 
 DEFAULT_CONTEXT = 8192
 
@@ -47,6 +48,8 @@ class TransformersSource:
             model_id, dtype=dtype, trust_remote_code=trust_remote_code
         ).to(self.device)
         self.model.eval()
+        self.parameters = self.model.num_parameters()
+        tune_threads(self.parameters)
         self.protocol = get_protocol(
             detect_protocol(getattr(self.model.config, "model_type", None), self._template(), model_id)
         )

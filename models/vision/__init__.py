@@ -7,12 +7,14 @@ server for its models once.
 
 from __future__ import annotations
 
+from models.loading import one_at_a_time
 from models.settings import ModelSettings, env_str
 from models.vision.base import VisionBackend, VisionEvent, VisionInputError, VisionLoadError
 
 __all__ = ["VisionBackend", "VisionEvent", "VisionInputError", "VisionLoadError", "get_vision_backend"]
 
 
+@one_at_a_time
 def get_vision_backend(settings: ModelSettings | None = None) -> VisionBackend:
     settings = settings or ModelSettings.from_env()
     if settings.backend == "openai":

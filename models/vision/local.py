@@ -18,6 +18,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageText
 
 from models.messages import Attachment, GenerationParams, Message
 from models.protocols.base import STOP_TOKEN_IDS
+from models.threads import tune_threads
 from models.vision.base import VisionEvent, VisionInputError, VisionLoadError, check_image_count, images_of
 from models.vision.generation import hidden_token_ids, stream_generation
 from models.vision.processors import processor_class
@@ -60,6 +61,8 @@ class TransformersVisionBackend:
         self.model_name = model_id
         self.processor = processor_class(model_type).from_pretrained(model_id)
         self.model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype).to(device).eval()
+        self.parameters = self.model.num_parameters()
+        tune_threads(self.parameters)
         self.max_pixels = _per_image_pixels(self.processor.image_processor)
         self.hidden_ids = hidden_token_ids(self.processor.tokenizer)
         eos = self.model.generation_config.eos_token_id or STOP_IDS
@@ -110,6 +113,8 @@ class RemoteCodeGlm4vBackend:
             .to(device)
             .eval()
         )
+        self.parameters = self.model.num_parameters()
+        tune_threads(self.parameters)
         side = int(vision_config.get("image_size", GLM4V_9B_IMAGE_SIZE))
         self.max_pixels = side * side
         self.hidden_ids = hidden_token_ids(self.tokenizer)

@@ -1,0 +1,62 @@
+"""How many CPU threads torch uses for in-process models, chosen for the machine and the model's size.
+
+A big model gets every core this process may use (`sched_getaffinity`, so a container's or taskset's
+limit counts, not the host's core count). A small model gets at most `SMALL_MODEL_THREADS`: its matrix
+products are too small to split many ways, and a team of threads that outnumbers the cores left free
+spins and waits. On this project's 2-core machine, busy with other work, `bench.tiny_demo` measured
+the tiny model (2.4M parameters) faster with 2 threads than with 1 (about 1.2 to 1.8 times), so the
+small-model cap is not 1; the answer length, not the threads, is what made the tiny demo slow
+(see `max_new_tokens_for`).
+
+`GLM_TORCH_THREADS` overrides the choice. torch's setting is process-wide, so with a text and a
+vision model loaded the larger of their choices holds.
+"""
+
+from __future__ import annotations
+
+import os
+
+from models.settings import env_int
+
+SMALL_MODEL_PARAMETERS = 200_000_000
+"""Below this a model is small (a 9B model is 45 times larger)."""
+SMALL_MODEL_THREADS = 4
+
+SMALL_MODEL_MAX_NEW_TOKENS = 256
+"""The answer length offered by default for a small model: a tiny random model rarely stops by itself,
+and 256 tokens take a few seconds here where 1024 took 6 to 19 (`bench.tiny_demo`)."""
+
+DEFAULT_MAX_NEW_TOKENS = 1024
+
+_chosen: list[int] = []
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def choose_threads(parameters: int, cores: int) -> int:
+    """`GLM_TORCH_THREADS` if set, else every usable core, at most `SMALL_MODEL_THREADS` for a small model."""
+    if override := env_int("GLM_TORCH_THREADS", 0, 0, "a whole number of threads (0 or unset: chosen)"):
+        return override
+    cores = max(1, cores)
+    return min(cores, SMALL_MODEL_THREADS) if parameters < SMALL_MODEL_PARAMETERS else cores
+
+
+def tune_threads(parameters: int) -> int:
+    """Set torch's thread count for a model of `parameters` just loaded; returns the count in force."""
+    import torch
+
+    _chosen.append(choose_threads(parameters, usable_cores()))
+    threads = max(_chosen)
+    torch.set_num_threads(threads)
+    return threads
+
+
+def max_new_tokens_for(parameters: int | None) -> int:
+    """The default answer length for a model of this size (None: not known, such as a server's)."""
+    small = parameters is not None and parameters < SMALL_MODEL_PARAMETERS
+    return SMALL_MODEL_MAX_NEW_TOKENS if small else DEFAULT_MAX_NEW_TOKENS

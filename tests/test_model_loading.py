@@ -1,0 +1,50 @@
+"""Loading the text and vision models at once (the Vision page opened while the text model loads) works:
+first loads run one at a time, so transformers' lazy imports never race."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from models.tiny import build_text_checkpoint, build_vision_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("tiny")
+    return build_text_checkpoint(root / "text"), build_vision_checkpoint(root / "vision")
+
+
+def test_text_and_vision_first_loads_at_once_in_a_fresh_process(checkpoints: tuple[Path, Path]) -> None:
+    text, vision = checkpoints
+    script = textwrap.dedent(f"""
+        import threading
+        from models.settings import ModelSettings
+        from models.backends import get_text_backend
+        from models.vision import get_vision_backend
+
+        settings = ModelSettings("transformers", {str(text)!r}, {str(vision)!r}, "", "", "chat", False, 0)
+        errors = []
+
+        def load(get):
+            try:
+                get(settings)
+            except Exception as exc:
+                errors.append(f"{{type(exc).__name__}}: {{exc}}")
+
+        threads = [threading.Thread(target=load, args=(g,)) for g in (get_text_backend, get_vision_backend)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print("ERRORS", errors)
+    """)
+    # A fresh interpreter: transformers must not be imported yet when the two loads start.
+    command = [sys.executable, "-c", script]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "ERRORS []" in run.stdout, run.stdout + run.stderr[-2000:]
