@@ -15,6 +15,7 @@ from app.docs.dense import dense_index
 from app.docs.document import Document
 from app.docs.embeddings import EmbedSettings, embed_settings
 from app.docs.errors import DocumentError
+from app.docs.expansion import expand_query, expansion_enabled, keyword_ranking
 from app.docs.index import build_index
 from app.docs.limits import max_upload_mb
 from app.docs.parse import Progress
@@ -32,7 +33,8 @@ from app.ui.chat_view import (
 from app.ui.i18n import plural, t
 from app.ui.render import safe_markdown
 from app.ui.session import ConversationState
-from models.messages import Message
+from models.backends.base import ChatBackend
+from models.messages import GenerationParams, Message
 
 WORKSPACE = "documents"
 STRATEGIES = ("whole", "retrieved")
@@ -164,6 +166,25 @@ def semantic_search(state: ConversationState, docs: list[Document], window: int)
     return settings
 
 
+def search_keywords(
+    backend: ChatBackend,
+    question: str,
+    docs: list[Document],
+    params: GenerationParams,
+    cancel: threading.Event,
+) -> str:
+    """The model's search keywords for the question, as a step of the answer; "" if the call failed."""
+    with st.status(t("docs.expanding"), expanded=False) as step:
+        try:
+            keywords = expand_query(backend, question, docs, params, cancel)
+        except Exception as exc:  # the answer goes on with the other rankings
+            step.update(label=t("docs.expansion_failed", why=f"{type(exc).__name__}: {exc}"), state="error")
+            return ""
+        st.markdown(safe_markdown(keywords))
+        step.update(label=t("docs.expanded"), state="complete")
+    return keywords
+
+
 def document_list(state: ConversationState, docs: list[Document]) -> None:
     names = {e["sha256"]: e["name"] for e in state.tool_state.get("documents", [])}
     unopened: dict[str, str] = session.per_conversation(state, "unopened", {})
@@ -217,6 +238,8 @@ def render_sources(info: dict[str, Any], docs: dict[str, Document], key: str = "
     search = ""
     if strategy == "retrieved" and info.get("search"):
         search = f" · {t('docs.search_' + info['search'])}"
+    if strategy == "retrieved" and info.get("keywords"):
+        search += f" · {t('docs.keywords', keywords=safe_markdown(info['keywords']))}"
     st.caption(f":material/description: {t('docs.strategy_' + strategy)}{search} · {sent}{prompt}")
     by_sha = {d.sha256: d for d in docs.values()}
     sources = info.get("sources", [])
@@ -305,24 +328,31 @@ if user_message is not None:
         st.markdown(safe_markdown(user_message.content))
     turn = session.begin_turn(state, user_message, backend.count_tokens)
     history = [*controls.system, *state.messages]
-    ranking = None
-    if semantic is not None:
-        ranking = dense_index.ranking(semantic, user_message.content, docs, shelf(state).cache())
-    messages, ctx = prepare_turn(
-        history,
-        user_message.content,
-        docs,
-        backend.count_tokens,
-        window,
-        controls.params.max_new_tokens,
-        [ranking] if ranking else [],
-    )
-    info = source_info(ctx)
-    if semantic is not None:
-        info["search"] = "hybrid" if ranking else "keywords_not_ready"
     state.cancel = threading.Event()
     with st.chat_message("assistant"):
         stop_button()
+        rankings = []
+        if semantic is not None:
+            ranking = dense_index.ranking(semantic, user_message.content, docs, shelf(state).cache())
+            rankings += [ranking] if ranking else []
+        keywords = ""
+        if expansion_enabled() and docs and needs_retrieval(docs, window):
+            keywords = search_keywords(backend, user_message.content, docs, controls.params, state.cancel)
+            rankings += [keyword_ranking(keywords, docs)] if keywords else []
+        messages, ctx = prepare_turn(
+            history,
+            user_message.content,
+            docs,
+            backend.count_tokens,
+            window,
+            controls.params.max_new_tokens,
+            rankings,
+        )
+        info = source_info(ctx)
+        if semantic is not None:
+            info["search"] = "hybrid" if len(rankings) > bool(keywords) else "keywords_not_ready"
+        if keywords:
+            info["keywords"] = keywords
         try:
             st.write_stream(
                 answer_text(backend.stream(messages, [], controls.params, state.cancel), turn, info)

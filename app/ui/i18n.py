@@ -211,6 +211,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "keyword search only (the semantic index was still being built)",
         "仅关键词检索（语义索引尚未建好）",
     ),
+    "docs.expanding": ("Writing search keywords…", "正在生成检索关键词…"),
+    "docs.expanded": ("Search keywords", "检索关键词"),
+    "docs.expansion_failed": (
+        "Search keywords failed ({why}); searching with the question alone",
+        "生成检索关键词失败（{why}）；仅用问题本身检索",
+    ),
+    "docs.keywords": ("also searched for: {keywords}", "另检索了：{keywords}"),
     "docs.add": ("Add documents", "添加文档"),
     "docs.add_help": (
         "PDF, DOCX, PPTX, HTML, CSV, Markdown, text or code; up to {mb} MB per file.",
