@@ -5,7 +5,8 @@ tokens as fast as it can. "raw" reads `/v1/completions` with the openai client a
 "pipeline" runs the same request through the prompt renderer, the incremental parser and the
 agent loop, consuming
 every event. Runs alternate, medians are compared, at two answer lengths, so a per-token cost that
-grows with the answer's length would show.
+grows with the answer's length would show. The same is done for the GLM-4.5 protocol (half the
+output `<think>` reasoning, half answer), and its parser is also timed alone on the same chunks.
 
     .venv/bin/python -m bench.pipeline [--tokens 20000] [--runs 5]
 """
@@ -31,7 +32,9 @@ from app.tools.base import ToolContext
 from models.backends.prompt import PromptBackend
 from models.backends.remote import CompletionsSource, make_client
 from models.messages import GenerationParams, Message
+from models.protocols import GLM4, GLM45, ChatProtocol
 from models.protocols.glm4 import render_prompt
+from models.protocols.glm45 import OutputParser
 from models.tokens import estimate_tokens
 from tests.scripted_server import tokens as script_tokens
 
@@ -69,11 +72,21 @@ def scripted_server(reply: str) -> Iterator[str]:
             server.wait(10)
 
 
-def measure(tokens: int, runs: int) -> tuple[float, float, int]:
-    reply = "\n" + "".join(f"word{i % 10} " for i in range(tokens))
+def words(count: int) -> str:
+    return "".join(f"word{i % 10} " for i in range(count))
+
+
+def reply_for(protocol: ChatProtocol, tokens: int) -> str:
+    if protocol is GLM45:
+        return f"\n<think>{words(tokens // 2)}</think>\n{words(tokens - tokens // 2)}"
+    return "\n" + words(tokens)
+
+
+def measure(tokens: int, runs: int, protocol: ChatProtocol = GLM4) -> tuple[float, float, int]:
+    reply = reply_for(protocol, tokens)
     with scripted_server(reply) as base_url:
-        source = CompletionsSource(make_client(base_url, "bench"), "glm")
-        backend = PromptBackend(source, 1 << 20, estimate_tokens)
+        source = CompletionsSource(make_client(base_url, "bench"), "glm", protocol)
+        backend = PromptBackend(source, 1 << 20, estimate_tokens, protocol=protocol)
         params = GenerationParams(max_new_tokens=tokens + 10)
         raw_read(source, params)
         raw_times, pipe_times = [], []
@@ -87,18 +100,39 @@ def measure(tokens: int, runs: int) -> tuple[float, float, int]:
     return statistics.median(raw_times), statistics.median(pipe_times), len(script_tokens(reply))
 
 
+def parser_alone(tokens: int, runs: int) -> float:
+    """Microseconds per chunk the GLM-4.5 parser takes by itself, fed the server's chunks."""
+    chunks = script_tokens(reply_for(GLM45, tokens))
+    times = []
+    for _ in range(runs):
+        parser = OutputParser()
+        start = time.perf_counter()
+        collections.deque(map(parser.feed, chunks), maxlen=0)
+        parser.finish()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) / len(chunks) * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="pipeline throughput vs raw stream")
     parser.add_argument("--tokens", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     header = ("tokens", "raw tok/s", "pipeline tok/s", "ratio", "raw µs/tok", "pipe µs/tok")
-    print("".join(f"{h:>15}" for h in header))
-    for tokens in (args.tokens, args.tokens * 2):
-        raw, pipe, streamed = measure(tokens, args.runs)
-        row = (streamed, f"{streamed / raw:.0f}", f"{streamed / pipe:.0f}", f"{raw / pipe:.3f}")
-        row += (f"{raw / streamed * 1e6:.2f}", f"{pipe / streamed * 1e6:.2f}")
-        print("".join(f"{v:>15}" for v in row))
+    lengths = (args.tokens, args.tokens * 2)
+    for protocol in (GLM4, GLM45):
+        print(f"{protocol.name}:")
+        print("".join(f"{h:>15}" for h in header))
+        for tokens in lengths:
+            raw, pipe, streamed = measure(tokens, args.runs, protocol)
+            row = (streamed, f"{streamed / raw:.0f}", f"{streamed / pipe:.0f}", f"{raw / pipe:.3f}")
+            row += (f"{raw / streamed * 1e6:.2f}", f"{pipe / streamed * 1e6:.2f}")
+            print("".join(f"{v:>15}" for v in row))
+    alone = [parser_alone(tokens, args.runs) for tokens in lengths]
+    print(
+        f"glm45 parser alone: {alone[0]:.3f} µs/token at {lengths[0]} tokens, "
+        f"{alone[1]:.3f} µs/token at {lengths[1]} ({alone[1] / alone[0]:.2f}x)"
+    )
     print("target: ratio >= 0.95 at both lengths, and µs/token flat from the first length to the second")
 
 

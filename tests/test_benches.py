@@ -16,7 +16,11 @@ SMALL = {
     "store": "bench.IMAGES = 2; bench.IMAGE_MB = 1; bench.RUNS = 1",
 }
 EXPECTED = {
-    "pipeline": [r"^\s+301\s+\d+\s+\d+\s+\d+\.\d{3}"],
+    "pipeline": [
+        r"^\s+301\s+\d+\s+\d+\s+\d+\.\d{3}",
+        r"^glm45:\n.*\n\s+30\d\s+\d+\s+\d+\s+\d+\.\d{3}",
+        r"glm45 parser alone: \d+\.\d{3} µs/token",
+    ],
     "kernel": [
         r"ratio against the faster raw path \d+\.\d\dx",
         r"1 MB ratio against the faster raw path \d+\.\d\dx",
