@@ -51,7 +51,7 @@ def app() -> AppTest:
 def test_tool_call_then_answer(env) -> None:
     _, data = env
     at = app()
-    assert "get_weather" in [t.label for t in at.sidebar.toggle]
+    assert "get\\_weather" in [t.label for t in at.sidebar.toggle], "the name shown escaped for Markdown"
     at.chat_input[0].set_value("What's the weather in Paris?").run()
     assert not at.exception
     user, assistant = at.chat_message

@@ -38,7 +38,7 @@ def open_app() -> AppTest:
 def sidebar_titles(at: AppTest) -> list[str]:
     skip = ("New chat", "Retry", "Show more", "Delete")
     return [
-        b.label.removeprefix(":material/chat: ")
+        b.label.removeprefix(":material/chat: ").replace("\\", "")  # titles are shown escaped
         for b in at.sidebar.button
         if not any(s in b.label for s in skip)
     ]

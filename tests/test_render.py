@@ -1,4 +1,5 @@
-"""Model output never makes the browser load an image, whole or streamed in any chunks.
+"""Text the app didn't write never makes the browser load an image or offer a non-http(s) link,
+whole or streamed in any chunks.
 
 Every output is rendered with a real CommonMark parser (markdown-it-py), as `st.markdown` renders
 it (raw HTML off) and, for the image checks, with raw HTML on as well, so only real image syntax counts.
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from app.ui.render import SafeMarkdownStream, safe_markdown
+from app.ui.render import SafeMarkdownStream, plain, safe_markdown
 
 AS_STREAMLIT = MarkdownIt("commonmark", {"html": False})
 WITH_HTML = MarkdownIt("commonmark", {"html": True})
@@ -50,14 +51,9 @@ def has_image(markdown: str) -> bool:
 
 
 def streamed(chunks: list[str]) -> list[str]:
-    """What `st.write_stream` shows after each chunk: the concatenation of the outputs so far."""
+    """What the page shows after each chunk: the whole text so far, made safe."""
     stream = SafeMarkdownStream()
-    shown, out = "", []
-    for chunk in chunks:
-        shown += stream.feed(chunk)
-        out.append(shown)
-    out.append(shown + stream.flush())
-    return out
+    return [stream.feed(chunk) for chunk in chunks]
 
 
 def splits(text: str, pieces: int) -> list[list[str]]:
@@ -146,3 +142,98 @@ def test_the_app_never_renders_markdown_as_html() -> None:
             if isinstance(node, ast.Attribute) and node.attr == "html" and ast.unparse(node.value) == "st":
                 offenders.append(f"{path}:{node.lineno}")
     assert offenders == []
+
+
+BAD_LINKS = [
+    "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "[x](file:///etc/passwd)",
+    "[x](javascript:alert(1))",
+    "[x](JavaScript:alert(1))",
+    "[x](  <javascript:alert(1)>  )",
+    "[x](java&#115;cript:alert(1))",
+    "[x](data&colon;text/html,hi)",
+    "[x](&#x64;ata:text/html,hi)",
+    "[x](mailto:someone@example.com)",
+    "[x](vbscript:msgbox)",
+    "[x][r]\n\n[r]: file:///etc/passwd",
+    "[r]\n\n[r]: <data:text/html,hi>",
+    "- [x][r]\n\n   [r]:\n   javascript:alert(1)",
+    "> [x][r]\n>\n> [r]: data:text/html,hi",
+    "<file:///etc/passwd>",
+    "<data:text/html,hi>",
+    "<JAVASCRIPT:alert(1)>",
+    "<someone@example.com>",
+    "**[x](data:text/html,hi)** and [y](file:///x)",
+    "[![x](data:image/png;base64,AAAA)](file:///etc)",
+]
+GOOD_LINKS = [
+    "[x](http://example.com/a_(b))",
+    "[x](HTTPS://example.com)",
+    "[x](<https://example.com/a b>)",
+    "[x][r]\n\n[r]: https://example.com",
+    "<https://example.com>",
+    "[x](/relative/path)",
+    "[x](#anchor)",
+]
+
+
+def link_targets(markdown: str) -> list[str]:
+    """The href of every link and the src of every image CommonMark makes of `markdown`."""
+    found = []
+    for token in AS_STREAMLIT.parse(markdown):
+        for child in token.children or []:
+            if child.type in ("link_open", "image"):
+                found.append(str(child.attrGet("href") or child.attrGet("src")))
+    return found
+
+
+def scheme_of(url: str) -> str:
+    return url.split(":", 1)[0].lower() if ":" in url.split("/", 1)[0] else ""
+
+
+@pytest.mark.parametrize("text", BAD_LINKS)
+def test_links_other_than_http_become_text(text: str) -> None:
+    bare = MarkdownIt("commonmark", {"html": False})
+    bare.validateLink = lambda url: True  # CommonMark's own filter off: our rule must hold by itself
+    before = [
+        str(c.attrGet("href") or c.attrGet("src"))
+        for tok in bare.parse(text)
+        for c in tok.children or []
+        if c.type in ("link_open", "image")
+    ]
+    assert any(scheme_of(u) not in ("http", "https", "") for u in before), "the attack must be a link"
+    after = [
+        str(c.attrGet("href") or c.attrGet("src"))
+        for tok in bare.parse(safe_markdown(text))
+        for c in tok.children or []
+        if c.type in ("link_open", "image")
+    ]
+    assert all(scheme_of(u) in ("http", "https", "") for u in after), after
+
+
+@pytest.mark.parametrize("text", GOOD_LINKS)
+def test_http_and_relative_links_stay_links(text: str) -> None:
+    assert safe_markdown(text) == text
+    assert link_targets(text)
+
+
+@pytest.mark.parametrize("text", BAD_LINKS[:6])
+def test_a_streamed_bad_link_is_never_shown_as_a_link(text: str) -> None:
+    bare = MarkdownIt("commonmark", {"html": False})
+    bare.validateLink = lambda url: True
+    for chunks in [list(text), *splits(text, 2)]:
+        for shown in streamed(chunks):
+            hrefs = [
+                str(c.attrGet("href"))
+                for tok in bare.parse(shown)
+                for c in tok.children or []
+                if c.type == "link_open"
+            ]
+            assert all(scheme_of(u) in ("http", "https", "") for u in hrefs), (chunks, shown)
+
+
+def test_plain_shows_names_as_they_are() -> None:
+    name = "![t](http://evil.test/?q=1) [x](data:text/html,a) <b>*report*</b>.pdf"
+    rendered = AS_STREAMLIT.render(plain(name))
+    assert "<img" not in rendered and "<a " not in rendered and "<em>" not in rendered
+    assert "report" in rendered

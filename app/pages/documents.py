@@ -27,11 +27,12 @@ from app.ui.chat_view import (
     fail_turn,
     message_notes,
     show_flashes,
+    show_stream,
     stop_button,
     workspace_controls,
 )
 from app.ui.i18n import plural, t
-from app.ui.render import safe_markdown
+from app.ui.render import plain, safe_markdown
 from app.ui.session import ConversationState
 from models.backends.base import ChatBackend
 from models.messages import GenerationParams, Message
@@ -196,17 +197,17 @@ def document_list(state: ConversationState, docs: list[Document]) -> None:
         if doc is not None:
             unit = UNITS.get(doc.kind, "docs.sections")
             size = plural(unit, len(doc.pages))
-            left.caption(f":material/description: **{doc.name}** · {kind_label(doc.kind)} · {size}")
+            left.caption(f":material/description: **{plain(doc.name)}** · {kind_label(doc.kind)} · {size}")
         else:
-            left.error(why, icon=":material/error:")
+            left.error(safe_markdown(why), icon=":material/error:")
         if right.button(
-            ":material/close:", key=f"documents-remove-{sha}", help=t("docs.remove", name=names[sha])
+            ":material/close:", key=f"documents-remove-{sha}", help=t("docs.remove", name=plain(names[sha]))
         ):
             shelf(state).remove(state.tool_state, sha)
             unopened.pop(sha, None)
             st.rerun()
     for message in session.per_conversation(state, "errors", {}).values():
-        st.error(message, icon=":material/error:")
+        st.error(safe_markdown(message), icon=":material/error:")
 
 
 def _whole_file(group: list[dict[str, Any]], doc: Document | None, key: str) -> None:
@@ -245,14 +246,14 @@ def render_sources(info: dict[str, Any], docs: dict[str, Document], key: str = "
     sources = info.get("sources", [])
     if strategy == "retrieved":
         for source in sources:
-            with st.expander(f"{source['file']} · {page_label(source['page'])}"):
+            with st.expander(f"{plain(source['file'])} · {plain(page_label(source['page']))}"):
                 st.text(source["text"])
         return
     for n, (sha, group) in enumerate(groupby(sources, key=lambda s: s.get("sha256") or s["file"])):
         pages = list(group)
         doc = by_sha.get(sha) or docs.get(pages[0]["file"])
         count = plural("docs.pages", len(pages)) if len(pages) > 1 else page_label(pages[0]["page"])
-        with st.expander(f"{pages[0]['file']} · {t('docs.whole_file', count=count)}"):
+        with st.expander(f"{plain(pages[0]['file'])} · {t('docs.whole_file', count=plain(count))}"):
             _whole_file(pages, doc, key=f"documents-source-{key}-{n}")
 
 
@@ -354,9 +355,7 @@ if user_message is not None:
         if keywords:
             info["keywords"] = keywords
         try:
-            st.write_stream(
-                answer_text(backend.stream(messages, [], controls.params, state.cancel), turn, info)
-            )
+            show_stream(answer_text(backend.stream(messages, [], controls.params, state.cancel), turn, info))
         except Exception as exc:
             fail_turn(turn, t("model.failed", why=f"{type(exc).__name__}: {exc}"))
         render_sources(info, by_name)

@@ -21,7 +21,7 @@ from app.ui.chat_view import (
     workspace_controls,
 )
 from app.ui.i18n import plural, t
-from app.ui.render import safe_markdown
+from app.ui.render import plain, safe_markdown
 from models.messages import Attachment, Message
 from models.vision import VisionBackend, VisionInputError, VisionLoadError
 from models.vision.base import check_image_count
@@ -58,10 +58,10 @@ def thumbnails(attachments: list[Attachment]) -> None:
     images = [(preview(a.data), a.name) for a in attachments if a.kind == "image" and a.data]
     shown = [(data, name) for data, name in images if data is not None]
     if shown:
-        st.image([data for data, _ in shown], caption=[name for _, name in shown], width="content")
+        st.image([data for data, _ in shown], caption=[plain(name) for _, name in shown], width="content")
     for data, name in images:
         if data is None:
-            st.caption(":material/broken_image: " + t("vision.cant_show", name=name))
+            st.caption(":material/broken_image: " + t("vision.cant_show", name=plain(name)))
 
 
 def render_history(messages: list[Message]) -> None:
@@ -91,11 +91,11 @@ def pdf_page_picker(staged: Staged, max_pixels: int) -> None:
             if st.button(t("vision.attach_page"), key="vision-pdf-attach"):
                 image = render_pdf_page(data, int(page), pdf.name, max_pixels)
                 if any(a.name == image.name and a.data == image.data for a in staged.attachments):
-                    st.info(t("vision.already_attached", name=image.name))
+                    st.info(t("vision.already_attached", name=plain(image.name)))
                 else:
                     staged.attachments.append(image)
         except ImageError as exc:
-            st.error(str(exc))
+            st.error(safe_markdown(str(exc)))
 
 
 def show_staged(staged: Staged) -> None:
@@ -106,7 +106,7 @@ def show_staged(staged: Staged) -> None:
             st.rerun()
         thumbnails(staged.attachments)
     if staged.refusal is not None:
-        st.error(t("vision.refused", reason=staged.refusal.reason), icon=":material/image:")
+        st.error(t("vision.refused", reason=safe_markdown(staged.refusal.reason)), icon=":material/image:")
         if staged.refusal.text:
             st.text_area(
                 t("vision.kept_message"),
@@ -167,7 +167,7 @@ if backend is not None:
         if backend.max_images is None
         else plural("vision.images_max", backend.max_images)
     )
-    st.caption(f"{backend.model_name} · {limit}")
+    st.caption(f"{plain(backend.model_name)} · {limit}")
 render_history(state.messages)
 show_staged(staged)
 

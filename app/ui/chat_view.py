@@ -19,7 +19,7 @@ from app.ui import session
 from app.ui.conversations_view import conversation_sidebar
 from app.ui.files_view import read_download
 from app.ui.i18n import plural, t
-from app.ui.render import SafeMarkdownStream, safe_markdown
+from app.ui.render import SafeMarkdownStream, plain, safe_markdown
 from app.ui.session import ConversationState
 from models.events import Done, ReasoningDelta, TextDelta, ToolCallDelta
 from models.messages import Attachment, GenerationParams, Message
@@ -106,7 +106,7 @@ def message_notes(message: Message) -> None:
     error, a stop, a cut at the max new tokens, a history trimmed to fit, the step timings."""
     info = message.info
     if error := info.get("error"):
-        st.error(error, icon=":material/error:")
+        st.error(safe_markdown(error), icon=":material/error:")
     if info.get("stopped"):
         st.caption(":material/stop_circle: " + t("chat.stopped"))
     if info.get("interrupted"):
@@ -137,20 +137,20 @@ def timing_words() -> dict[str, str]:
 def show_flashes(state: ConversationState) -> None:
     """Errors kept for this run: a Retry that failed (the old answer stays), a turn not saved."""
     for text in session.take_flashes(state):
-        st.error(text, icon=":material/error:")
+        st.error(safe_markdown(text), icon=":material/error:")
 
 
 def fail_turn(turn: TurnBuffer, text: str) -> None:
     """The turn ends on this error: shown now, and kept with the turn."""
     turn.fail(text)
-    st.error(text, icon=":material/error:")
+    st.error(safe_markdown(text), icon=":material/error:")
 
 
 def render_attachments(attachments: Iterable[Attachment], key: str, files: Path | None = None) -> None:
     """Images inline; files as downloads read from `files` (the conversation's folder) on click."""
     for i, item in enumerate(attachments):
         if item.kind == "image" and item.data:
-            st.image(item.data, caption=item.name or None, width="content")
+            st.image(item.data, caption=plain(item.name) or None, width="content")
         elif item.kind == "file" and item.data is not None:
             st.download_button(
                 escape_markdown(item.name),
@@ -267,18 +267,26 @@ def _render_tool_steps(messages: list[Message], i: int, files: Path | None) -> i
     return after
 
 
+def show_stream(pieces: Iterable[str]) -> None:
+    """Streamed Markdown, shown whole after each piece through the one rule (`render.safe_markdown`),
+    so a link whose destination arrives in a later piece is judged with it."""
+    box = st.empty()
+    safe = SafeMarkdownStream()
+    for piece in pieces:
+        if piece:
+            box.markdown(safe.feed(piece))
+
+
 def answer_text(
     events: Iterable[TextDelta | Done], turn: TurnBuffer, info: dict[str, Any] | None = None
 ) -> Iterator[str]:
-    """A model's streamed answer for `st.write_stream`; the finished message, with its timings,
+    """A model's streamed answer for `show_stream`; the finished message, with its timings,
     goes to `turn` (a stop keeps the partial answer, timed, through `turn.close`)."""
-    safe = SafeMarkdownStream()
     for event in events:
         if isinstance(event, TextDelta):
             turn.stream(event.text)
-            yield safe.feed(event.text)
+            yield event.text
         elif isinstance(event, Done):
-            yield safe.flush()
             turn.timer.finish_step(event.usage)
             done = {**(info or {}), "finish_reason": event.finish_reason, **event.usage}
             done["timings"] = turn.timer.to_dict()
@@ -301,7 +309,7 @@ def stream_answer(
     if reasoning:
         info = {**(info or {}), "reasoning": "".join(reasoning)}
     rest = itertools.chain([event] if event is not None else [], events)
-    st.write_stream(answer_text(rest, turn, info))
+    show_stream(answer_text(rest, turn, info))
 
 
 def _live_reasoning(event: Any, events: Iterator[Any], turn: TurnBuffer, reasoning: list[str]) -> Any:
@@ -328,14 +336,14 @@ def render_reasoning(message: Message) -> None:
 def stream_turn(events: Iterator[AgentEvent], turn: TurnBuffer, files: Path | None = None) -> None:
     """Render a live turn inside the assistant bubble, keeping what it produced in `turn`.
 
-    Text streams with `st.write_stream`; each tool call gets an `st.status` that shows the call
+    Text streams with `show_stream`; each tool call gets an `st.status` that shows the call
     as it is written, a running clock, then the observation. An error is kept with the turn.
     """
     event: AgentEvent | None = next(events, None)
     while event is not None:
         if isinstance(event, TextDelta):
             rest: list[AgentEvent] = []
-            st.write_stream(_text_until_other(event, events, turn, rest))
+            show_stream(_text_until_other(event, events, turn, rest))
             event = rest[0] if rest else None
         elif isinstance(event, ReasoningDelta):
             event = _live_reasoning(event, events, turn, [])
@@ -360,16 +368,14 @@ def stream_turn(events: Iterator[AgentEvent], turn: TurnBuffer, files: Path | No
 def _text_until_other(
     first: TextDelta, events: Iterator[AgentEvent], turn: TurnBuffer, rest: list[AgentEvent]
 ) -> Iterator[str]:
-    safe = SafeMarkdownStream()
     turn.stream(first.text)
-    yield safe.feed(first.text)
+    yield first.text
     for event in events:
         if not isinstance(event, TextDelta):
             rest.append(event)
             break
         turn.stream(event.text)
-        yield safe.feed(event.text)
-    yield safe.flush()
+        yield event.text
 
 
 @dataclass

@@ -17,6 +17,7 @@ from app.store.conversations import UNTITLED
 from app.store.export import to_json, to_markdown
 from app.ui import session
 from app.ui.i18n import t
+from app.ui.render import plain
 from app.ui.session import ConversationState
 
 PAGE_SIZE = 50
@@ -44,7 +45,7 @@ def conversation_sidebar(workspace: str, state: ConversationState) -> None:
         st.caption(t("conv.no_match"))
     for summary in summaries[:shown]:
         current = summary.id == state.id
-        label = (":material/chat: " if current else "") + title_shown(summary.title)
+        label = (":material/chat: " if current else "") + plain(title_shown(summary.title))
         if st.button(label, key=f"{workspace}-open-{summary.id}", use_container_width=True, disabled=current):
             st.query_params["c"] = summary.id
             st.rerun()

@@ -18,6 +18,7 @@ from app.sandbox import (
 from app.sandbox.files import snapshot
 from app.sandbox.spec import MOUNT_POINT
 from app.ui.i18n import t
+from app.ui.render import plain
 
 MAX_FILES_SHOWN = 30
 # Bigger files are listed but not offered here: a download is held in the app's memory.
@@ -49,7 +50,10 @@ def _save_uploads(workdir: Path) -> None:
         try:
             path = save_upload(workdir, upload.name, upload.getvalue())
         except OSError as exc:
-            st.error(t("files.not_saved", name=upload.name, why=exc.strerror or exc), icon=":material/error:")
+            st.error(
+                t("files.not_saved", name=plain(upload.name), why=plain(str(exc.strerror or exc))),
+                icon=":material/error:",
+            )
             continue
         st.session_state.setdefault(ANNOUNCE, {}).setdefault(str(workdir), []).append(path.name)
 
@@ -68,10 +72,10 @@ def session_files_sidebar(workdir: Path) -> None:
     _save_uploads(workdir)
     for i, (name, (size, _)) in enumerate(sorted(snapshot(workdir).items())[:MAX_FILES_SHOWN]):
         if size > MAX_DOWNLOAD_BYTES:
-            st.caption(t("files.too_large", name=name, size=_size(size)))
+            st.caption(t("files.too_large", name=plain(name), size=_size(size)))
             continue
         st.download_button(
-            name,
+            plain(name),
             partial(read_download, workdir, name),
             file_name=Path(name).name,
             mime=mimetypes.guess_type(name)[0] or "application/octet-stream",

@@ -12,6 +12,7 @@ from app.tools.base import Tool
 from app.tools.mcp import McpSetup
 from app.tools.mcp.hub import ServerStatus
 from app.ui.i18n import plural, t
+from app.ui.render import plain, safe_markdown
 
 STATE_ICONS = {"ready": ":material/check_circle:", "starting": ":material/sync:", "down": ":material/error:"}
 
@@ -22,22 +23,24 @@ def tools_sidebar(tools: list[Tool], plugin_errors: dict[str, str | None], mcp: 
     st.subheader(t("chat.tools"))
     enabled = [tool for tool in own if _toggle(tool)]
     for tool in own:
-        with st.expander(t("chat.schema", name=tool.name)):
+        with st.expander(t("chat.schema", name=plain(tool.name))):
             st.code(json.dumps(tool.function_schema, indent=2, ensure_ascii=False), language="json")
     for path, error in plugin_errors.items():
         if error:
-            st.error(f"{path}: {error}")
+            st.error(safe_markdown(f"{path}: {error}"))
     if mcp.servers or mcp.problems:
         st.subheader(t("mcp.servers"))
     for problem in mcp.problems:
-        st.warning(problem, icon=":material/warning:")
+        st.warning(safe_markdown(problem), icon=":material/warning:")
     for server in mcp.servers:
         enabled += _server_section(server, [tool for tool in tools if tool.source == server.name])
     return enabled
 
 
 def _toggle(tool: Tool) -> bool:
-    return st.toggle(tool.name, value=True, key=f"tool-{tool.name}", help=_summary(tool))
+    return st.toggle(
+        plain(tool.name), value=True, key=f"tool-{tool.name}", help=safe_markdown(_summary(tool))
+    )
 
 
 def _summary(tool: Tool) -> str:
@@ -54,14 +57,18 @@ def _summary(tool: Tool) -> str:
 
 def _server_section(server: ServerStatus, tools: list[Tool]) -> list[Tool]:
     state = t(f"mcp.state.{server.state}")
-    label = f"{STATE_ICONS[server.state]} {server.name} · {state} · {plural('mcp.tools', len(tools))}"
+    label = f"{STATE_ICONS[server.state]} {plain(server.name)} · {state} · {plural('mcp.tools', len(tools))}"
     if server.state == "down":
         seconds = math.ceil(server.retry_in)
         st.warning(
-            t("mcp.down", name=server.name, problem=server.problem, seconds=seconds), icon=":material/error:"
+            safe_markdown(t("mcp.down", name=plain(server.name), problem=server.problem, seconds=seconds)),
+            icon=":material/error:",
         )
     elif server.problem:
-        st.warning(t("mcp.problem", name=server.name, problem=server.problem), icon=":material/warning:")
+        st.warning(
+            safe_markdown(t("mcp.problem", name=plain(server.name), problem=server.problem)),
+            icon=":material/warning:",
+        )
     with st.expander(label, expanded=False):
         restarts = plural("mcp.restarts", server.restarts) if server.restarts else ""
         st.caption(t(f"mcp.kind.{server.kind}") + restarts)
