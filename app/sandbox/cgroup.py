@@ -27,6 +27,9 @@ _PREFIX = "glm-kernel-"
 STALE_S = 300.0
 _swept: set[Path] = set()
 CPU_PERIOD_US = 100_000
+# Under contention a cgroup weighs as much as one runnable thread (1024) unless told otherwise; a cell
+# that prints keeps two busy (its own and ipykernel's I/O thread), so a kernel weighs two.
+CPU_SHARES = 2048
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class MemoryCgroup:
                     (path / name).write_text(str(limit_mb * 1024 * 1024))
             if cpus is not None and (path / "cpu.max").exists():
                 (path / "cpu.max").write_text(f"{int(cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}")
+                (path / "cpu.weight").write_text(str(CPU_SHARES * 100 // 1024))
         except OSError:
             cls(path, layout.oom_file).remove()
             return None
@@ -173,6 +177,7 @@ class CpuCgroup:
             path.mkdir()
             (path / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
             (path / "cpu.cfs_quota_us").write_text(str(int(cpus * CPU_PERIOD_US)))
+            (path / "cpu.shares").write_text(str(CPU_SHARES))
         except OSError:
             _remove(path)
             return None

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,36 +64,40 @@ def image_of(folder: Path) -> Path:
 
 
 def _create(folder: Path, image: Path, size_mb: int) -> None:
-    """A sparse ext4 image holding what the folder holds now (which is then removed from the folder)."""
+    """A sparse ext4 image holding a copy of what the folder holds now."""
     owner = os.stat(folder, follow_symlinks=False)
     fd = os.open(image, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         os.ftruncate(fd, size_mb * _MIB)
     finally:
         os.close(fd)
-    had_files = any(os.scandir(folder))
     command = ["mkfs.ext4", "-q", "-F", "-m", "0", "-N", str(min(MAX_ENTRIES, size_mb * 64))]
     command += ["-E", f"root_owner={owner.st_uid}:{owner.st_gid},lazy_itable_init=1,lazy_journal_init=1"]
-    if had_files:
+    if any(os.scandir(folder)):
         command += ["-d", str(folder)]
     done = subprocess.run([*command, str(image)], capture_output=True, text=True)
     if done.returncode != 0:
         image.unlink(missing_ok=True)
         raise OSError(f"could not create the folder's filesystem: {done.stderr.strip()[-500:]}")
-    if had_files:  # now inside the image; the folder becomes its (empty) mount point
-        for entry in os.scandir(folder):
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path)
-            else:
-                os.unlink(entry.path)
 
 
 def _mount(folder: Path, image: Path) -> None:
-    done = subprocess.run(
-        ["mount", "-o", _MOUNT_OPTIONS, str(image), str(folder)], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise OSError(f"could not mount the folder's filesystem: {done.stderr.strip()[-500:]}")
+    """Mount the image on the folder; what the folder held before (copied into a new image by
+    `_create`) is then deleted from underneath the mount, through a descriptor opened before it."""
+    under = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        done = subprocess.run(
+            ["mount", "-o", _MOUNT_OPTIONS, str(image), str(folder)], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise OSError(f"could not mount the folder's filesystem: {done.stderr.strip()[-500:]}")
+        for entry in os.scandir(under):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.name, dir_fd=under)
+            else:
+                os.unlink(entry.name, dir_fd=under)
+    finally:
+        os.close(under)
     with contextlib.suppress(OSError):
         os.rmdir(folder / "lost+found")  # mkfs's; e2fsck makes it again when needed
 
@@ -106,22 +111,32 @@ def _unmount(folder: Path) -> None:
 def hold(folder: Path, size_mb: int | None = None) -> bool:
     """Mount `folder`'s filesystem (creating it on first use) and count one more user of it.
 
-    False when folders are plain directories here (then there is nothing to release).
+    False when folders are plain directories here, or this one's filesystem can't be made or
+    mounted (then there is nothing to release and its size is polled instead).
     """
     if not enforced():
         return False
     size_mb = size_mb or KernelLimits.from_env().disk_mb
     with _lock:
-        if not mounts.is_mount(folder):
+        known = folder in _holders or folder in _idle_since  # mounted by this process (fast path)
+        if not known and not mounts.is_mount(folder):
             folder.mkdir(parents=True, exist_ok=True)
             image = image_of(folder)
-            if not image.exists():
-                _create(folder, image, size_mb)
-            with open(image, "rb") as lock:  # another app process on the same data directory
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                if not mounts.is_mount(folder):
-                    _mount(folder, image)
-        if folder not in _holders and folder not in _idle_since:  # this process's from now on
+            created = False
+            try:
+                if not image.exists():
+                    _create(folder, image, size_mb)
+                    created = True
+                with open(image, "rb") as lock:  # another app process on the same data directory
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    if not mounts.is_mount(folder):
+                        _mount(folder, image)
+            except OSError as exc:  # the folder stays a plain directory, its size polled
+                if created:
+                    image.unlink(missing_ok=True)
+                warnings.warn(f"{folder}: {exc}", RuntimeWarning, stacklevel=2)
+                return False
+        if not known:  # this process's from now on
             folder.with_name(folder.name + OWNER_SUFFIX).write_text(owner_tag())
         _holders[folder] = _holders.get(folder, 0) + 1
         _idle_since.pop(folder, None)
@@ -169,6 +184,7 @@ def forget(folder: Path) -> None:
 
 
 def unmount_all() -> None:
+    """Unmount every folder this process mounted (at exit; a kernel still running keeps its own)."""
     with _lock:
         for folder in [*_holders, *_idle_since]:
             _unmount(folder)

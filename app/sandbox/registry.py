@@ -243,6 +243,7 @@ def shutdown_all() -> None:
         _discard(kernel)
     if _filler is not None and _filler is not threading.current_thread():
         _filler.join(timeout=10)  # a kernel it is starting now is discarded when the start ends
+    folderfs.unmount_all()
 
 
 def python_available() -> bool:
