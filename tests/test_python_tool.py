@@ -201,12 +201,17 @@ def test_idle_shutdown_is_told_to_the_model(tool, tmp_path, monkeypatch):
 
 
 def test_reloaded_conversation_gets_a_new_kernel_note_and_its_files(tool, tmp_path):
-    """After a reload (a new browser session) the conversation's stored tool state still names the
-    old kernel, so the model hears its variables are gone; its folder comes along."""
+    """A reload (a new browser session) while the old one is still attached finds the conversation's
+    kernel; once the old session is gone the kernel is too, and as the conversation's stored tool
+    state still names it, the model hears its variables are gone; its folder comes along."""
     first = _ctx(tmp_path, "before-reload", conversation="c1")
     tool.run("y = 2\nopen('made.txt', 'w').write('made')", first)
     stored = json.loads(json.dumps(first.state))  # as saved with the conversation
     assert stored[STATE_KEY]["kernel"]
+    quick = _ctx(tmp_path, "quick-reload", conversation="c1", state=stored)
+    assert tool.run("print(y)", quick).content == "2\n"
+    registry.shutdown_session("before-reload")
+    registry.shutdown_session("quick-reload")
     after = _ctx(tmp_path, "after-reload", conversation="c1", state=stored)
     result = tool.run("print(open('made.txt').read())", after)
     assert result.content.startswith("[This is a new Python kernel") and result.content.endswith("made\n")
