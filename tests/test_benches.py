@@ -14,6 +14,7 @@ SMALL = {
     "kernel": "bench.CELLS = 3; bench.BIG_CELLS = 2; bench.FIRST_CALLS = 1",
     "docs": "bench.PAGES = 30; bench.NEEDLE_PAGES = 25",
     "store": "bench.IMAGES = 2; bench.IMAGE_MB = 1; bench.RUNS = 1",
+    "mcp": "bench.CALLS = 3",
 }
 EXPECTED = {
     "pipeline": [
@@ -35,6 +36,7 @@ EXPECTED = {
         r"per question, index warm: \d+ ms",
     ],
     "store": [r"ratio big / tiny: \d+\.\d\dx", r"database after the big turn: \d+ KiB"],
+    "mcp": [r"echo .* ratio app / raw \d+\.\d\dx", r"picture .* ratio app / raw \d+\.\d\dx"],
 }
 
 

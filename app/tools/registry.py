@@ -105,14 +105,23 @@ def check_arguments(name: str, text: str, parameters: dict[str, Any]) -> dict[st
         )
     if not isinstance(arguments, dict):
         return _error(f"The arguments for {name} must be one JSON object, e.g. {example}.")
-    try:
-        jsonschema.validate(arguments, parameters)
-    except jsonschema.ValidationError as exc:
+    schema_json = json.dumps(parameters, sort_keys=True)
+    if exc := jsonschema.exceptions.best_match(_validator(schema_json).iter_errors(arguments)):
         where = "/".join(str(p) for p in exc.absolute_path) or "arguments"
         return _error(
             f"Invalid arguments for {name}: {where}: {exc.message}. Expected schema: {json.dumps(parameters)}"
         )
     return arguments
+
+
+@functools.lru_cache(maxsize=1024)
+def _validator(schema_json: str) -> jsonschema.protocols.Validator:
+    """What `jsonschema.validate` builds on every call (checking the schema takes milliseconds), once
+    per schema; raises `SchemaError` for a schema that isn't valid JSON Schema."""
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
 
 
 def _call_function(

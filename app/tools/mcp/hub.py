@@ -187,12 +187,14 @@ class McpHub:
 
     async def _configure(self, specs: list[ServerSpec]) -> None:
         wanted = {spec.name: spec for spec in specs}
+        stopping = []
         for name, server in list(self._servers.items()):
-            if wanted.get(name) != server.spec:
+            if wanted.get(name) != server.spec and server.task is not None:
                 del self._servers[name]
-                if server.task is not None:
-                    server.task.cancel()
-                    await asyncio.wait([server.task], timeout=15.0)
+                server.task.cancel()
+                stopping.append(server.task)
+        if stopping:
+            await asyncio.wait(stopping, timeout=15.0)
         for name, spec in wanted.items():
             if name not in self._servers:
                 server = _Server(spec)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
+import json
 import re
 import threading
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from app.config import mcp_timeout
 from app.errors import McpCallError, ToolDefinitionError
 from app.tools.base import Tool, ToolContext, ToolResult
 from app.tools.mcp.config import config_path, load_config
-from app.tools.mcp.hub import McpHub, ServerStatus
+from app.tools.mcp.hub import McpHub, ServerStatus, describe
 from app.tools.mcp.results import render_result
 from app.tools.registry import all_tools, check_arguments, register_external, unregister
 
@@ -66,7 +67,10 @@ def hub(settle_s: float = 0.0) -> McpHub | None:
         if config is not None:
             if _hub is None:
                 _hub = McpHub(key[2])
-            _hub.configure(config.servers)
+            try:
+                _hub.configure(config.servers)
+            except Exception as exc:
+                config.errors.append(f"GLM_MCP_CONFIG: the servers could not be (re)started: {describe(exc)}")
             _hub.settle(settle_s)
         _config_key, _config_errors = key, config.errors if config else []
         return _hub
@@ -113,10 +117,8 @@ def shutdown() -> None:
 
 def _make_tool(current: McpHub, server: str, listed: types.Tool) -> Tool | str:
     schema = listed.input_schema
-    try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        return f"{server}: the tool {listed.name!r} has an invalid input schema ({exc.message}); left out"
+    if problem := _schema_problem(json.dumps(schema, sort_keys=True)):
+        return f"{server}: the tool {listed.name!r} has an invalid input schema ({problem}); left out"
     name = tool_name(server, listed.name)
     description = listed.description or listed.title or f"{listed.name} (from the MCP server {server})"
     run = functools.partial(_run, current, server, listed.name, name, schema)
@@ -134,6 +136,18 @@ def _run(
     except McpCallError as exc:
         return ToolResult(str(exc), "system_error", is_error=True)
     return render_result(name, result)
+
+
+@functools.lru_cache(maxsize=1024)
+def _schema_problem(schema_json: str) -> str | None:
+    """Why a schema isn't valid JSON Schema (checked once per distinct schema: it takes milliseconds,
+    and every page run lists the tools)."""
+    schema = json.loads(schema_json)
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return exc.message
+    return None
 
 
 def _file_digest(path: str) -> str:
