@@ -4,6 +4,7 @@ modes, with the image the tool returned shown in the step."""
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,20 @@ from tests.scripted_server import Rule, ScriptedServer
 
 SERVER = str(Path(__file__).with_name("mcp_server.py"))
 ANSWER = "The server drew a green rectangle for you."
+
+
+def mcp_children(parent: int) -> list[int]:
+    """Processes started by `parent` that run the test MCP server."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"mcp_server.py" in command:
+            found.append(int(stat.parent.name))
+    return found
 
 
 @pytest.mark.parametrize("mode", ["chat", "completions"])
@@ -53,6 +68,14 @@ def test_a_turn_that_calls_an_mcp_tool(mode: str, tmp_path: Path) -> None:
             image.first.wait_for(timeout=10_000)
             assert image.first.evaluate("img => img.naturalWidth") == 48
             page.screenshot(path=str(tmp_path / f"turn-{mode}.png"), full_page=True)
+            servers = mcp_children(app.process.pid)
+            assert len(servers) == 1, "one stdio server for the process, however many runs and sessions"
+        for _ in range(100):
+            if not any(Path(f"/proc/{pid}").exists() for pid in servers):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the MCP server outlived the app")
 
     sent = [r["body"] for r in server.requests]
     if mode == "chat":
@@ -64,3 +87,35 @@ def test_a_turn_that_calls_an_mcp_tool(mode: str, tmp_path: Path) -> None:
     else:
         assert "demo__picture" in sent[0]["prompt"]
         assert "a green rectangle\n[image 1: image/png" in sent[1]["prompt"]
+
+
+def test_stop_cancels_a_running_mcp_call_and_the_server_answers_next(tmp_path: Path) -> None:
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"demo": {"command": sys.executable, "args": [SERVER]}}}))
+    rules = [
+        Rule('demo__slow\n{"seconds": 120}', when="slow"),
+        Rule('demo__echo\n{"text": "still alive"}', when="again"),
+        Rule("\nThe server says it is still alive.", when="^still alive$"),
+    ]
+    with ScriptedServer(rules) as server, chromium() as browser:
+        env = {
+            "GLM_BACKEND": "openai",
+            "GLM_API_BASE": server.base_url,
+            "GLM_DATA_DIR": str(tmp_path / "data"),
+            "GLM_MCP_CONFIG": str(config),
+        }
+        page = browser.new_page()
+        with running_app(env, tmp_path / "app.log") as app:
+            page.goto(app.url)
+            page.wait_for_selector(CHAT_BOX, timeout=60_000)
+            page.fill(CHAT_BOX, "run the slow tool")
+            page.press(CHAT_BOX, "Enter")
+            page.get_by_text("demo__slow: running").first.wait_for(timeout=60_000)
+            page.get_by_role("button", name="Stop").click()
+            page.get_by_text("Stopped by the user").first.wait_for(state="attached", timeout=30_000)
+            page.fill(CHAT_BOX, "try again")
+            page.press(CHAT_BOX, "Enter")
+            page.get_by_text("The server says it is still alive.").wait_for(timeout=60_000)
+    history = server.requests[-2]["body"]["messages"]
+    assert [m["role"] for m in history] == ["user", "assistant", "tool", "user"]
+    assert history[2]["content"].startswith("Stopped by the user")
