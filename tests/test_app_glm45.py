@@ -75,3 +75,31 @@ def test_thinking_switch_off_sends_nothink(glm46: ScriptedServer) -> None:
     prompt = glm46.requests[-1]["body"]["prompt"]
     assert prompt.endswith("<|user|>\nHello/nothink<|assistant|>\n<think></think>")
     assert at.chat_message[-1].markdown[-1].value == "Hi!"
+
+
+def test_documents_page_shows_reasoning_apart(base_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chat mode: the server's `reasoning_content` (vLLM's glm45 reasoning parser) shown apart."""
+    from app.docs import isolate
+    from tests.test_docs_page import open_page, uploader
+
+    reply = "\n<think>The memo says 3318.</think>\nThe code is 3318 [memo.txt, line 1]."
+    with ScriptedServer([Rule(reply, when="vault")]) as server:
+        monkeypatch.setenv("GLM_BACKEND", "openai")
+        monkeypatch.setenv("GLM_API_MODE", "chat")
+        monkeypatch.setenv("GLM_API_BASE", server.base_url)
+        monkeypatch.setenv("GLM_MODEL", "glm-4.6")
+        try:
+            at = open_page()
+            uploader(at).upload("memo.txt", b"The vault code is 3318.\n")
+            at.run()
+            at.chat_input(key="documents-input").set_value("Which code opens the vault?").run()
+            assert not at.exception
+            _, assistant = at.chat_message
+            thinking = [e for e in assistant.expander if "Thinking" in e.label]
+            assert [e.markdown[0].value for e in thinking] == ["The memo says 3318."]
+            assert "The code is 3318 [memo.txt, line 1]." in [m.value for m in assistant.markdown]
+            at.run()
+            _, replayed = at.chat_message
+            assert [e.label for e in replayed.expander if "Thinking" in e.label]
+        finally:
+            isolate.shutdown()

@@ -22,13 +22,13 @@ from app.docs.parse import Progress
 from app.docs.shelf import Shelf
 from app.ui import session
 from app.ui.chat_view import (
-    answer_text,
     edit_last_question,
     fail_turn,
     message_notes,
+    render_reasoning,
     show_flashes,
-    show_stream,
     stop_button,
+    stream_answer,
     workspace_controls,
 )
 from app.ui.i18n import plural, t
@@ -283,6 +283,7 @@ def render_history(messages: list[Message], docs: dict[str, Document]) -> None:
         if message.role not in {"user", "assistant"}:
             continue
         with st.chat_message(message.role):
+            render_reasoning(message)
             st.markdown(safe_markdown(message.content))
             message_notes(message)
             render_sources(message.info, docs, key=str(n))
@@ -355,7 +356,7 @@ if user_message is not None:
         if keywords:
             info["keywords"] = keywords
         try:
-            show_stream(answer_text(backend.stream(messages, [], controls.params, state.cancel), turn, info))
+            stream_answer(backend.stream(messages, [], controls.params, state.cancel), turn, info)
         except Exception as exc:
             fail_turn(turn, t("model.failed", why=f"{type(exc).__name__}: {exc}"))
         render_sources(info, by_name)
