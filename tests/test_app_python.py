@@ -110,7 +110,7 @@ def test_sidebar_upload_reaches_the_kernel_and_the_model(app_env) -> None:
     [pdf] = workdir.glob("*.pdf")
     assert pdf.read_bytes() == b"%PDF-1.4" and len(pdf.name.encode()) <= 255
     [error] = at.sidebar.error
-    assert error.value.startswith("Couldn't save full\\.txt")
+    assert error.value.startswith("Couldn't save full.txt")
     at.run()
     assert not at.exception and not at.sidebar.error, "a failed upload is reported once"
 

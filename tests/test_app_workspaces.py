@@ -113,9 +113,9 @@ def test_documents_retry_edit_timings_and_reopen(env) -> None:
     assert [m.content for m in turn] == ["Where do I park?", "Lot B [memo.txt, lines 1-2]."]
 
     reopened = open_page("documents.py", at.session_state["conversation:documents"].id)
-    assert any("memo\\.txt" in c.value for c in reopened.caption), "the document list (names escaped)"
+    assert any("memo.txt" in c.value for c in reopened.caption), "the document list"
     _, assistant = reopened.chat_message
-    assert assistant.expander[0].label.startswith("memo\\.txt · whole file"), "the answer's sources"
+    assert assistant.expander[0].label.startswith("memo.txt · whole file"), "the answer's sources"
 
 
 def test_documents_errors_stay_and_a_failed_retry_keeps_the_answer(env) -> None:
@@ -173,7 +173,7 @@ def test_vision_retry_edit_keep_the_images_and_reopen_shows_them(env) -> None:
 
     reopened = open_page("vision.py", at.session_state["conversation:vision"].id)
     user, assistant = reopened.chat_message
-    assert [child.captions for child in user.children.values() if child.type == "image"] == [["red\\.png"]]
+    assert [child.captions for child in user.children.values() if child.type == "image"] == [["red.png"]]
     assert assistant.markdown[0].value == "It is 64 by 48."
 
 

@@ -64,7 +64,7 @@ def test_retry_resends_the_image_and_replaces_the_answer(server: VisionServer, t
     assert [server.images(r)[0].getpixel((40, 30)) for r in server.requests] == [(255, 0, 0)] * 2
     conversation = at.session_state["conversation:vision"]
     assert [m.role for m in conversation.messages] == ["user", "assistant"]
-    assert [image.captions for image in at.chat_message[0].image] == [["red\\.png"]]  # names escaped
+    assert [image.captions for image in at.chat_message[0].image] == [["red.png"]]
     stored = Store(tmp_path / "data").load_conversation("local", conversation.id)
     assert len(stored.turns) == 1
 

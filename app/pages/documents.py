@@ -49,7 +49,8 @@ def shelf(state: ConversationState) -> Shelf:
 def _bar_progress(bar: Any, name: str) -> Progress:
     def show(done: int, total: int) -> None:
         bar.progress(
-            min(1.0, done / max(total, 1)), text=t("docs.reading_progress", name=name, done=done, total=total)
+            min(1.0, done / max(total, 1)),
+            text=t("docs.reading_progress", name=plain(name), done=done, total=total),
         )
 
     return show
@@ -70,7 +71,7 @@ def add_uploads(state: ConversationState, uploads: list[Any]) -> bool:
     documents, added = shelf(state), False
     for upload in new:
         done.add(upload.file_id)
-        bar = st.progress(0.0, text=t("docs.reading", name=upload.name))
+        bar = st.progress(0.0, text=t("docs.reading", name=plain(upload.name)))
         try:
             doc = documents.add(
                 state.tool_state, upload.name, upload.getvalue(), _bar_progress(bar, upload.name)
@@ -96,7 +97,7 @@ def open_documents(state: ConversationState) -> list[Document]:
     bars: list[Any] = []
 
     def progress_for(name: str) -> Progress:
-        bars.append(st.progress(0.0, text=t("docs.rereading", name=name)))
+        bars.append(st.progress(0.0, text=t("docs.rereading", name=plain(name))))
         return _bar_progress(bars[-1], name)
 
     docs, problems = shelf(state).open(state.tool_state, progress_for, skip=unopened)
@@ -179,7 +180,10 @@ def search_keywords(
         try:
             keywords = expand_query(backend, question, docs, params, cancel)
         except Exception as exc:  # the answer goes on with the other rankings
-            step.update(label=t("docs.expansion_failed", why=f"{type(exc).__name__}: {exc}"), state="error")
+            step.update(
+                label=safe_markdown(t("docs.expansion_failed", why=f"{type(exc).__name__}: {exc}")),
+                state="error",
+            )
             return ""
         st.markdown(safe_markdown(keywords))
         step.update(label=t("docs.expanded"), state="complete")

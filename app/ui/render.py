@@ -29,8 +29,6 @@ from __future__ import annotations
 import html
 import re
 
-from app.tools.browser.citations import escape_markdown
-
 LINKED_IMAGE = "[🖼 "
 ALLOWED_SCHEMES = {"http", "https"}
 _IMAGE_OPEN = re.compile(r"(!+)\[")
@@ -40,11 +38,13 @@ _AUTOLINK = re.compile(r"<([^\s<>]*)>")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 _URL_NOISE = re.compile(r"[\t\n\r]")
+_INLINE_SPECIALS = re.compile(r"([\\`*_\[\]<>!~|$&])")
 
 
 def plain(text: str) -> str:
-    """`text` shown exactly as it is: every Markdown character escaped (labels, names, errors)."""
-    return escape_markdown(text)
+    """`text` shown as it is (labels, names, titles): the characters that open Markdown's inline
+    constructs escaped. Only those: widget labels show some other escapes literally (`127\\.0`)."""
+    return _INLINE_SPECIALS.sub(r"\\\1", text)
 
 
 def safe_markdown(text: str) -> str:

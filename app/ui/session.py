@@ -31,6 +31,7 @@ from app.tools.base import ToolContext
 from app.turn import TurnBuffer, interrupted, produced_nothing
 from app.ui.gate import require_user, require_valid_settings, through_navigation
 from app.ui.i18n import t
+from app.ui.render import plain, safe_markdown
 from models.backends import BackendLoadError, ChatBackend, get_text_backend
 from models.messages import Message
 from models.settings import ModelSettings
@@ -70,13 +71,13 @@ def _load_model(kind: str, label: str, settings: ModelSettings, load: Callable[[
     failures, key = _load_failures(), (kind, settings)
     if key not in failures:
         try:
-            with st.spinner(t("model.loading", model=label)):
+            with st.spinner(t("model.loading", model=plain(label))):
                 return load()
         except (BackendLoadError, VisionLoadError) as exc:
             failures[key] = str(exc)
         except Exception as exc:  # anything else a load raises is shown the same way, never as a traceback
             failures[key] = t("model.load_failed", model=label, why=f"{type(exc).__name__}: {exc}")
-    st.error(failures[key], icon=":material/error:")
+    st.error(safe_markdown(failures[key]), icon=":material/error:")
     if st.button(t("model.retry_load"), key=f"reload-{kind}"):
         failures.pop(key, None)
         st.rerun()
