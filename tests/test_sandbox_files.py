@@ -97,3 +97,31 @@ def test_taken_names_get_a_number_and_nothing_is_overwritten_or_followed(tmp_pat
     assert save_upload(workdir, "data.csv", b"4").name == "data (3).csv"
     assert (workdir / "notes.txt").read_text() == "kernel's own"
     assert not outside.exists()
+
+
+def test_folders_nested_past_any_limit_do_not_break_the_walks(tmp_path):
+    """A cell can nest folders thousands deep; the walks stop at tree.MAX_DEPTH instead of failing."""
+    from app.sandbox import tree
+
+    root = tmp_path / "deep"
+    root.mkdir()
+    (root / "top.txt").write_text("listed")
+    fd = os.open(root, os.O_RDONLY)
+    for _ in range(1500):
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+    try:
+        assert snapshot(root) == {"top.txt": (6, (root / "top.txt").stat().st_mtime_ns)}
+        assert tree.usage(root, 10**6)[1] < 2 * tree.MAX_DEPTH
+        tree.chown_tree(root, os.getuid())
+    finally:  # shutil.rmtree (pytest's clean-up) would recurse past Python's limit
+        fds = [os.open(root, os.O_RDONLY)]
+        while "d" in os.listdir(fds[-1]):
+            fds.append(os.open("d", os.O_RDONLY, dir_fd=fds[-1]))
+        os.close(fds.pop())
+        while fds:
+            os.rmdir("d", dir_fd=fds[-1])
+            os.close(fds.pop())

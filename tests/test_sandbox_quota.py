@@ -140,3 +140,22 @@ def test_deleting_a_conversation_with_a_running_kernel_removes_its_files(tmp_pat
         assert mounted_under(tmp_path) == []
     finally:
         shutdown_all()
+
+
+def test_a_folder_whose_filesystem_cannot_be_mounted_stays_a_plain_polled_directory(tmp_path, monkeypatch):
+    def refuse(folder, image):
+        raise OSError("no loop device here")
+
+    monkeypatch.setattr(folderfs, "_mount", refuse)
+    folder = tmp_path / "plain"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "kept.txt").write_text("still here")
+    limits = KernelLimits(timeout_s=30, memory_mb=1024, disk_mb=LIMIT_MB, max_processes=48)
+    with pytest.warns(RuntimeWarning, match="no loop device here"):
+        session = KernelSession("plain", folder, limits).__enter__()
+    try:
+        assert not session.kernel.folder_enforced
+        assert session.execute("print(open('sub/kept.txt').read())").text() == "still here\n"
+        assert not folderfs.image_of(folder).exists() and not folder_space(folder).enforced
+    finally:
+        session.close()

@@ -38,6 +38,7 @@ _MOUNT_OPTIONS = "loop,nosuid,nodev,noinit_itable"
 _lock = threading.RLock()
 _holders: dict[Path, int] = {}
 _idle_since: dict[Path, float] = {}
+_failed: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def hold(folder: Path, size_mb: int | None = None) -> bool:
     False when folders are plain directories here, or this one's filesystem can't be made or
     mounted (then there is nothing to release and its size is polled instead).
     """
-    if not enforced():
+    if not enforced() or folder in _failed:
         return False
     size_mb = size_mb or KernelLimits.from_env().disk_mb
     with _lock:
@@ -134,6 +135,7 @@ def hold(folder: Path, size_mb: int | None = None) -> bool:
             except OSError as exc:  # the folder stays a plain directory, its size polled
                 if created:
                     image.unlink(missing_ok=True)
+                _failed.add(folder)  # not tried again by this process
                 warnings.warn(f"{folder}: {exc}", RuntimeWarning, stacklevel=2)
                 return False
         if not known:  # this process's from now on

@@ -15,12 +15,17 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+MAX_DEPTH = 64  # folders below this are not walked (listed, measured, handed over)
+
 
 def _entries(root: Path) -> Iterator[tuple[str, str, int, os.stat_result]]:
     """(relative directory, name, dir_fd, lstat) for every entry under `root`, fd-relative."""
     for top, dirs, files, dir_fd in os.fwalk(root, follow_symlinks=False):
         rel = os.path.relpath(top, root)
-        for name in dirs + files:
+        entries = dirs + files
+        if rel.count(os.sep) >= MAX_DEPTH:
+            dirs.clear()  # a cell can nest folders past any recursion or descriptor limit
+        for name in entries:
             try:
                 info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             except OSError:
