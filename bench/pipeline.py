@@ -33,6 +33,7 @@ from models.backends.prompt import PromptBackend
 from models.backends.remote import CompletionsSource, make_client
 from models.messages import GenerationParams, Message
 from models.protocols import GLM4, GLM45, ChatProtocol
+from models.protocols.glm4 import OutputParser as GLM4OutputParser
 from models.protocols.glm4 import render_prompt
 from models.protocols.glm45 import OutputParser
 from models.tokens import estimate_tokens
@@ -100,17 +101,25 @@ def measure(tokens: int, runs: int, protocol: ChatProtocol = GLM4) -> tuple[floa
     return statistics.median(raw_times), statistics.median(pipe_times), len(script_tokens(reply))
 
 
-def parser_alone(tokens: int, runs: int) -> float:
-    """Microseconds per chunk the GLM-4.5 parser takes by itself, fed the server's chunks."""
-    chunks = script_tokens(reply_for(GLM45, tokens))
-    times = []
+def parsers_alone(tokens: int, runs: int) -> tuple[float, float]:
+    """Microseconds per chunk the GLM-4 and the GLM-4.5 parser take by themselves, fed the chunks the
+    server would send (runs alternate, medians)."""
+    glm4_chunks = script_tokens(reply_for(GLM4, tokens))
+    glm45_chunks = script_tokens(reply_for(GLM45, tokens))
+    glm4_times, glm45_times = [], []
     for _ in range(runs):
-        parser = OutputParser()
+        parser = GLM4OutputParser()
         start = time.perf_counter()
-        collections.deque(map(parser.feed, chunks), maxlen=0)
+        collections.deque(map(parser.feed, glm4_chunks), maxlen=0)
         parser.finish()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) / len(chunks) * 1e6
+        glm4_times.append(time.perf_counter() - start)
+        parser45 = OutputParser()
+        start = time.perf_counter()
+        collections.deque(map(parser45.feed, glm45_chunks), maxlen=0)
+        parser45.finish()
+        glm45_times.append(time.perf_counter() - start)
+    per_token = 1e6 / len(glm45_chunks)
+    return statistics.median(glm4_times) * per_token, statistics.median(glm45_times) * per_token
 
 
 def main() -> None:
@@ -128,11 +137,12 @@ def main() -> None:
             row = (streamed, f"{streamed / raw:.0f}", f"{streamed / pipe:.0f}", f"{raw / pipe:.3f}")
             row += (f"{raw / streamed * 1e6:.2f}", f"{pipe / streamed * 1e6:.2f}")
             print("".join(f"{v:>15}" for v in row))
-    alone = [parser_alone(tokens, args.runs) for tokens in lengths]
-    print(
-        f"glm45 parser alone: {alone[0]:.3f} µs/token at {lengths[0]} tokens, "
-        f"{alone[1]:.3f} µs/token at {lengths[1]} ({alone[1] / alone[0]:.2f}x)"
-    )
+    for tokens in lengths:
+        glm4, glm45 = parsers_alone(tokens, args.runs * 3)
+        print(
+            f"glm45 parser alone: {glm45:.3f} µs/token at {tokens} tokens "
+            f"(glm4 parser {glm4:.3f} µs/token, {glm45 / glm4:.2f}x)"
+        )
     print("target: ratio >= 0.95 at both lengths, and µs/token flat from the first length to the second")
 
 

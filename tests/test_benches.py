@@ -20,7 +20,8 @@ EXPECTED = {
     "pipeline": [
         r"^\s+301\s+\d+\s+\d+\s+\d+\.\d{3}",
         r"^glm45:\n.*\n\s+30\d\s+\d+\s+\d+\s+\d+\.\d{3}",
-        r"glm45 parser alone: \d+\.\d{3} µs/token",
+        r"glm45 parser alone: \d+\.\d{3} µs/token at \d+ tokens \(glm4 parser \d+\.\d{3} µs/token, "
+        r"\d+\.\d\dx\)",
     ],
     "kernel": [
         r"ratio against the faster raw path \d+\.\d\dx",

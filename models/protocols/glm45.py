@@ -193,8 +193,19 @@ class OutputParser:
         return self._stops.stopped
 
     def feed(self, chunk: str) -> list[Event]:
+        stops = self._stops
+        if "<" not in chunk and not self._held and not stops._tail and not stops.stopped:
+            if self._state == _THINK:  # the hot path: plain text inside a block
+                return [ReasoningDelta(chunk)] if chunk else []
+            if self._state == _ANSWER and not self._lead:
+                body = chunk.rstrip()
+                if not body:
+                    self._space += chunk
+                    return []
+                text, self._space = self._space + body, chunk[len(body) :]
+                return [TextDelta(text)]
         events: list[Event] = []
-        self._scan(self._stops.feed(chunk), events)
+        self._scan(stops.feed(chunk), events)
         return events
 
     def finish(self) -> list[Event]:
