@@ -33,19 +33,20 @@ def _stem(words: list[str]) -> list[str]:
 
 def search_terms(text: str) -> list[str]:
     """Lowercased, stemmed words (minus English stopwords) and, for CJK runs, overlapping character pairs."""
+    return _stem(_unstemmed_terms(text))
+
+
+def _unstemmed_terms(text: str) -> list[str]:
+    """`search_terms` before stemming (which leaves CJK pairs and numbers as they are)."""
     text = text.lower()
     if text.isascii():
-        return _stem([word for word in _ASCII_TERM.findall(text) if word not in _STOP])
+        return [word for word in _ASCII_TERM.findall(text) if word not in _STOP]
     terms: list[str] = []
-    words: list[int] = []  # positions of the words in `terms`, stemmed together at the end
     for run in _TERM.findall(text):
         if run[0] > "\u3000" and re.match(rf"[{CJK_RANGES}]", run):
             terms.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
         elif run not in _STOP:
-            words.append(len(terms))
             terms.append(run)
-    for position, stem in zip(words, _stem([terms[i] for i in words]), strict=True):
-        terms[position] = stem
     return terms
 
 
@@ -72,12 +73,17 @@ class TermsBuilder:
 
     def __init__(self) -> None:
         self._vocab: dict[str, int] = {}
+        self._ids_of: dict[str, int] = {}  # an unstemmed term's id: each distinct word is stemmed once
         self._ids = array("i")
         self._starts = array("q", [0])
 
     def add(self, text: str) -> None:
-        vocab = self._vocab
-        self._ids.extend([vocab.setdefault(term, len(vocab)) for term in search_terms(text)])
+        terms = _unstemmed_terms(text)
+        ids_of = self._ids_of
+        new = [term for term in dict.fromkeys(terms) if term not in ids_of]
+        for term, stem in zip(new, _stem(new), strict=True):
+            ids_of[term] = self._vocab.setdefault(stem, len(self._vocab))
+        self._ids.extend([ids_of[term] for term in terms])
         self._starts.append(len(self._ids))
 
     def build(self) -> Terms:
