@@ -42,7 +42,8 @@ def fit_history(
 
     The result's `tokens` may still exceed `budget` when the current turn can't be made to fit.
     """
-    costs = [count_tokens(render_message(m)) for m in messages]
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    costs = [_cost(m, i > last_user, count_tokens) for i, m in enumerate(messages)]
     total = overhead + sum(costs)
     if total <= budget:
         return FitResult(list(messages), total)
@@ -60,6 +61,13 @@ def fit_history(
     shortened = _shorten_observations(fitted, costs, total - budget, count_tokens)
     total = overhead + sum(costs[i] for i in kept)
     return FitResult([fitted[i] for i in kept], total, dropped, len(shortened))
+
+
+def _cost(message: Message, current: bool, count_tokens: CountTokens) -> int:
+    """A message's tokens; reasoning counts within the current turn only (GLM-4.5+ templates send
+    it back there and drop it from earlier turns)."""
+    cost = count_tokens(render_message(message))
+    return cost + count_tokens(message.reasoning) if current and message.reasoning else cost
 
 
 def _old_turns(messages: Sequence[Message]) -> list[list[int]]:

@@ -102,3 +102,23 @@ def test_a_failed_turn_exports_its_error(tmp_path):
     text = to_markdown(conversation)
     assert f"## Assistant\n\n**Error:** {error}" in text
     assert from_json(to_json(conversation)).messages[1].info["error"] == error
+
+
+def test_reasoning_is_kept_and_exported_apart(tmp_path):
+    with Store(tmp_path) as store:
+        cid = store.create_conversation("alice", "chat")
+        turn = [
+            Message("user", "2+2?"),
+            Message("assistant", "It is 4.", reasoning="Add two and two.\nThat makes 4."),
+        ]
+        store.append_turn("alice", cid, turn)
+        conversation = store.load_conversation("alice", cid)
+    assert conversation.messages[1].reasoning == "Add two and two.\nThat makes 4."
+    assert from_json(to_json(conversation)).messages[1].reasoning == "Add two and two.\nThat makes 4."
+    tokens = MarkdownIt().parse(to_markdown(conversation))
+    quoted = [
+        t.content
+        for i, t in enumerate(tokens)
+        if t.type == "inline" and tokens[i - 2].type == "blockquote_open"
+    ]
+    assert quoted == ["Add two and two.\nThat makes 4."]

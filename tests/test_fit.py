@@ -70,3 +70,11 @@ def test_a_turn_that_cannot_fit_says_so_through_its_token_count() -> None:
     fitted = fit_history(messages, 1000, count)
     assert fitted.tokens > 1000
     assert [m.content for m in fitted.messages] == [m.content for m in messages]
+
+
+def test_reasoning_counts_in_the_current_turn_only() -> None:
+    thought = "think " * 50
+    earlier = [Message("user", "Hi"), Message("assistant", "Hello", reasoning=thought)]
+    current = [Message("user", "Again"), Message("assistant", "", reasoning=thought)]
+    with_step = fit_history([*earlier, *current], 10_000, count).tokens
+    assert with_step == fit_history([*earlier, current[0]], 10_000, count).tokens + len(thought)

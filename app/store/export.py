@@ -36,6 +36,8 @@ def _message_markdown(message: Message) -> list[str]:
         parts = [label, _fenced(message.content, "text")]
     else:
         parts = [message.content] if message.content else []
+    if reasoning := message.reasoning or message.info.get("reasoning"):
+        parts.insert(0, "**Thinking**\n\n" + "\n".join(f"> {line}" for line in reasoning.splitlines()))
     parts.extend(f"- attachment: {a.name} ({a.mime})" for a in message.attachments)
     timings = format_timings(message.info.get("timings") or message.info)
     if timings:
