@@ -236,18 +236,23 @@ def test_servers_that_are_missing_exit_or_speak_garbage_are_down_with_a_reason(t
 
 
 @pytest.fixture
-def http_server() -> Iterator[tuple[str, subprocess.Popen]]:
+def http_server() -> Iterator[tuple[str, list[subprocess.Popen]]]:
+    """The test server over streamable HTTP; `processes[-1]` is the running one (a test may restart it)."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, SERVER, "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}/mcp"
+    processes = [start_http_server(port)]
     try:
-        wait_for(lambda: _listening(port), "the HTTP server", 60)
-        yield url, process
+        yield f"http://127.0.0.1:{port}/mcp", processes
     finally:
-        process.kill()
-        process.wait(10)
+        for process in processes:
+            process.kill()
+            process.wait(10)
+
+
+def start_http_server(port: int) -> subprocess.Popen:
+    command = [sys.executable, SERVER, "--http", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: _listening(port), "the HTTP server", 60)
+    return process
 
 
 def _listening(port: int) -> bool:
@@ -259,7 +264,7 @@ def _listening(port: int) -> bool:
 
 
 def test_a_streamable_http_server(http_server, ctx: ToolContext) -> None:
-    url, process = http_server
+    url, processes = http_server
     hub = McpHub(TIMEOUT)
     try:
         hub.configure([ServerSpec("web", HttpSpec(url, (("X-Team", "glm"),)))])
@@ -275,14 +280,17 @@ def test_a_streamable_http_server(http_server, ctx: ToolContext) -> None:
         )
         assert "web__fail reported an error" in tools["fail"].run('{"reason": "no"}', ctx).content
         assert "got no answer within" in tools["slow"].run('{"seconds": 60}', ctx).content
-        process.kill()
-        process.wait(10)
+        processes[0].kill()
+        processes[0].wait(10)
         gone = tools["echo"].run('{"text": "anyone?"}', ctx)
         assert (
             gone.is_error and "The connection to the MCP server 'web' closed during the call" in gone.content
         )
         refused = "ConnectError: All connection attempts failed"
         wait_for(lambda: status(hub, "web").problem == refused, "a reconnection to be refused")
+        processes.append(start_http_server(int(url.split(":")[2].split("/")[0])))
+        wait_for(lambda: status(hub, "web").state == "ready", "the reconnection", 60)
+        assert tools["echo"].run('{"text": "back again"}', ctx).content == "back again"
     finally:
         hub.close()
 
