@@ -10,10 +10,12 @@ if ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from app.ui.downloads import serve_downloads_once  # noqa: E402
 from app.ui.gate import current_user, exposure_warning, sign_in_page, sign_out_button  # noqa: E402
 from app.ui.i18n import language_picker, t  # noqa: E402
 
 st.set_page_config(page_title="GLM Studio", page_icon=":material/auto_awesome:", layout="wide")
+serve_downloads_once()
 
 PAGES = [
     st.Page("pages/chat.py", title=t("nav.chat"), icon=":material/construction:", url_path="", default=True),

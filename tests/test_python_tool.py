@@ -257,3 +257,25 @@ def test_unsandboxed_mode_speaks_of_the_working_directory(tool, tmp_path, monkey
     assert "/mnt/data" not in unsandboxed.description
     result = unsandboxed.run("open('plain.txt', 'w').write('x')", _ctx(tmp_path, "off"))
     assert result.content.endswith("[files in the working directory written by this cell: plain.txt]")
+
+
+def test_image_outputs_are_bounded_per_cell_and_the_model_is_told(tool, tmp_path, monkeypatch):
+    monkeypatch.setenv("GLM_KERNEL_MAX_OUTPUT", "20000")  # room for 36 image reprs in the text
+    code = (
+        "from IPython.display import Image, display\n"
+        "import os, zlib, struct\n"
+        "def png(n):\n"
+        "    return b'\\x89PNG\\r\\n\\x1a\\n' + os.urandom(n)\n"
+        "display(Image(data=png(6 * 2**20), format='png'))\n"  # over the size of one image
+        "for _ in range(5):\n"
+        "    display(Image(data=png(4 * 2**20), format='png'))\n"  # the fifth passes the cell's total
+        "for _ in range(30):\n"
+        "    display(Image(data=png(100), format='png'))\n"  # past the count
+        "print('done')"
+    )
+    result = tool.run(code, _ctx(tmp_path))
+    images = [a for a in result.attachments if a.kind == "image"]
+    assert len(images) == 20 and sum(len(a.data) for a in images) <= 20 * 2**20
+    assert max(len(a.data) for a in images) <= 5 * 2**20
+    assert "16 of 36 images dropped: a cell shows at most 20 images" in result.content
+    assert "done" in result.content

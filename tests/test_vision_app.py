@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.store import Store
 from tests.test_vision_http import VisionServer
-from tests.test_vision_page import PAGE, png
+from tests.test_vision_page import PAGE, image_captions, png
 
 MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
 
@@ -64,7 +64,7 @@ def test_retry_resends_the_image_and_replaces_the_answer(server: VisionServer, t
     assert [server.images(r)[0].getpixel((40, 30)) for r in server.requests] == [(255, 0, 0)] * 2
     conversation = at.session_state["conversation:vision"]
     assert [m.role for m in conversation.messages] == ["user", "assistant"]
-    assert [image.captions for image in at.chat_message[0].image] == [["red.png"]]
+    assert image_captions(at.chat_message[0]) == ["red.png"]
     stored = Store(tmp_path / "data").load_conversation("local", conversation.id)
     assert len(stored.turns) == 1
 

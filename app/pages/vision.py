@@ -21,6 +21,7 @@ from app.ui.chat_view import (
     workspace_controls,
 )
 from app.ui.i18n import plural, t
+from app.ui.images_view import show_image
 from app.ui.render import plain, safe_markdown
 from models.messages import Attachment, Message
 from models.vision import VisionBackend, VisionInputError, VisionLoadError
@@ -55,13 +56,17 @@ def preview(data: bytes) -> bytes | None:
 
 def thumbnails(attachments: list[Attachment]) -> None:
     """Small previews of the images; one that can't be shown is named instead of breaking the page."""
-    images = [(preview(a.data), a.name) for a in attachments if a.kind == "image" and a.data]
-    shown = [(data, name) for data, name in images if data is not None]
-    if shown:
-        st.image([data for data, _ in shown], caption=[plain(name) for _, name in shown], width="content")
-    for data, name in images:
-        if data is None:
-            st.caption(":material/broken_image: " + t("vision.cant_show", name=plain(name)))
+    images = [(a.data, a.name) for a in attachments if a.kind == "image"]
+    if not images:
+        return
+    columns = st.columns(min(len(images), 4))
+    for i, (data, name) in enumerate(images):
+        with columns[i % len(columns)]:
+            small = preview(data) if data else None
+            if small is None:
+                st.caption(":material/broken_image: " + t("vision.cant_show", name=plain(name)))
+            else:
+                show_image(small, name)
 
 
 def render_history(messages: list[Message]) -> None:

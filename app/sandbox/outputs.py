@@ -18,10 +18,24 @@ _ANSI = re.compile(
     r"|\x1b[()*+\-./][ -~]"
     r"|\x1b[ -/]*[0-~]"
 )
-_MAX_IMAGES = 20
+# Image outputs kept per cell: how many, how big each (decoded bytes), and how much in all. Past
+# these an image is dropped and the outputs end with a note saying so.
+MAX_IMAGES = 20
+MAX_IMAGE_BYTES = 5 * 2**20
+MAX_CELL_IMAGE_BYTES = 20 * 2**20
 # Rich outputs kept as images, best first; SVG is text that a browser would run as markup, so it is
 # offered as a file, never rendered inline.
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+
+
+def _image_bytes(data: dict[str, Any]) -> int | None:
+    """Decoded size of an output's image (base64 except SVG), or None when it has none."""
+    mime = next((m for m in IMAGE_TYPES if data.get(m)), None)
+    if mime is None:
+        return None
+    raw = data[mime]
+    size = sum(len(part) for part in raw) if isinstance(raw, list) else len(raw)
+    return size if mime == "image/svg+xml" else size * 3 // 4
 
 
 def strip_ansi(text: str) -> str:
@@ -133,6 +147,8 @@ class OutputCollector:
         self._tail_len = 0
         self._dropped = 0
         self._images = 0
+        self._image_bytes = 0
+        self._images_dropped = 0
         self._notes: list[str] = []
 
     def note(self, text: str) -> None:
@@ -152,10 +168,14 @@ class OutputCollector:
         elif kind in {"display_data", "execute_result", "error"}:
             if kind == "execute_result":
                 self.execution_count = content.get("execution_count", self.execution_count)
-            if any(m in content.get("data", {}) for m in IMAGE_TYPES):
+            if (size := _image_bytes(content.get("data", {}))) is not None:
+                kept = self._images - self._images_dropped
                 self._images += 1
-                if self._images > _MAX_IMAGES:
+                too_many = kept >= MAX_IMAGES or size > MAX_IMAGE_BYTES
+                if too_many or self._image_bytes + size > MAX_CELL_IMAGE_BYTES:
+                    self._images_dropped += 1
                     return
+                self._image_bytes += size
             self._append(Output(kind, {k: v for k, v in content.items() if k != "transient"}))
         elif kind == "clear_output":
             self._head.clear()
@@ -213,8 +233,11 @@ class OutputCollector:
         notes = []
         if self._dropped:
             notes.append(f"{self._dropped} characters of output dropped")
-        if self._images > _MAX_IMAGES:
-            notes.append(f"{self._images - _MAX_IMAGES} images dropped")
+        if self._images_dropped:
+            notes.append(
+                f"{self._images_dropped} of {self._images} images dropped: a cell shows at most {MAX_IMAGES} "
+                f"images, each up to {MAX_IMAGE_BYTES // 2**20} MB, {MAX_CELL_IMAGE_BYTES // 2**20} MB in all"
+            )
         end = [Output("stream", {"name": "stdout", "text": f"\n[{note}]\n"}) for note in self._notes]
         if not notes:
             return [*self.outputs, *end]

@@ -19,7 +19,8 @@ from app.ui import session
 from app.ui.conversations_view import conversation_sidebar
 from app.ui.files_view import read_download
 from app.ui.i18n import plural, t
-from app.ui.render import SafeMarkdownStream, plain, safe_markdown
+from app.ui.images_view import show_image
+from app.ui.render import SafeMarkdownStream, safe_markdown
 from app.ui.session import ConversationState
 from models.events import Done, ReasoningDelta, TextDelta, ToolCallDelta
 from models.messages import Attachment, GenerationParams, Message
@@ -146,19 +147,28 @@ def fail_turn(turn: TurnBuffer, text: str) -> None:
     st.error(safe_markdown(text), icon=":material/error:")
 
 
+def _attachment_bytes(item: Attachment) -> bytes:
+    """A file kept with the message (an SVG output), read when its download is clicked."""
+    if (data := item.data) is None:
+        raise FileNotFoundError(f"{item.name} is no longer stored")
+    return data
+
+
 def render_attachments(attachments: Iterable[Attachment], key: str, files: Path | None = None) -> None:
-    """Images inline; files as downloads read from `files` (the conversation's folder) on click."""
+    """Images inline (a placeholder for one that can't be shown); files as downloads, read on click
+    from the store or from `files` (the conversation's folder)."""
     for i, item in enumerate(attachments):
-        if item.kind == "image" and item.data:
-            st.image(item.data, caption=plain(item.name) or None, width="content")
-        elif item.kind == "file" and item.data is not None:
+        if item.kind == "image":
+            show_image(item.data, item.name)
+        elif item.kind == "file" and (item.held is not None or item.blob):
             st.download_button(
                 escape_markdown(item.name),
-                item.data,
+                partial(_attachment_bytes, item),
                 item.name,
                 item.mime,
                 key=f"{key}-file-{i}",
                 on_click="ignore",
+                icon=":material/download:",
             )
         elif item.kind == "file" and item.path and files is not None:
             st.download_button(

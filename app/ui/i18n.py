@@ -29,6 +29,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "失败次数过多，请 {seconds} 秒后再试。",
     ),
     "gate.wrong": ("Wrong user name or password.", "用户名或密码错误。"),
+    "image.unreadable": (
+        "{name} can't be shown: it isn't a readable image",
+        "无法显示 {name}：不是可读取的图像",
+    ),
     "turn.stale": (
         "This conversation changed in another tab, so it was reloaded and nothing was replaced. "
         "Your message was not sent: {question}",
