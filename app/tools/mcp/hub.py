@@ -13,35 +13,29 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
-import shutil
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from collections.abc import Sequence
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
-import httpx2
 import mcp_types as types
-from mcp import ClientSession, StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
+from mcp import ClientSession
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED
 from pydantic import ValidationError
 
 from app.errors import McpCallError
-from app.tools.mcp.config import HttpSpec, ServerSpec, StdioSpec
-from models.settings import env_float, env_int
+from app.tools.mcp.config import ServerSpec, StdioSpec
+from app.tools.mcp.transport import Watched, open_transport, stderr_tail
 
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 STABLE_S = 60.0
 STARTUP_S = 30.0
 POLL_S = 0.1
 SHORT = 300
-ENV = shutil.which("env") or "/usr/bin/env"
-SSE_READ_S = 300.0
 
 State = Literal["starting", "ready", "down"]
 
@@ -92,38 +86,6 @@ class _Server:
         for watcher in list(self.watchers):
             if not watcher.done():
                 watcher.set_result(reason)
-
-
-class _Watched:
-    """The transport's read stream, setting `closed` when it ends (the server exited or hung up).
-
-    `ClientSession` reads it with `async with` and `async for`; everything else passes through.
-    """
-
-    def __init__(self, stream: Any, closed: asyncio.Event) -> None:
-        self._stream = stream
-        self._closed = closed
-
-    async def __aenter__(self) -> _Watched:
-        await self._stream.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: object) -> Any:
-        self._closed.set()
-        return await self._stream.__aexit__(*exc)
-
-    def __aiter__(self) -> _Watched:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            return await self._stream.__anext__()
-        except BaseException:
-            self._closed.set()
-            raise
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
 
 
 class McpHub:
@@ -214,8 +176,7 @@ class McpHub:
             server.state = "starting"
             server.up_since = None
             try:
-                await self._serve(server)
-                reason = "The connection ended."
+                reason = await self._serve(server)
             except Exception as exc:
                 reason = describe(exc)
             server.session = None
@@ -228,10 +189,11 @@ class McpHub:
             await asyncio.sleep(delay)
             server.restarts += 1
 
-    async def _serve(self, server: _Server) -> None:
+    async def _serve(self, server: _Server) -> str:
         """Connect, initialize and list; then keep the tool list fresh until the connection ends.
 
-        Always ends by raising: why the connection is gone (with a stdio server's last stderr lines).
+        Returns why the connection ended (with a stdio server's last stderr lines); raises when it
+        couldn't start or failed otherwise.
         """
         closed = asyncio.Event()
         server.noise = ""
@@ -240,10 +202,10 @@ class McpHub:
             try:
                 async with AsyncExitStack() as stack:
                     read, write = await stack.enter_async_context(
-                        _transport(server.spec, self.timeout, errlog)
+                        open_transport(server.spec, self.timeout, errlog)
                     )
                     session = ClientSession(
-                        _Watched(read, closed), write, message_handler=self._handler(server)
+                        Watched(read, closed), write, message_handler=self._handler(server)
                     )
                     await stack.enter_async_context(session)
                     await self._within(session.initialize(), server, "answer 'initialize'", start)
@@ -262,7 +224,7 @@ class McpHub:
                 leaf = _leaf(exc)
                 if not (isinstance(leaf, MCPError) and leaf.code == CONNECTION_CLOSED):
                     raise
-            raise McpCallError(_ended(server.spec, _tail(errlog)))
+            return _ended(server.spec, stderr_tail(errlog))
 
     async def _within(self, coro: Any, server: _Server, what: str, timeout: float) -> Any:
         try:
@@ -369,15 +331,6 @@ def _ended(spec: ServerSpec, stderr: str) -> str:
     return f"Its process ended; its last words: {stderr}" + ("" if stderr.endswith((".", "!", "?")) else ".")
 
 
-def _tail(errlog: IO[bytes]) -> str:
-    """The last lines a stdio server wrote to stderr, on one line."""
-    errlog.seek(0, os.SEEK_END)
-    errlog.seek(max(0, errlog.tell() - 4096))
-    lines = [line.strip() for line in errlog.read().decode("utf-8", "replace").splitlines() if line.strip()]
-    text = " | ".join(lines[-3:])
-    return text[-SHORT:]
-
-
 def _leaf(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
@@ -398,43 +351,3 @@ def describe(exc: BaseException) -> str:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     text = " ".join(text.split())
     return text[:SHORT] + ("…" if len(text) > SHORT else "")
-
-
-def stdio_parameters(spec: StdioSpec) -> StdioServerParameters:
-    """Start the server through `env -i`: its environment is the config's `env` plus `PATH`, nothing
-    of the app's (the SDK alone would also pass HOME, USER, SHELL, TERM and LOGNAME)."""
-    env = {"PATH": os.environ.get("PATH", os.defpath), **dict(spec.env)}
-    command = spec.command
-    if os.sep not in command:
-        found = shutil.which(command, path=env["PATH"])
-        if found is None:
-            raise McpCallError(f"The command {command!r} was not found on PATH.")
-        command = found
-    elif not os.path.isabs(command) and spec.cwd:
-        command = os.path.join(spec.cwd, command)
-    arguments = ["-i", *(f"{key}={value}" for key, value in env.items()), command, *spec.args]
-    return StdioServerParameters(command=ENV, args=arguments, cwd=spec.cwd)
-
-
-def http_client(spec: HttpSpec, timeout: float) -> httpx2.AsyncClient:
-    """The client for a streamable-HTTP server, with the browser's connection limits (connect
-    timeout, no proxies from the environment; the SDK follows redirects only within the origin).
-    The read timeout is long: a server may hold its event stream open between messages."""
-    connect = env_float("GLM_BROWSER_CONNECT_TIMEOUT", 5.0)
-    limits = httpx2.Timeout(timeout, connect=connect, read=max(SSE_READ_S, timeout))
-    return httpx2.AsyncClient(headers=dict(spec.headers), timeout=limits, trust_env=False)
-
-
-@asynccontextmanager
-async def _transport(spec: ServerSpec, timeout: float, errlog: IO[bytes]) -> AsyncIterator[Any]:
-    transport = spec.transport
-    if isinstance(transport, StdioSpec):
-        async with stdio_client(stdio_parameters(transport), errlog=errlog) as streams:  # type: ignore[arg-type]
-            yield streams
-        return
-    max_bytes = env_int("GLM_BROWSER_MAX_BYTES", 5_000_000, minimum=1)
-    async with (
-        http_client(transport, timeout) as client,
-        streamable_http_client(transport.url, http_client=client, max_sse_event_size=max_bytes) as streams,
-    ):
-        yield streams
