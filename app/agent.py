@@ -9,10 +9,10 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.timings import StepTimer
-from app.tools.base import Tool, ToolContext, ToolResult
+from app.tools.base import Progress, Tool, ToolContext, ToolResult
 from app.tools.registry import dispatch
 from models.backends.base import ChatBackend
 from models.events import Done, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta
@@ -41,6 +41,7 @@ class ToolRunning:
 
     call: Message
     seconds: float
+    progress: Progress = field(default_factory=Progress)
 
 
 @dataclass(frozen=True)
@@ -260,12 +261,13 @@ def _run_tool(
         daemon=True,
     )
     started = time.monotonic()
+    ctx.progress = Progress()
     worker.start()
     while True:
         try:
             return outcome.get(timeout=HEARTBEAT_S)
         except queue.Empty:
-            yield ToolRunning(call_message, time.monotonic() - started)
+            yield ToolRunning(call_message, time.monotonic() - started, ctx.progress)
 
 
 def _dispatch_anything(call: ToolCall, ctx: ToolContext, tools: Sequence[Tool]) -> ToolResult:

@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from models.errors import ConfigError
+from models.imagegen.settings import image_size, image_steps
 from models.settings import (
     API_MODES,
     BACKENDS,
@@ -120,6 +121,12 @@ SETTINGS: dict[str, Check] = {
     "GLM_MAX_UPLOAD_MB": _whole,
     "GLM_DOC_PARSE_TIMEOUT": _whole,
     "GLM_DOC_PARSE_MEMORY_MB": _whole,
+    "GLM_IMAGE_MODEL": None,
+    "GLM_IMAGE_API_BASE": env_url,
+    "GLM_IMAGE_API_KEY": None,
+    "GLM_IMAGE_API_MODEL": None,
+    "GLM_IMAGE_SIZE": image_size,
+    "GLM_IMAGE_STEPS": image_steps,
 }
 """Every `GLM_*` variable the app reads, with how its value is checked (None: any text goes)."""
 

@@ -110,7 +110,7 @@ def chat_arguments(tool: str, body: str, declared: list[dict[str, Any]]) -> str:
         function = entry.get("function", {})
         if function.get("name") == tool:
             names = list(function.get("parameters", {}).get("properties", {}))
-            if names in (["code"], ["command"]):
+            if names in (["code"], ["command"], ["prompt"]):
                 return json.dumps({names[0]: body.strip()})
     return body.strip()
 

@@ -1,5 +1,5 @@
-"""All Tools: chat with GLM-4, which may run Python, browse the web and call registered functions and
-the tools of MCP servers."""
+"""All Tools: chat with GLM-4, which may run Python, browse the web, draw images (cogview) and call
+registered functions and the tools of MCP servers."""
 
 import streamlit as st
 
@@ -19,6 +19,7 @@ from app.ui.chat_view import (
     stream_turn,
     workspace_controls,
 )
+from app.ui.cogview_view import cogview_sidebar
 from app.ui.files_view import session_files_sidebar, with_upload_note
 from app.ui.i18n import t
 from app.ui.render import safe_markdown
@@ -43,6 +44,7 @@ with st.sidebar:
     enabled = tools_sidebar(all_tools(), plugin_errors, mcp)
     if any(tool.name == "simple_browser" for tool in enabled) and (hint := search_setup_hint()):
         st.info(hint)
+    cogview_sidebar()
     session_files_sidebar(files)
 
 render_history(state.messages, state.tool_state, files)

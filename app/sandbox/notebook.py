@@ -1,4 +1,5 @@
-"""A conversation's python cells as a Jupyter notebook, rebuilt from its stored calls and observations.
+"""A conversation's python cells (and the images `cogview` drew) as a Jupyter notebook, rebuilt from
+its stored calls and observations.
 
 The notebook comes from the conversation, not from a kernel's memory, so it survives a reload, a
 restart of the app or of the kernel. The python tool stores each cell's outputs in nbformat terms in
@@ -118,12 +119,30 @@ def _observation_for(messages: list[Message], i: int) -> Message | None:
     return following
 
 
+def _image_cell(call: Message, observation: Message | None) -> Any:
+    """A `cogview` call as a Markdown cell: its prompt, then the image it drew (a cell attachment)."""
+    attachments = {
+        a.name: data
+        for a in (observation.attachments if observation is not None else [])
+        if a.kind == "image" and (data := _image_data(a))
+    }
+    lines = [f"**cogview**: {call.content.strip()}"]
+    lines += [f"![{name}](attachment:{name.replace(' ', '%20')})" for name in attachments]
+    if observation is not None and not attachments:
+        lines.append(f"> {observation.content.strip()}")
+    return v4.new_markdown_cell("\n\n".join(lines), attachments=attachments or None)
+
+
 def notebook_from_messages(messages: list[Message]) -> str:
-    """Every python call of the conversation as a code cell with its outputs (nbformat v4, validated)."""
+    """Every python call of the conversation as a code cell with its outputs, and every image drawn by
+    `cogview` as a Markdown cell, in order (nbformat v4, validated)."""
     nb = v4.new_notebook()
     nb.metadata["kernelspec"] = _KERNELSPEC
     nb.metadata["language_info"] = {"name": "python"}
     for i, message in enumerate(messages):
+        if message.is_tool_call and message.metadata == "cogview":
+            nb.cells.append(_image_cell(message, _observation_for(messages, i)))
+            continue
         if not (message.is_tool_call and message.metadata == "python"):
             continue
         observation = _observation_for(messages, i)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import asdict
@@ -38,7 +39,13 @@ def _message_markdown(message: Message) -> list[str]:
         parts = [message.content] if message.content else []
     if reasoning := message.reasoning or message.info.get("reasoning"):
         parts.insert(0, "**Thinking**\n\n" + "\n".join(f"> {line}" for line in reasoning.splitlines()))
-    parts.extend(f"- attachment: {a.name} ({a.mime})" for a in message.attachments)
+    for attachment in message.attachments:
+        if message.info.get("image") and attachment.kind == "image" and attachment.data:
+            # A generated image travels inside the transcript (there is no other copy beside it).
+            encoded = base64.b64encode(attachment.data).decode()
+            parts.append(f"![{attachment.name}](data:{attachment.mime};base64,{encoded})")
+        else:
+            parts.append(f"- attachment: {attachment.name} ({attachment.mime})")
     timings = format_timings(message.info.get("timings") or message.info)
     if timings:
         parts.append(f"*{timings}*")

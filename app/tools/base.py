@@ -14,18 +14,30 @@ from models.messages import Attachment
 EMPTY_OBSERVATION = "(no output)"
 
 
+@dataclass(frozen=True)
+class Progress:
+    """What a running tool reports for the UI: a `stage` (the tool's own word, such as "waiting" or
+    "steps") and how far it is, `done` of `total` (0 of 0: no count)."""
+
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+
+
 @dataclass
 class ToolContext:
     """Per-session, per-conversation resources handed to a tool call.
 
     `state` is JSON-serialisable tool state owned by one conversation (the browser's citation map, say);
-    `workdir` is the session's private folder (the code interpreter's /mnt/data).
+    `workdir` is the session's private folder (the code interpreter's /mnt/data); `progress` is
+    replaced (never mutated) by a tool that reports how far it is, and read by the turn loop.
     """
 
     session_id: str
     workdir: Path
     state: dict[str, Any] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
+    progress: Progress = field(default_factory=Progress)
 
 
 @dataclass

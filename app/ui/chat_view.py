@@ -13,6 +13,7 @@ import streamlit as st
 
 from app.agent import AgentEvent, Answer, HistoryTrimmed, ToolFinished, ToolRunning, ToolStarted, TurnError
 from app.timings import format_timings
+from app.tools.base import Progress
 from app.tools.browser.citations import escape_markdown, link, render_citations
 from app.turn import TurnBuffer
 from app.ui import session
@@ -27,7 +28,7 @@ from models.messages import Attachment, GenerationParams, Message
 from models.threads import DEFAULT_MAX_NEW_TOKENS
 
 REASONING_REFRESH = 16
-CALL_LANGUAGE = {"python": "python", "simple_browser": "python"}
+CALL_LANGUAGE = {"python": "python", "simple_browser": "python", "cogview": "text"}
 MAX_OBSERVATION_SHOWN = 20_000
 TIMING_WORDS = ("first_token", "took", "total", "server", "tokenizer", "chunks")
 
@@ -206,6 +207,33 @@ def _render_browsing(info: dict[str, Any]) -> None:
         st.markdown("\n".join(lines))
 
 
+def generated_images(messages: Iterable[Message]) -> list[Attachment]:
+    """The images the turn's tools generated (`cogview`), which show under the answer."""
+    return [
+        attachment
+        for message in messages
+        if message.role == "observation" and message.info.get("image")
+        for attachment in message.attachments
+        if attachment.kind == "image" and attachment.data
+    ]
+
+
+def render_generated_images(messages: Iterable[Message]) -> None:
+    for attachment in generated_images(messages):
+        st.image(attachment.data, caption=attachment.name, width="content")
+
+
+def _render_progress(box: Any, progress: Progress) -> None:
+    """A tool's reported progress (`ToolRunning.progress`): a bar over counted steps, else a note."""
+    if progress.stage == "steps" and progress.total:
+        text = t("cogview.progress.steps", done=progress.done, total=progress.total)
+        box.progress(min(progress.done / progress.total, 1.0), text=text)
+    elif progress.stage == "waiting":
+        box.info(plural("cogview.progress.waiting", progress.done), icon=":material/hourglass_top:")
+    elif progress.stage in ("loading", "requesting", "downloading"):
+        box.caption(t(f"cogview.progress.{progress.stage}"))
+
+
 def _render_observation(observation: Message, key: str, files: Path | None) -> None:
     _render_browsing(observation.info)
     text = observation.content
@@ -214,7 +242,8 @@ def _render_observation(observation: Message, key: str, files: Path | None) -> N
         text = text[:MAX_OBSERVATION_SHOWN] + "\n" + t("chat.more_characters", n=f"{more:,}")
     st.caption(t("chat.observation"))
     st.code(text, language="text", wrap_lines=True)
-    render_attachments(observation.attachments, key, files)
+    if not observation.info.get("image"):
+        render_attachments(observation.attachments, key, files)
 
 
 def render_tool_step(call: Message, observation: Message | None, key: str, files: Path | None = None) -> None:
@@ -237,8 +266,10 @@ def render_history(messages: list[Message], tool_state: dict[str, Any], files: P
             i += 1
             continue
         with st.chat_message("assistant"):
+            start = i
             while i < len(messages) and messages[i].role != "user":
                 i = _render_assistant_part(messages, i, tool_state, files)
+            render_generated_images(messages[start:i])
 
 
 def _render_assistant_part(
@@ -373,6 +404,7 @@ def stream_turn(events: Iterator[AgentEvent], turn: TurnBuffer, files: Path | No
             event = next(events, None)
         else:
             event = next(events, None)
+    render_generated_images(turn.messages)
 
 
 def _text_until_other(
@@ -396,6 +428,7 @@ class _LiveStep:
     status: Any
     code_box: Any
     clock: Any
+    progress: Any
     written: list[str]
     call: Message | None = None
 
@@ -403,8 +436,8 @@ class _LiveStep:
     def open(cls, name: str) -> _LiveStep:
         status = st.status(":material/build: " + t("step.writing", name=escape_markdown(name)), expanded=True)
         with status:
-            code_box, clock = st.empty(), st.empty()
-        return cls(name, status, code_box, clock, [])
+            code_box, clock, progress = st.empty(), st.empty(), st.empty()
+        return cls(name, status, code_box, clock, progress, [])
 
     def show_code(self, text: str) -> None:
         self.code_box.code(text, language=CALL_LANGUAGE.get(self.name, "json"), wrap_lines=True)
@@ -442,11 +475,13 @@ def _live_tool_steps(
         elif isinstance(event, ToolRunning):
             if step := _step_of(steps, event.call):
                 step.clock.caption(t("step.clock", seconds=f"{event.seconds:.1f}"))
+                _render_progress(step.progress, event.progress)
         elif isinstance(event, ToolFinished):
             turn.add(event.message)
             finished += 1
             if step := _step_of(steps, event.call):
                 step.clock.empty()
+                step.progress.empty()
                 with step.status:
                     _render_observation(event.message, f"live{len(turn.messages)}", files)
                 failed = bool(event.message.info.get("is_error"))

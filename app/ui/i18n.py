@@ -280,6 +280,50 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "vision.any_images": ("any number of images per conversation", "每个对话的图片数量不限"),
     "vision.images_max.one": ("up to 1 image per conversation", "每个对话最多 1 张图片"),
     "vision.images_max.other": ("up to {n} images per conversation", "每个对话最多 {n} 张图片"),
+    "cogview.progress.steps": ("Drawing: step {done} of {total}", "正在绘制：第 {done} / {total} 步"),
+    "cogview.progress.waiting.one": (
+        "Waiting for the image generator: one image is being drawn before this one",
+        "等待图像生成：前面还有 1 张图片",
+    ),
+    "cogview.progress.waiting.other": (
+        "Waiting for the image generator: {n} images are ahead of this one",
+        "等待图像生成：前面还有 {n} 张图片",
+    ),
+    "cogview.progress.loading": (
+        "Loading the CogView model (once per process)…",
+        "正在加载 CogView 模型（每个进程只加载一次）…",
+    ),
+    "cogview.progress.requesting": ("Asking the images API…", "正在请求图像生成接口…"),
+    "cogview.progress.downloading": ("Downloading the image…", "正在下载图片…"),
+    "cogview.sidebar.off": (
+        "Image generation (cogview) is off. To turn it on, set GLM_IMAGE_MODEL to a CogView4 folder or "
+        "hub id (such as THUDM/CogView4-6B), or GLM_IMAGE_API_BASE to an OpenAI-compatible images API.",
+        "图像生成（cogview）未开启。如需开启，请将 GLM_IMAGE_MODEL 设为 CogView4 模型文件夹或 Hub ID"
+        "（例如 THUDM/CogView4-6B），或将 GLM_IMAGE_API_BASE 设为兼容 OpenAI 的图像生成接口。",
+    ),
+    "cogview.sidebar.api": ("Images: {model} at {base}, {size}", "图像：{model}（{base}），{size}"),
+    "cogview.sidebar.local": (
+        "Images: {model} in-process, {size}, {steps} steps",
+        "图像：{model}（本进程运行），{size}，{steps} 步",
+    ),
+    "cogview.sidebar.not_loaded": (
+        "The CogView model loads on the first image.",
+        "CogView 模型将在生成第一张图片时加载。",
+    ),
+    "cogview.sidebar.cpu": ("CogView runs on the CPU (slow).", "CogView 在 CPU 上运行（较慢）。"),
+    "cogview.sidebar.gpu": ("CogView runs on the GPU.", "CogView 在 GPU 上运行。"),
+    "cogview.sidebar.offload": (
+        "CogView needs {needed:.1f} GiB of GPU memory but {free:.1f} GiB was free beside the text model: "
+        "its parts are moved to the GPU one at a time (slower).",
+        "CogView 需要 {needed:.1f} GiB 显存，但在文本模型之外只剩 {free:.1f} GiB："
+        "其各部分轮流移到 GPU 上运行（较慢）。",
+    ),
+    "cogview.sidebar.cpu_fallback": (
+        "CogView needs {needed:.1f} GiB of GPU memory but {free:.1f} GiB was free, and offloading "
+        "needs the accelerate package: it runs on the CPU (slow).",
+        "CogView 需要 {needed:.1f} GiB 显存，但只剩 {free:.1f} GiB，"
+        "且分批卸载需要 accelerate 包：它将在 CPU 上运行（较慢）。",
+    ),
 }
 
 
