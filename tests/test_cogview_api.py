@@ -146,7 +146,7 @@ def test_url_answer_elsewhere_goes_through_the_address_guard(
         behaviour.answer = lambda base: (200, {"data": [{"url": f"{other.base}/cat.png"}]})
         refused = run_cogview(PROMPT, context(tmp_path))
         assert refused.is_error and "could not be fetched" in refused.content
-        assert "loopback address 127.0.0.1; internal addresses are not reachable" in refused.content
+        assert "resolves to a loopback address 127.0.0.1" in refused.content
         assert list((tmp_path / "data").iterdir()) == []
 
         monkeypatch.setenv("GLM_BROWSER_ALLOW", other.base.removeprefix("http://"))

@@ -18,9 +18,11 @@ from app.tools.builtins import load_tools
 from app.tools.cogview import make_cogview_tool, run_cogview
 from app.tools.registry import get_tool
 from models.backends.remote import load_openai_backend
+from models.events import ToolCall
 from models.imagegen import local
 from models.messages import GenerationParams, Message
-from models.protocol import render_prompt
+from models.protocols import glm45
+from models.protocols.glm4 import render_prompt
 from models.tiny_cogview import build_cogview_checkpoint
 from tests.scripted_server import Rule, ScriptedServer
 
@@ -194,6 +196,15 @@ def test_the_tool_is_offered_only_when_configured(image_env: Path, monkeypatch: 
     monkeypatch.delenv("GLM_IMAGE_MODEL")
     load_tools()
     assert get_tool("cogview") is None
+
+
+def test_glm45_declares_it_as_a_function_and_reads_its_call() -> None:
+    tool = make_cogview_tool()
+    prompt = glm45.render_prompt([Message("user", "Draw a fox")], [tool])
+    assert '"name": "cogview"' in prompt and '"prompt": {"type": "string"' in prompt
+    written = f"<tool_call>cogview\n<arg_key>prompt</arg_key>\n<arg_value>{PROMPT}</arg_value>\n</tool_call>"
+    calls = [e for e in glm45.parse_events(iter([written]), [tool]) if isinstance(e, ToolCall)]
+    assert [(c.name, c.text) for c in calls] == [("cogview", PROMPT)]
 
 
 @pytest.mark.parametrize("mode", ["completions", "chat"])
