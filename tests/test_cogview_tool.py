@@ -203,7 +203,8 @@ def test_glm45_declares_it_as_a_function_and_reads_its_call() -> None:
     prompt = glm45.render_prompt([Message("user", "Draw a fox")], [tool])
     assert '"name": "cogview"' in prompt and '"prompt": {"type": "string"' in prompt
     written = f"<tool_call>cogview\n<arg_key>prompt</arg_key>\n<arg_value>{PROMPT}</arg_value>\n</tool_call>"
-    calls = [e for e in glm45.parse_events(iter([written]), [tool]) if isinstance(e, ToolCall)]
+    parser = glm45.OutputParser([tool])
+    calls = [e for e in [*parser.feed(written), *parser.finish()] if isinstance(e, ToolCall)]
     assert [(c.name, c.text) for c in calls] == [("cogview", PROMPT)]
 
 
