@@ -15,6 +15,7 @@ SMALL = {
     "docs": "bench.PAGES = 30; bench.NEEDLE_PAGES = 25",
     "store": "bench.IMAGES = 2; bench.IMAGE_MB = 1; bench.RUNS = 1",
     "mcp": "bench.CALLS = 3",
+    "cogview": "import sys; sys.argv = ['cogview', '--runs', '1', '--steps', '2', '--peak-size', '32']",
 }
 EXPECTED = {
     "pipeline": [
@@ -38,6 +39,11 @@ EXPECTED = {
     ],
     "store": [r"ratio big / tiny: \d+\.\d\dx", r"database after the big turn: \d+ KiB"],
     "mcp": [r"echo .* ratio app / raw \d+\.\d\dx", r"picture .* ratio app / raw \d+\.\d\dx"],
+    "cogview": [
+        r"ratio bare / tool: \d+\.\d\dx",
+        r"peak memory of one generation, 64x64: \d+ MiB resident \(\+\d+\.\d MiB",
+        r"peak memory of one generation, 32x32: \d+ MiB resident",
+    ],
 }
 
 

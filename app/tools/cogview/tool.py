@@ -48,7 +48,8 @@ def _error(text: str) -> ToolResult:
     return ToolResult(f"[cogview: {text}]", is_error=True)
 
 
-def _generate_local(settings: ImageSettings, prompt: str, ctx: ToolContext) -> tuple[bytes, str]:
+def _generate_local(settings: ImageSettings, prompt: str, ctx: ToolContext) -> tuple[Attachment, str]:
+    """Our own pipeline's PNG (no upload checks needed: we made it, at the configured size)."""
     model = loaded_model(settings.model)
     if model is None:
         ctx.progress = Progress(LOADING)
@@ -61,7 +62,8 @@ def _generate_local(settings: ImageSettings, prompt: str, ctx: ToolContext) -> t
     image = model.generate(prompt, settings.width, settings.height, settings.steps, ctx.cancel, on_step)
     out = BytesIO()
     image.save(out, "PNG")
-    return out.getvalue(), f"{model.kind} in-process, {settings.steps} steps"
+    attachment = Attachment(kind="image", name=f"{FILE_STEM}.png", mime="image/png", data=out.getvalue())
+    return attachment, f"{model.kind} in-process, {settings.steps} steps"
 
 
 def _api_host(settings: ImageSettings) -> tuple[str, int | None]:
@@ -70,7 +72,8 @@ def _api_host(settings: ImageSettings) -> tuple[str, int | None]:
     return ascii_host(url), url.port or (443 if url.scheme == "https" else 80)
 
 
-def _generate_remote(settings: ImageSettings, prompt: str, ctx: ToolContext) -> tuple[bytes, str]:
+def _generate_remote(settings: ImageSettings, prompt: str, ctx: ToolContext) -> tuple[Attachment, str]:
+    """The API's image, fetched through the browser's guard when it is a URL, checked like an upload."""
     limit = max_upload_mb() * 2**20
     ctx.progress = Progress(REQUESTING)
     reply = call_abandonable(
@@ -91,7 +94,7 @@ def _generate_remote(settings: ImageSettings, prompt: str, ctx: ToolContext) -> 
                 f"the image at {reply.url} is over the {max_upload_mb()} MB upload limit (GLM_MAX_UPLOAD_MB)"
             )
         data = fetched.data
-    return data, f"{settings.api_model} at {settings.api_base}"
+    return prepare_image(data, f"{FILE_STEM}.png"), f"{settings.api_model} at {settings.api_base}"
 
 
 def _file_name(ctx: ToolContext) -> str:
@@ -117,7 +120,7 @@ def _observation(prompt: str, attachment: Attachment, size: tuple[int, int], sou
     )
 
 
-def _generate(settings: ImageSettings, prompt: str, ctx: ToolContext) -> tuple[bytes, str]:
+def _generate(settings: ImageSettings, prompt: str, ctx: ToolContext) -> tuple[Attachment, str]:
     def on_wait(ahead: int) -> None:
         ctx.progress = Progress(WAITING, ahead)
 
@@ -143,8 +146,7 @@ def run_cogview(text: str, ctx: ToolContext) -> ToolResult:
     if settings.mode == "off":
         return _error("image generation is off (set GLM_IMAGE_MODEL or GLM_IMAGE_API_BASE)")
     try:
-        data, source = _generate(settings, prompt, ctx)
-        attachment = prepare_image(data, f"{_file_name(ctx)}.png")
+        attachment, source = _generate(settings, prompt, ctx)
     except (GenerationCancelled, Cancelled):
         return ToolResult("[cogview: cancelled by the user; no image was made]", is_error=True)
     except (ImageModelLoadError, ImageAPIError, _Failed) as exc:
@@ -153,10 +155,9 @@ def run_cogview(text: str, ctx: ToolContext) -> ToolResult:
         return _error(f"the generated image was refused: {exc}")
     except Exception as exc:
         return _error(f"the generation failed: {type(exc).__name__}: {exc}")
-    if attachment.mime == "image/jpeg":
-        attachment.name = attachment.name.removesuffix(".png") + ".jpg"
+    extension = "jpg" if attachment.mime == "image/jpeg" else "png"
     try:
-        saved = save_upload(ctx.workdir, attachment.name, attachment.data or b"")
+        saved = save_upload(ctx.workdir, f"{_file_name(ctx)}.{extension}", attachment.data or b"")
     except OSError as exc:
         return _error(f"the image was generated but could not be saved: {exc}")
     attachment.name = attachment.path = saved.name
