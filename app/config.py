@@ -95,6 +95,7 @@ SETTINGS: dict[str, Check] = {
     "GLM_DATA_DIR": None,
     "GLM_AUTH": partial(env_choice, choices=AUTH_MODES),
     "GLM_AUTH_FILE": None,
+    "GLM_ADMINS": None,
     "GLM_KERNEL_TIMEOUT": _whole,
     "GLM_KERNEL_MEMORY_MB": _whole,
     "GLM_KERNEL_FILE_MB": _whole,

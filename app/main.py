@@ -11,7 +11,7 @@ if ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from app.ui.downloads import serve_downloads_once  # noqa: E402
-from app.ui.gate import current_user, exposure_warning, sign_in_page, sign_out_button  # noqa: E402
+from app.ui.gate import current_user, exposure_warning, is_admin, sign_in_page, sign_out_button  # noqa: E402
 from app.ui.i18n import language_picker, t  # noqa: E402
 
 st.set_page_config(page_title="GLM Studio", page_icon=":material/auto_awesome:", layout="wide")
@@ -42,7 +42,8 @@ if current_user() is None:
     language_picker()
     page.run()
 else:
-    page = st.navigation(PAGES)
+    settings = [st.Page("pages/models.py", title=t("nav.models"), icon=":material/tune:", url_path="models")]
+    page = st.navigation(PAGES + settings if is_admin() else PAGES)
     language_picker()
     sign_out_button()
     exposure_warning()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from models.errors import ConfigError
+from models.saved import read_saved
 
 BACKENDS = ("transformers", "openai")
 API_MODES = ("chat", "completions")
@@ -19,7 +20,8 @@ _FALSE = ("0", "false", "no", "off")
 
 
 def _raw(name: str) -> str:
-    return os.environ.get(name, "").strip()
+    """The variable from the environment, else as saved from the Models page (`models.saved`)."""
+    return os.environ.get(name, "").strip() or read_saved().get(name, "")
 
 
 def env_str(name: str, default: str = "") -> str:

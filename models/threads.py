@@ -1,12 +1,12 @@
 """How many CPU threads torch uses for in-process models, chosen for the machine and the model's size.
 
 A big model gets every core this process may use (`sched_getaffinity`, so a container's or taskset's
-limit counts, not the host's core count). A small model gets at most `SMALL_MODEL_THREADS`: its matrix
-products are too small to split many ways, and a team of threads that outnumbers the cores left free
-spins and waits. On this project's 2-core machine, busy with other work, `bench.tiny_demo` measured
-the tiny model (2.4M parameters) faster with 2 threads than with 1 (about 1.2 to 1.8 times), so the
-small-model cap is not 1; the answer length, not the threads, is what made the tiny demo slow
-(see `max_new_tokens_for`).
+limit counts, not the host's core count). A small model leaves one core to the app's own threads (the
+page streaming the answer, the web server) and takes at most `SMALL_MODEL_THREADS`: its matrix
+products are too small to split many ways, and a team of threads that outnumbers the free cores spins
+and waits. Measured on this project's 2-core machine in the running app (tests/test_e2e_first_run.py,
+the same answer): 41.7 s with 2 threads, 13.6 s with 1. Alone in a process (`bench.tiny_demo`, no
+page streaming meanwhile) 2 threads were faster, which is why the rule counts the app's threads.
 
 `GLM_TORCH_THREADS` overrides the choice. torch's setting is process-wide, so with a text and a
 vision model loaded the larger of their choices holds.
@@ -39,11 +39,12 @@ def usable_cores() -> int:
 
 
 def choose_threads(parameters: int, cores: int) -> int:
-    """`GLM_TORCH_THREADS` if set, else every usable core, at most `SMALL_MODEL_THREADS` for a small model."""
+    """`GLM_TORCH_THREADS` if set, else every usable core for a big model, and for a small one all but
+    one (at least one, at most `SMALL_MODEL_THREADS`)."""
     if override := env_int("GLM_TORCH_THREADS", 0, 0, "a whole number of threads (0 or unset: chosen)"):
         return override
     cores = max(1, cores)
-    return min(cores, SMALL_MODEL_THREADS) if parameters < SMALL_MODEL_PARAMETERS else cores
+    return min(max(1, cores - 1), SMALL_MODEL_THREADS) if parameters < SMALL_MODEL_PARAMETERS else cores
 
 
 def tune_threads(parameters: int) -> int:

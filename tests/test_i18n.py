@@ -110,7 +110,7 @@ def test_no_display_call_has_a_hard_coded_english_string() -> None:
 NAMES = {
     "GLM", "glm", "scripted", "get_weather", "python", "simple_browser", "Top", "token", "tokens",
     "PDF", "DOCX", "PPTX", "HTML", "CSV", "Markdown", "JSON", "ipynb", "memo", "txt", "mnt", "data",
-    "English", "KB", "Studio", "nothink",
+    "English", "KB", "Studio", "nothink", "CPU", "models",
 }  # fmt: skip
 SKIPPED_FIELDS = {
     "id", "form_id", "key", "icon", "format", "type", "tag", "default", "value", "options", "name", "avatar",
@@ -152,6 +152,7 @@ def english_left(at: AppTest) -> list[str]:
         text
         for text in all_shown(at)
         if "GLM_" not in text
+        and not re.fullmatch(r"[\w./~-]+", text)  # a path or a name
         and not any(text.startswith(d) for d in descriptions)
         and any(word not in NAMES for word in _english_words(text))
     ]
@@ -216,3 +217,17 @@ def test_english_is_the_default() -> None:
     at = AppTest.from_string("from app.ui.i18n import t\nimport streamlit as st\nst.title(t('nav.chat'))")
     at.run()
     assert at.title[0].value == "All Tools"
+
+
+def test_models_page_and_welcome_in_chinese(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.saved import KEYS
+
+    for name in KEYS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GLM_DATA_DIR", str(tmp_path / "data"))
+    models = in_chinese("models.py")
+    assert models.title[0].value == "模型设置"
+    assert not english_left(models)
+    welcome = in_chinese("vision.py")
+    assert any("欢迎使用 GLM Studio" in i.value for i in welcome.info)
+    assert not english_left(welcome)

@@ -28,7 +28,7 @@ from app.auth import (
     password_user_id,
     sign_in,
 )
-from app.config import check_settings
+from app.config import check_settings, env_str
 from app.ui.i18n import t
 
 MAIN_SCRIPT = Path(__file__).resolve().parent.parent / "main.py"
@@ -174,6 +174,19 @@ def listens_beyond_loopback(address: str | None) -> bool:
         return not ipaddress.ip_address(address.strip("[]")).is_loopback
     except ValueError:
         return True  # a host name: it may resolve to anything
+
+
+def is_admin() -> bool:
+    """Who may change the models: anyone when nobody signs in, else the user ids in `GLM_ADMINS`
+    (comma-separated, as the app names users: `pw:alice`, `oidc:ISSUER#SUBJECT`)."""
+    try:
+        mode = auth_mode()
+    except AuthConfigError:
+        return False
+    if mode == "none":
+        return True
+    admins = {name.strip() for name in env_str("GLM_ADMINS").split(",") if name.strip()}
+    return current_user() in admins
 
 
 def exposure_warning() -> None:

@@ -87,6 +87,84 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "settings.fix_first": ("The settings above need fixing first", "请先修正上面的设置"),
     # models
+    "nav.models": ("Models", "模型设置"),
+    "models.admins_only": (
+        "Only administrators can change the models. Ask yours, or see GLM_ADMINS in the README.",
+        "只有管理员可以更改模型。请联系管理员，或参阅 README 中的 GLM_ADMINS。",
+    ),
+    "models.intro": (
+        "Connect the text model and the vision model. Saved in {file}; GLM_* environment variables, "
+        "when set, win over what is saved here.",
+        "连接文本模型和视觉模型。设置保存在 {file}；若设置了 GLM_* 环境变量，则以环境变量为准。",
+    ),
+    "models.nothing_yet": ("nothing yet", "尚未设置"),
+    "models.text": ("Text model", "文本模型"),
+    "models.vision": ("Vision model", "视觉模型"),
+    "models.in_use": ("In use now: {model}", "当前使用：{model}"),
+    "models.env_wins": (
+        "Set in the environment, and used instead of what you save here: {names}",
+        "以下变量已在环境中设置，将代替此处保存的值：{names}",
+    ),
+    "models.source": ("Where the model runs", "模型运行位置"),
+    "models.source_server": (
+        "A server (vLLM, SGLang, any OpenAI-compatible API)",
+        "服务器（vLLM、SGLang 或任何兼容 OpenAI 的 API）",
+    ),
+    "models.source_folder": ("A checkpoint folder on this machine", "本机上的模型文件夹"),
+    "models.api_base": ("Base URL", "接口地址"),
+    "models.api_key": ("API key", "API 密钥"),
+    "models.api_key_kept": ("(saved; leave empty to keep it)", "（已保存；留空则保持不变）"),
+    "models.api_mode": ("Mode", "接口模式"),
+    "models.api_mode_help": (
+        "chat: the server renders the prompt and parses tool calls. completions: GLM Studio renders the "
+        "GLM prompt and parses the output itself.",
+        "chat：由服务器渲染提示并解析工具调用。completions：由 GLM Studio 渲染 GLM 提示并自行解析输出。",
+    ),
+    "models.name": ("Model name", "模型名称"),
+    "models.name_placeholder": ("Empty: the server's first model", "留空：使用服务器的第一个模型"),
+    "models.test": ("Test connection", "测试连接"),
+    "models.unreachable": ("Can't reach the server: {why}", "无法连接服务器：{why}"),
+    "models.none_served": ("The server answered but lists no models.", "服务器有响应，但没有列出任何模型。"),
+    "models.reachable": ("Connected: the server serves {n} model(s).", "连接成功：服务器提供 {n} 个模型。"),
+    "models.served": ("Model", "模型"),
+    "models.context": ("Context length (tokens)", "上下文长度（token）"),
+    "models.folder": ("Checkpoint folder", "模型文件夹"),
+    "models.not_a_checkpoint": (
+        "{folder} has no config.json: it isn't a checkpoint folder.",
+        "{folder} 中没有 config.json，不是模型文件夹。",
+    ),
+    "models.save": ("Save", "保存"),
+    "models.saved": ("Saved. Every workspace uses it from now on.", "已保存，所有工作区将立即使用新设置。"),
+    "models.tiny_title": ("No weights yet?", "还没有模型权重？"),
+    "models.tiny_about": (
+        "Build two tiny random-weight models (text and vision, a few MB) to try the app on any CPU. "
+        "They answer in gibberish, through the real loading and chat code.",
+        "生成两个很小的随机权重模型（文本和视觉，仅几 MB），可在任何 CPU 上试用本应用。"
+        "它们的回答是无意义的文字，但走的是真实的加载和对话流程。",
+    ),
+    "models.tiny_button": ("Create a tiny demo model", "创建微型演示模型"),
+    "models.tiny_building": ("Building the tiny demo models…", "正在生成微型演示模型…"),
+    "models.tiny_text": (
+        "Text model (GLM-4 tokenizer and chat template)…",
+        "文本模型（GLM-4 分词器和对话模板）…",
+    ),
+    "models.tiny_vision": ("Vision model (GLM-4V with its processor)…", "视觉模型（GLM-4V 及其处理器）…"),
+    "models.tiny_done": ("The tiny demo models are ready and in use.", "微型演示模型已就绪并已启用。"),
+    "models.tiny_try": ("Try it in All Tools", "去“全能工具”试试"),
+    "welcome.title": ("Welcome to GLM Studio", "欢迎使用 GLM Studio"),
+    "welcome.text": (
+        "No {kind} model is connected yet. On the Models page you can connect a server or a checkpoint "
+        "folder, or create a tiny demo model in a minute.",
+        "尚未连接{kind}模型。在“模型设置”页面中可以连接服务器或本地模型文件夹，"
+        "也可以在一分钟内创建一个微型演示模型。",
+    ),
+    "welcome.open": ("Open Models", "打开模型设置"),
+    "welcome.ask_admin": (
+        "No {kind} model is connected yet. Ask an administrator to connect one on the Models page.",
+        "尚未连接{kind}模型。请联系管理员在“模型设置”页面中连接。",
+    ),
+    "welcome.kind_text": ("text", "文本"),
+    "welcome.kind_vision": ("vision", "视觉"),
     "model.loading": ("Loading {model}…", "正在加载 {model}…"),
     "model.retry_load": ("Try loading again", "重新加载"),
     "model.load_failed": ("Couldn't load {model}: {why}", "无法加载 {model}：{why}"),

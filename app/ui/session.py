@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -29,16 +30,18 @@ from app.store import (
 from app.timings import StepTimer
 from app.tools.base import ToolContext
 from app.turn import TurnBuffer, interrupted, produced_nothing
-from app.ui.gate import require_user, require_valid_settings, through_navigation
+from app.ui.gate import is_admin, require_user, require_valid_settings, through_navigation
 from app.ui.i18n import t
 from app.ui.render import plain, safe_markdown
 from models.backends import BackendLoadError, ChatBackend, get_text_backend
 from models.messages import Message
+from models.saved import is_configured
 from models.settings import ModelSettings
 from models.threads import max_new_tokens_for
 from models.vision import VisionBackend, VisionLoadError, get_vision_backend
 
 T = TypeVar("T")
+MODELS_PAGE = "pages/models.py"
 
 
 @st.cache_resource(show_spinner=False)
@@ -85,7 +88,11 @@ def _load_model(kind: str, label: str, settings: ModelSettings, load: Callable[[
 
 
 def text_backend() -> ChatBackend | None:
-    """The configured text model, loaded once per process; says why when it can't be loaded."""
+    """The configured text model, loaded once per process; says why when it can't be loaded, and
+    welcomes a newcomer to the Models page when no model is configured."""
+    if not is_configured("text"):
+        welcome("text")
+        return None
     settings = ModelSettings.from_env()
     where = settings.api_base if settings.backend == "openai" else t("model.in_process")
     return _load_model("text", f"{settings.model} ({where})", settings, lambda: _load_text_backend(settings))
@@ -93,10 +100,32 @@ def text_backend() -> ChatBackend | None:
 
 def vision_backend() -> VisionBackend | None:
     """The configured vision model, loaded once per process and kept across page switches."""
+    if not is_configured("vision"):
+        welcome("vision")
+        return None
     settings = ModelSettings.from_env()
     where = settings.api_base if settings.backend == "openai" else t("model.in_process")
     label = f"{settings.vision_model} ({where})"
     return _load_model("vision", label, settings, lambda: _load_vision_backend(settings))
+
+
+def welcome(kind: str) -> None:
+    """In place of a load error when no model was chosen: where to choose one."""
+    what = t(f"welcome.kind_{kind}")
+    admin = is_admin()
+    text = t("welcome.text", kind=what) if admin else t("welcome.ask_admin", kind=what)
+    st.info(f"**{t('welcome.title')}**\n\n{text}", icon=":material/waving_hand:")
+    if admin:
+        link_to_page(MODELS_PAGE, "/models", t("welcome.open"), ":material/tune:")
+
+
+def link_to_page(page: str, url: str, label: str, icon: str) -> None:
+    """A link that opens another page of the app in the same tab (`st.page_link`), or a plain link
+    when this run has no navigation to find it in (an AppTest of one page)."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitAPIException:
+        st.markdown(f"[{label}]({url})")
 
 
 def max_new_default(backend: object | None) -> int:

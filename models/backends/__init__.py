@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from models.backends.base import ChatBackend, ToolDeclaration
+from models.hub import offline_unless_reachable
 from models.loading import one_at_a_time
 from models.settings import ModelSettings, env_str
 
@@ -41,11 +42,13 @@ def get_text_backend(settings: ModelSettings | None = None) -> ChatBackend:
             ) from exc
     from models.backends.local import load_transformers_backend
 
+    offline_unless_reachable(settings.model)
     try:
         return load_transformers_backend(settings.model, settings.trust_remote_code, settings.max_context)
     except Exception as exc:
         raise BackendLoadError(
             f"Can't load GLM_MODEL={settings.model} with transformers ({type(exc).__name__}: {exc}). "
-            "Set GLM_MODEL to a local checkpoint folder (try `python -m models.tiny ./tiny-glm` for a tiny "
-            "test model), or use a server with GLM_BACKEND=openai and GLM_API_BASE."
+            "Choose another model on the Models page (/models), which can also create a tiny demo "
+            "model, or set GLM_MODEL to a local checkpoint folder (`.venv/bin/python -m models.tiny "
+            "./tiny-glm` builds a tiny one), or use a server with GLM_BACKEND=openai and GLM_API_BASE."
         ) from exc

@@ -7,6 +7,7 @@ server for its models once.
 
 from __future__ import annotations
 
+from models.hub import offline_unless_reachable
 from models.loading import one_at_a_time
 from models.settings import ModelSettings, env_str
 from models.vision.base import VisionBackend, VisionEvent, VisionInputError, VisionLoadError
@@ -26,4 +27,5 @@ def get_vision_backend(settings: ModelSettings | None = None) -> VisionBackend:
         )
     from models.vision.local import load_local_vision_backend
 
+    offline_unless_reachable(settings.vision_model)
     return load_local_vision_backend(settings.vision_model, settings.trust_remote_code)

@@ -181,6 +181,6 @@ def _load_failure(model_id: str, exc: Exception) -> str:
         )
     return (
         f"Can't load GLM_VISION_MODEL={model_id} ({type(exc).__name__}: {exc}). Set GLM_VISION_MODEL to a "
-        "local GLM-4V checkpoint folder (try `python -m models.tiny ./tiny-glm4v --vision` for a tiny test "
-        "model), or use a server with GLM_BACKEND=openai and GLM_API_BASE."
+        "local GLM-4V checkpoint folder (`.venv/bin/python -m models.tiny ./tiny-glm4v --vision` builds "
+        "a tiny one, as does the Models page at /models), or use a server with GLM_BACKEND=openai."
     )
