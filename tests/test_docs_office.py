@@ -96,20 +96,21 @@ def test_an_authors_break_followed_by_words_rendered_break_counts_once():
     assert pages_of(data)[1][1] == "Two.\nAlso two."
 
 
-def test_section_breaks_and_page_break_before():
+def test_section_breaks_follow_the_next_sections_type_and_page_break_before():
+    """A `w:sectPr` ends its section; the *next* section's type says whether a page break follows."""
     next_page = '<w:sectPr><w:type w:val="nextPage"/></w:sectPr>'
     continuous = '<w:sectPr><w:type w:val="continuous"/></w:sectPr>'
     untyped = "<w:sectPr/>"  # no type: a new page, Word's default
     data = word_file(
         p(r("Chapter one."), props=next_page)
-        + p(r("Chapter two."), props=continuous)
-        + p(r("Same page, new columns."), props=untyped)
-        + p(r("Chapter three."))
+        + p(r("Still page one."), props=continuous)  # this section began on the same page
+        + p(r("Chapter two."), props=untyped)  # this one on a new page
+        + p(r("Chapter three."))  # the body's own section (untyped): a new page too
         + p(r("Appendix."), props="<w:pageBreakBefore/>")
     )
     assert pages_of(data) == [
-        ("p. 1", "Chapter one."),
-        ("p. 2", "Chapter two.\nSame page, new columns."),
+        ("p. 1", "Chapter one.\nStill page one."),
+        ("p. 2", "Chapter two."),
         ("p. 3", "Chapter three."),
         ("p. 4", "Appendix."),
     ]

@@ -15,10 +15,9 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 
-from lxml import etree
-
 from app.docs.document import Page
-from app.docs.errors import UnsupportedDocument
+from app.docs.errors import DocumentError
+from app.docs.failures import explain
 
 Progress = Callable[[int, int], None]
 
@@ -76,9 +75,10 @@ def docx_pages(name: str, data: bytes, report: Progress) -> list[Page]:
         raise unreadable(name, "DOCX", exc) from exc
     out = _Pages()
     blocks = _body_blocks(document.element.body)
+    starts_page = _next_section_starts_page(document.element.body, blocks)
     for i, element in enumerate(blocks, start=1):
         if element.tag == W + "p":
-            _paragraph(element, out)
+            _paragraph(element, out, starts_page)
         else:
             out.block(_table_text(element))
         if i % 200 == 0 or i == len(blocks):
@@ -92,17 +92,10 @@ def docx_pages(name: str, data: bytes, report: Progress) -> list[Page]:
     return [Page(n, f"p. {n}", "\n".join(t for t in page if t)) for n, page in enumerate(out.pages, start=1)]
 
 
-def unreadable(name: str, what: str, exc: Exception) -> UnsupportedDocument:
+def unreadable(name: str, what: str, exc: Exception) -> DocumentError:
     """The error for an Office file its library couldn't open, in words (not an exception's name)."""
-    if isinstance(exc, etree.XMLSyntaxError):
-        detail = "its XML is broken (the file is damaged or was cut short)"
-    elif isinstance(exc, KeyError):
-        detail = "a part it refers to is missing (the file is damaged or was made by a faulty program)"
-    else:
-        detail = f"its structure isn't what {what} files contain ({type(exc).__name__})"
-    return UnsupportedDocument(
-        name, f"not a readable {what}: {detail}; open it in an office program and save it again"
-    )
+    error, reason = explain(exc, what.lower())
+    return error(name, reason)
 
 
 def _body_blocks(body) -> list:
@@ -120,7 +113,7 @@ def _body_blocks(body) -> list:
     return found
 
 
-def _paragraph(p, out: _Pages) -> None:
+def _paragraph(p, out: _Pages, starts_page: dict) -> None:
     props = p.find(W + "pPr")
     if props is not None and _on(props.find(W + "pageBreakBefore")):
         out.page_break()
@@ -131,10 +124,31 @@ def _paragraph(p, out: _Pages) -> None:
         for inner in box.iter(W + "p"):
             out.block(_plain(inner))
     section = props.find(W + "sectPr") if props is not None else None
-    if section is not None:
-        kind = section.find(W + "type")
-        if (kind.get(W + "val") if kind is not None else "nextPage") in _NEW_PAGE_SECTIONS:
-            out.page_break()
+    if section is not None and starts_page.get(section):
+        out.page_break()
+
+
+def _next_section_starts_page(body, blocks: list) -> dict:
+    """For each section's end (a paragraph's `w:sectPr`), whether the section after it starts a new page.
+
+    A `w:sectPr` describes the section it ends, and its `w:type` says how *that* section began, so the
+    break after a section is the next section's type (the body's last `w:sectPr` for the final one);
+    no type means a new page. LibreOffice marks a section that follows on the same page "continuous".
+    """
+    ends = [
+        props.find(W + "sectPr")
+        for p in blocks
+        if p.tag == W + "p" and (props := p.find(W + "pPr")) is not None
+    ]
+    ends = [end for end in ends if end is not None]
+    if not ends:
+        return {}
+    following = [*ends[1:], body.find(W + "sectPr")]
+    starts: dict = {}
+    for end, after in zip(ends, following, strict=True):
+        kind = after.find(W + "type") if after is not None else None
+        starts[end] = (kind.get(W + "val") if kind is not None else "nextPage") in _NEW_PAGE_SECTIONS
+    return starts
 
 
 def _runs(element, out: _Pages, boxes: list) -> None:

@@ -25,6 +25,19 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 _CSV_SUFFIXES = {".csv", ".tsv"}
 SUPPORTED = "PDF, DOCX, PPTX, HTML, CSV, Markdown, plain text and code files"
+# Formats people upload that aren't read, with what to save them as instead.
+_OTHER_FORMATS = {
+    ".odt": ("ODT", "DOCX or PDF"),
+    ".doc": ("DOC (old Word)", "DOCX or PDF"),
+    ".rtf": ("RTF", "DOCX or PDF"),
+    ".pages": ("Pages", "DOCX or PDF"),
+    ".odp": ("ODP", "PPTX or PDF"),
+    ".ppt": ("PPT (old PowerPoint)", "PPTX or PDF"),
+    ".key": ("Keynote", "PPTX or PDF"),
+    ".ods": ("ODS", "CSV"),
+    ".xls": ("XLS", "CSV"),
+    ".xlsx": ("XLSX", "CSV"),
+}
 
 
 def file_kind(name: str, data: bytes) -> str:
@@ -37,6 +50,8 @@ def file_kind(name: str, data: bytes) -> str:
         return "html"
     if suffix in _CSV_SUFFIXES:
         return "csv"
+    if suffix in _OTHER_FORMATS:
+        return "other"
     return "text"
 
 
@@ -53,7 +68,15 @@ def iter_pages(name: str, data: bytes, progress: Progress | None = None) -> tupl
     """Like `parse_bytes`, but the pages (blank ones left out) come as they are read."""
     report = progress or (lambda done, total: None)
     kind = file_kind(name, data)
-    readers = {"pdf": _pdf, "docx": _docx, "pptx": _pptx, "html": _html, "csv": _csv, "text": _text}
+    readers = {
+        "pdf": _pdf,
+        "docx": _docx,
+        "pptx": _pptx,
+        "html": _html,
+        "csv": _csv,
+        "text": _text,
+        "other": _other,
+    }
     return kind, (p for p in readers[kind](name, data, report) if p.text.strip())
 
 
@@ -124,6 +147,14 @@ def _docx(name: str, data: bytes, report: Progress) -> list[Page]:
 def _pptx(name: str, data: bytes, report: Progress) -> Iterator[Page]:
     check_zip(name, data, "PPTX")
     return pptx_pages(name, data, report)
+
+
+def _other(name: str, data: bytes, report: Progress) -> list[Page]:
+    label, instead = _OTHER_FORMATS[PurePath(name).suffix.lower()]
+    raise UnsupportedDocument(
+        name,
+        f"{label} files aren't read here; save it as {instead} in the program that made it and upload that",
+    )
 
 
 def _decode(name: str, data: bytes) -> tuple[str, str]:

@@ -33,8 +33,9 @@ from typing import Any, BinaryIO  # noqa: E402
 
 import pymupdf  # noqa: E402, F401  (loaded while the process waits; DOCX and PPTX readers load on demand)
 
-from app.docs.errors import DocumentError, UnsafeDocument, UnsupportedDocument  # noqa: E402
-from app.docs.parse import iter_pages, no_text  # noqa: E402
+from app.docs.errors import DocumentError, UnsupportedDocument  # noqa: E402
+from app.docs.failures import explain  # noqa: E402
+from app.docs.parse import file_kind, iter_pages, no_text  # noqa: E402
 from app.docs.pdf_render import count_pages, render_page  # noqa: E402
 from app.docs.raster import ImageError, prepare  # noqa: E402
 
@@ -100,12 +101,9 @@ def _answer(job: dict[str, Any], data: bytes, emit: Emit) -> None:
         _run(job, data, emit)
     except DocumentError as exc:
         emit({"error": type(exc).__name__, "reason": exc.reason})
-    except MemoryError:
-        reason = f"reading it needed more than {job['memory_mb']} MiB of memory"
-        emit({"error": UnsafeDocument.__name__, "reason": reason})
-    except Exception as exc:  # a library failing on a damaged file: report it as that file's error
-        reason = f"the file is damaged or malformed ({type(exc).__name__})"
-        emit({"error": UnsupportedDocument.__name__, "reason": reason})
+    except Exception as exc:  # a library failing on a damaged file (or memory): that file's error, in words
+        error, reason = explain(exc, file_kind(job["name"], data), job["memory_mb"])
+        emit({"error": error.__name__, "reason": reason})
 
 
 if __name__ == "__main__":
