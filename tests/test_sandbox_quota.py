@@ -159,3 +159,16 @@ def test_a_folder_whose_filesystem_cannot_be_mounted_stays_a_plain_polled_direct
         assert not folderfs.image_of(folder).exists() and not folder_space(folder).enforced
     finally:
         session.close()
+
+
+def test_a_larger_limit_grows_an_existing_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLM_KERNEL_DISK_MB", str(LIMIT_MB))
+    folder = tmp_path / "growing"
+    save_upload(folder, "first.txt", b"kept")
+    before = folder_space(folder).limit
+    folderfs.unmount_all()  # as if the app were restarted with a larger GLM_KERNEL_DISK_MB
+    monkeypatch.setenv("GLM_KERNEL_DISK_MB", str(2 * LIMIT_MB))
+    after = folder_space(folder)
+    assert after.enforced and after.limit > 1.9 * before
+    with folderfs.held(folder):
+        assert (folder / "first.txt").read_bytes() == b"kept"

@@ -103,6 +103,18 @@ def _mount(folder: Path, image: Path) -> None:
         os.rmdir(folder / "lost+found")  # mkfs's; e2fsck makes it again when needed
 
 
+def _grow(image: Path, size_mb: int) -> None:
+    """A larger GLM_KERNEL_DISK_MB than when the folder was made grows its filesystem, before it is
+    mounted (a smaller one leaves it as it is: ext4 can't shrink below what it holds)."""
+    if image.stat().st_size >= size_mb * _MIB:
+        return
+    os.truncate(image, size_mb * _MIB)
+    for command in (["e2fsck", "-f", "-p", str(image)], ["resize2fs", str(image)]):
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode not in (0, 1):  # e2fsck: 1 means it fixed something
+            raise OSError(f"could not grow the folder's filesystem: {done.stderr.strip()[-300:]}")
+
+
 def _unmount(folder: Path) -> None:
     with contextlib.suppress(OSError):
         mounts.detach(folder)
@@ -131,6 +143,11 @@ def hold(folder: Path, size_mb: int | None = None) -> bool:
                 with open(image, "rb") as lock:  # another app process on the same data directory
                     fcntl.flock(lock, fcntl.LOCK_EX)
                     if not mounts.is_mount(folder):
+                        if not created:
+                            try:
+                                _grow(image, size_mb)
+                            except OSError as exc:  # mounted at its old size all the same
+                                warnings.warn(f"{folder}: {exc}", RuntimeWarning, stacklevel=2)
                         _mount(folder, image)
             except OSError as exc:  # the folder stays a plain directory, its size polled
                 if created:
