@@ -216,9 +216,12 @@ def conversation(workspace: str) -> ConversationState:
 
 @dataclass
 class _LiveTurn:
+    """A turn being written: by the script run on `thread`, for a browser session `alive` asks about."""
+
     turn: TurnBuffer
     alive: Callable[[], bool]
     cancel: threading.Event
+    thread: threading.Thread = field(default_factory=threading.current_thread)
 
 
 @st.cache_resource(show_spinner=False)
@@ -229,7 +232,7 @@ def _live_turns() -> dict[str, _LiveTurn]:
 
 def _is_live(token: str) -> bool:
     live = _live_turns().get(token)
-    return live is not None and not live.turn.closed and live.alive()
+    return live is not None and not live.turn.closed and live.thread.is_alive() and live.alive()
 
 
 def _load_recovered(conversation_id: str) -> Conversation:
