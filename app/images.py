@@ -27,13 +27,19 @@ def _check_upload_size(data: bytes, name: str) -> None:
     limit = max_upload_mb()
     if len(data) > limit * 2**20:
         size = math.ceil(len(data) * 10 / 2**20) / 10
-        raise ImageError(f"{name} is {size} MB, over the {limit} MB upload limit (GLM_MAX_UPLOAD_MB).")
+        raise ImageError(
+            f"{name} is {size} MB, over the {limit} MB upload limit (GLM_MAX_UPLOAD_MB).",
+            "image.upload_size",
+            {"name": name, "size": size, "limit": limit},
+        )
 
 
 def _image_error(exc: DocumentError) -> ImageError:
     """The worker's sentence as it is when it names the file, else prefixed with the file's name."""
     reason = exc.reason
-    return ImageError(reason if reason.startswith(exc.filename) else f"{exc.filename}: {reason}")
+    return ImageError(
+        reason if reason.startswith(exc.filename) else f"{exc.filename}: {reason}", exc.key, exc.values
+    )
 
 
 def prepare_image(

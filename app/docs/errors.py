@@ -12,10 +12,14 @@ class DocumentError(ValueError):
 
     permanent = True
 
-    def __init__(self, filename: str, reason: str) -> None:
+    def __init__(
+        self, filename: str, reason: str, key: str | None = None, values: dict[str, object] | None = None
+    ) -> None:
         super().__init__(f"{filename}: {reason}")
         self.filename = filename
         self.reason = reason
+        self.key = key  # the UI catalogue's entry for this message (`app/ui/i18n.py`), when it has one
+        self.values = {"name": filename, **(values or {})}
 
     def __str__(self) -> str:  # OSError (under ParseTimeout's TimeoutError) has its own otherwise
         return f"{self.filename}: {self.reason}"

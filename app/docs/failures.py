@@ -10,6 +10,16 @@ import zipfile
 
 from app.docs.errors import DocumentError, UnsafeDocument, UnsupportedDocument
 
+PDF_STRUCTURE = (
+    "the PDF's internal structure is broken (its page tree or cross-reference table can't be "
+    "followed); open it in a PDF viewer, print or save it as a new PDF, and upload that"
+)
+DETAILS = {
+    "broken_xml": "its XML is broken (the file is damaged or was cut short)",
+    "cut_short": "it is cut short or damaged (its archive can't be unpacked)",
+    "missing_part": "a part it refers to is missing (the file is damaged or was made by a faulty program)",
+    "damaged": "it is damaged or built in a way the reader doesn't handle",
+}
 _XML_OUT_OF_MEMORY = ("memory allocation failed", "huge text node", "huge input lookup", "excessive depth")
 
 
@@ -21,27 +31,31 @@ def too_big(memory_mb: int | None) -> str:
     )
 
 
-def explain(exc: BaseException, kind: str, memory_mb: int | None = None) -> tuple[type[DocumentError], str]:
-    """The error class and the reason for a file of `kind` ("pdf", "docx", …) that raised `exc`."""
+def out_of_memory(exc: BaseException) -> bool:
+    """A MemoryError, or lxml's way of saying the same (it reports a failed allocation as bad XML)."""
     message = str(exc).lower()
-    if isinstance(exc, MemoryError) or (
+    return isinstance(exc, MemoryError) or (
         type(exc).__name__ == "XMLSyntaxError" and any(s in message for s in _XML_OUT_OF_MEMORY)
-    ):
-        return UnsafeDocument, too_big(memory_mb)
+    )
+
+
+def explain(name: str, exc: BaseException, kind: str, memory_mb: int | None = None) -> DocumentError:
+    """The error for file `name` of `kind` ("pdf", "docx", …) that raised `exc`, in words."""
+    if out_of_memory(exc):
+        return UnsafeDocument(name, too_big(memory_mb), "file.too_big", {"mb": memory_mb or "?"})
     if kind == "pdf" and (isinstance(exc, RuntimeError) or type(exc).__name__.startswith("FzError")):
-        return UnsupportedDocument, (
-            "the PDF's internal structure is broken (its page tree or cross-reference table can't be "
-            "followed); open it in a PDF viewer, print or save it as a new PDF, and upload that"
-        )
+        return UnsupportedDocument(name, PDF_STRUCTURE, "file.pdf_structure")
     what = kind.upper() if kind in ("docx", "pptx") else "file"
     if type(exc).__name__ == "XMLSyntaxError":
-        detail = "its XML is broken (the file is damaged or was cut short)"
+        problem = "broken_xml"
     elif isinstance(exc, zipfile.BadZipFile | EOFError):
-        detail = "it is cut short or damaged (its archive can't be unpacked)"
+        problem = "cut_short"
     elif isinstance(exc, KeyError):
-        detail = "a part it refers to is missing (the file is damaged or was made by a faulty program)"
+        problem = "missing_part"
     else:
-        detail = "it is damaged or built in a way the reader doesn't handle"
-    return UnsupportedDocument, (
-        f"not a readable {what}: {detail}; open it in the program that made it, save it again and upload that"
+        problem = "damaged"
+    reason = (
+        f"not a readable {what}: {DETAILS[problem]}; open it in the program that made it, save it again "
+        "and upload that"
     )
+    return UnsupportedDocument(name, reason, f"file.{problem}", {"what": what})

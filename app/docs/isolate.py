@@ -155,7 +155,12 @@ class Worker:
                     error_class = getattr(errors, str(record["error"]), None)
                     if not (isinstance(error_class, type) and issubclass(error_class, DocumentError)):
                         error_class = UnsupportedDocument
-                    raise error_class(name, str(record.get("reason", "the file could not be read")))
+                    raise error_class(
+                        name,
+                        str(record.get("reason", "the file could not be read")),
+                        record.get("key"),
+                        record.get("values"),
+                    )
                 if "progress" in record or "pages" in record:
                     if on_record is not None:
                         on_record(record)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 from app.docs.document import Page
 from app.docs.errors import DocumentError
-from app.docs.failures import explain
+from app.docs.failures import explain, out_of_memory
 
 Progress = Callable[[int, int], None]
 
@@ -93,9 +93,11 @@ def docx_pages(name: str, data: bytes, report: Progress) -> list[Page]:
 
 
 def unreadable(name: str, what: str, exc: Exception) -> DocumentError:
-    """The error for an Office file its library couldn't open, in words (not an exception's name)."""
-    error, reason = explain(exc, what.lower())
-    return error(name, reason)
+    """The error for an Office file its library couldn't open, in words (not an exception's name).
+    Running out of memory is raised as `MemoryError`, for the worker to name its limit."""
+    if out_of_memory(exc):
+        raise MemoryError from exc
+    return explain(name, exc, what.lower())
 
 
 def _body_blocks(body) -> list:

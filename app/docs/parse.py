@@ -98,7 +98,9 @@ def open_pdf(name: str, data: bytes) -> pymupdf.Document:
     if doc.needs_pass:
         doc.close()
         raise EncryptedDocument(
-            name, "the PDF is password-protected; remove the password and upload it again"
+            name,
+            "the PDF is password-protected; remove the password and upload it again",
+            "file.pdf_password",
         )
     if doc.page_count == 0:
         doc.close()
@@ -154,6 +156,8 @@ def _other(name: str, data: bytes, report: Progress) -> list[Page]:
     raise UnsupportedDocument(
         name,
         f"{label} files aren't read here; save it as {instead} in the program that made it and upload that",
+        "file.other_format",
+        {"label": label, "instead": instead},
     )
 
 

@@ -25,8 +25,39 @@ DARK_BACKGROUND = (40, 40, 40)
 WHITE = (255, 255, 255)
 
 
+MESSAGES = {  # English; the UI shows them in the session's language (`app/ui/i18n.py`, same keys)
+    "image.no_area": "{name} has no area ({width}×{height}) and can't be shown to the model.",
+    "image.strip": (
+        "{name} is {width}×{height}, a {ratio}:1 strip; the model reads images up to {limit}:1. "
+        "Crop it into shorter pieces."
+    ),
+    "image.damaged": "{name} is damaged or truncated and can't be read.",
+    "image.undecodable": (
+        "{name} is a {format} image Pillow can't decode (an unusual variant or a damaged file); "
+        "save it again as an ordinary PNG or JPEG and upload that."
+    ),
+    "image.bomb": "{name} declares an enormous size and was refused as a decompression bomb.",
+    "image.megapixels": (
+        "{name} is {width}×{height} pixels, more than the {limit} megapixel limit "
+        "(such files can be decompression bombs)."
+    ),
+    "image.other_format": "{name} is a {format} image; use PNG, JPEG, WebP, BMP, TIFF or GIF.",
+    "image.not_image": "{name} is not an image we can read (PNG, JPEG, WebP, BMP, TIFF or GIF).",
+}
+
+
 class ImageError(ValueError):
-    """A file that can't be used as an image; the message is meant for the user."""
+    """A file that can't be used as an image; the message is meant for the user. `key` and `values`
+    name the catalogue entry that says it in the session's language."""
+
+    def __init__(self, message: str, key: str | None = None, values: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.values = values or {}
+
+
+def refuse(key: str, **values: object) -> ImageError:
+    return ImageError(MESSAGES[key].format(**values), key, values)
 
 
 @dataclass(frozen=True)
@@ -37,12 +68,16 @@ class Prepared:
 
 def check_shape(width: float, height: float, name: str) -> None:
     if min(width, height) <= 0:
-        raise ImageError(f"{name} has no area ({width:.0f}×{height:.0f}) and can't be shown to the model.")
+        raise refuse("image.no_area", name=name, width=f"{width:.0f}", height=f"{height:.0f}")
     ratio = max(width, height) / min(width, height)
     if ratio > MAX_ASPECT_RATIO:
-        raise ImageError(
-            f"{name} is {width:.0f}×{height:.0f}, a {ratio:.0f}:1 strip; the model reads images up to "
-            f"{MAX_ASPECT_RATIO}:1. Crop it into shorter pieces."
+        raise refuse(
+            "image.strip",
+            name=name,
+            width=f"{width:.0f}",
+            height=f"{height:.0f}",
+            ratio=f"{ratio:.0f}",
+            limit=MAX_ASPECT_RATIO,
         )
 
 
@@ -81,12 +116,9 @@ def prepare(data: bytes, name: str, max_pixels: int) -> Prepared:
     except MemoryError:
         raise
     except (OSError, SyntaxError, EOFError) as exc:
-        raise ImageError(f"{name} is damaged or truncated and can't be read.") from exc
+        raise refuse("image.damaged", name=name) from exc
     except Exception as exc:  # Pillow's decoders raise many kinds on odd files (ValueError, struct.error…)
-        raise ImageError(
-            f"{name} is a {source_format} image Pillow can't decode (an unusual variant or a damaged file: "
-            f"{type(exc).__name__}); save it again as an ordinary PNG or JPEG and upload that."
-        ) from exc
+        raise refuse("image.undecodable", name=name, format=source_format) from exc
 
 
 def _open(data: bytes, name: str):
@@ -97,22 +129,19 @@ def _open(data: bytes, name: str):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(BytesIO(data), formats=ACCEPTED_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(
-            f"{name} declares an enormous size and was refused as a decompression bomb."
-        ) from exc
+        raise refuse("image.bomb", name=name) from exc
     except Exception as exc:  # UnidentifiedImageError, and whatever a header parser raises
-        raise ImageError(_unknown(data, name)) from exc
+        raise _unknown(data, name) from exc
     width, height = image.size
     if width * height > MAX_SOURCE_PIXELS:
-        raise ImageError(
-            f"{name} is {width}×{height} pixels, more than the {MAX_SOURCE_PIXELS // 1_000_000} megapixel "
-            "limit (such files can be decompression bombs)."
+        raise refuse(
+            "image.megapixels", name=name, width=width, height=height, limit=MAX_SOURCE_PIXELS // 1_000_000
         )
     check_shape(width, height, name)
     return image
 
 
-def _unknown(data: bytes, name: str) -> str:
+def _unknown(data: bytes, name: str) -> ImageError:
     """Why an unopenable file is refused, naming its real format when Pillow recognises it."""
     from PIL import Image
 
@@ -122,8 +151,8 @@ def _unknown(data: bytes, name: str) -> str:
     except Exception:  # only naming the format: any failure means "unknown"
         found = None
     if found:
-        return f"{name} is a {found} image; use PNG, JPEG, WebP, BMP, TIFF or GIF."
-    return f"{name} is not an image we can read (PNG, JPEG, WebP, BMP, TIFF or GIF)."
+        return refuse("image.other_format", name=name, format=found)
+    return refuse("image.not_image", name=name)
 
 
 def _full_scale(mode: str, peak: float) -> float:

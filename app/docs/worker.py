@@ -69,7 +69,7 @@ def _run(job: dict[str, Any], data: bytes, emit: Emit) -> None:
         try:
             prepared = prepare(data, name, int(job["max_pixels"]))
         except ImageError as exc:
-            raise UnsupportedDocument(name, str(exc)) from exc
+            raise UnsupportedDocument(name, str(exc), exc.key, exc.values) from exc
         emit({"image": base64.b64encode(prepared.data).decode("ascii"), "mime": prepared.mime})
     elif job["task"] == "render":
         png = render_page(name, data, int(job["page"]), int(job["max_pixels"]))
@@ -100,10 +100,12 @@ def _answer(job: dict[str, Any], data: bytes, emit: Emit) -> None:
     try:
         _run(job, data, emit)
     except DocumentError as exc:
-        emit({"error": type(exc).__name__, "reason": exc.reason})
+        emit({"error": type(exc).__name__, "reason": exc.reason, "key": exc.key, "values": exc.values})
     except Exception as exc:  # a library failing on a damaged file (or memory): that file's error, in words
-        error, reason = explain(exc, file_kind(job["name"], data), job["memory_mb"])
-        emit({"error": error.__name__, "reason": reason})
+        error = explain(job["name"], exc, file_kind(job["name"], data), job["memory_mb"])
+        emit(
+            {"error": type(error).__name__, "reason": error.reason, "key": error.key, "values": error.values}
+        )
 
 
 if __name__ == "__main__":

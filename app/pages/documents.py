@@ -31,7 +31,7 @@ from app.ui.chat_view import (
     stream_answer,
     workspace_controls,
 )
-from app.ui.i18n import plural, t
+from app.ui.i18n import plural, said, t
 from app.ui.render import plain, safe_markdown
 from app.ui.session import ConversationState
 from models.backends.base import ChatBackend
@@ -77,7 +77,7 @@ def add_uploads(state: ConversationState, uploads: list[Any]) -> bool:
                 state.tool_state, upload.name, upload.getvalue(), _bar_progress(bar, upload.name)
             )
         except DocumentError as exc:
-            errors[upload.name] = str(exc)
+            errors[upload.name] = said(exc)
         else:
             errors.pop(upload.name, None)
             unopened.pop(doc.sha256, None)  # uploaded again after it couldn't be reopened

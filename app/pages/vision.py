@@ -20,7 +20,7 @@ from app.ui.chat_view import (
     stream_answer,
     workspace_controls,
 )
-from app.ui.i18n import plural, t
+from app.ui.i18n import plural, said, t
 from app.ui.images_view import show_image
 from app.ui.render import plain, safe_markdown
 from models.messages import Attachment, Message
@@ -100,7 +100,7 @@ def pdf_page_picker(staged: Staged, max_pixels: int) -> None:
                 else:
                     staged.attachments.append(image)
         except ImageError as exc:
-            st.error(safe_markdown(str(exc)))
+            st.error(safe_markdown(said(exc)))
 
 
 def show_staged(staged: Staged) -> None:
@@ -139,7 +139,7 @@ def new_message(backend: VisionBackend, staged: Staged, history: list[Message]) 
         try:
             uploads.append(prepare_image(upload.getvalue(), upload.name, backend.max_pixels))
         except ImageError as exc:
-            problems.append(str(exc))
+            problems.append(said(exc))
     message = Message("user", text, attachments=[*staged.attachments, *uploads])
     if not problems:
         try:

@@ -58,6 +58,90 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "请设置 GLM_AUTH，或只在 127.0.0.1 上启动（见 README）。",
     ),
     "common.and": (" and ", "、"),
+    "file.too_big": (
+        "{name}: it is too large or too complex to read within the parser's {mb} MiB memory limit "
+        "(GLM_DOC_PARSE_MEMORY_MB); split it into smaller files, or ask whoever runs the app to raise the "
+        "limit",
+        "{name}：文件太大或太复杂，无法在解析器 {mb} MiB 的内存限制内读取（GLM_DOC_PARSE_MEMORY_MB）；"
+        "请把它拆成较小的文件，或请应用的管理员提高该限制",
+    ),
+    "file.pdf_structure": (
+        "{name}: the PDF's internal structure is broken (its page tree or cross-reference table can't be "
+        "followed); open it in a PDF viewer, print or save it as a new PDF, and upload that",
+        "{name}：该 PDF 的内部结构已损坏（无法读取其页面树或交叉引用表）；请用 PDF 阅读器打开，"
+        "打印或另存为新的 PDF 后再上传",
+    ),
+    "file.broken_xml": (
+        "{name}: not a readable {what}: its XML is broken (the file is damaged or was cut short); open it "
+        "in the program that made it, save it again and upload that",
+        "{name}：无法读取此 {what}：其 XML 已损坏（文件损坏或不完整）；"
+        "请用创建它的程序打开，重新保存后再上传",
+    ),
+    "file.cut_short": (
+        "{name}: not a readable {what}: it is cut short or damaged (its archive can't be unpacked); open it "
+        "in the program that made it, save it again and upload that",
+        "{name}：无法读取此 {what}：文件不完整或已损坏（无法解压）；请用创建它的程序打开，重新保存后再上传",
+    ),
+    "file.missing_part": (
+        "{name}: not a readable {what}: a part it refers to is missing (the file is damaged or was made by "
+        "a faulty program); open it in the program that made it, save it again and upload that",
+        "{name}：无法读取此 {what}：缺少它引用的部分（文件损坏或由有缺陷的程序生成）；"
+        "请用创建它的程序打开，重新保存后再上传",
+    ),
+    "file.damaged": (
+        "{name}: not a readable {what}: it is damaged or built in a way the reader doesn't handle; open it "
+        "in the program that made it, save it again and upload that",
+        "{name}：无法读取此 {what}：文件已损坏，或其结构无法被解析；请用创建它的程序打开，重新保存后再上传",
+    ),
+    "file.other_format": (
+        "{name}: {label} files aren't read here; save it as {instead} in the program that made it and "
+        "upload that",
+        "{name}：不支持 {label} 文件；请在创建它的程序中另存为 {instead} 后再上传",
+    ),
+    "file.pdf_password": (
+        "{name}: the PDF is password-protected; remove the password and upload it again",
+        "{name}：该 PDF 受密码保护；请移除密码后重新上传",
+    ),
+    "image.no_area": (
+        "{name} has no area ({width}×{height}) and can't be shown to the model.",
+        "{name} 没有面积（{width}×{height}），无法提供给模型。",
+    ),
+    "image.strip": (
+        "{name} is {width}×{height}, a {ratio}:1 strip; the model reads images up to {limit}:1. "
+        "Crop it into shorter pieces.",
+        "{name} 为 {width}×{height}，是 {ratio}:1 的长条；模型最多读取 {limit}:1 的图像。请裁成较短的几段。",
+    ),
+    "image.damaged": (
+        "{name} is damaged or truncated and can't be read.",
+        "{name} 已损坏或不完整，无法读取。",
+    ),
+    "image.undecodable": (
+        "{name} is a {format} image Pillow can't decode (an unusual variant or a damaged file); "
+        "save it again as an ordinary PNG or JPEG and upload that.",
+        "{name} 是 Pillow 无法解码的 {format} 图像（少见的变体或文件已损坏）；"
+        "请另存为普通的 PNG 或 JPEG 后再上传。",
+    ),
+    "image.bomb": (
+        "{name} declares an enormous size and was refused as a decompression bomb.",
+        "{name} 声明了极大的尺寸，作为解压炸弹被拒绝。",
+    ),
+    "image.megapixels": (
+        "{name} is {width}×{height} pixels, more than the {limit} megapixel limit "
+        "(such files can be decompression bombs).",
+        "{name} 为 {width}×{height} 像素，超过 {limit} 百万像素的上限（这类文件可能是解压炸弹）。",
+    ),
+    "image.other_format": (
+        "{name} is a {format} image; use PNG, JPEG, WebP, BMP, TIFF or GIF.",
+        "{name} 是 {format} 图像；请使用 PNG、JPEG、WebP、BMP、TIFF 或 GIF。",
+    ),
+    "image.not_image": (
+        "{name} is not an image we can read (PNG, JPEG, WebP, BMP, TIFF or GIF).",
+        "{name} 不是可读取的图像（支持 PNG、JPEG、WebP、BMP、TIFF 或 GIF）。",
+    ),
+    "image.upload_size": (
+        "{name} is {size} MB, over the {limit} MB upload limit (GLM_MAX_UPLOAD_MB).",
+        "{name} 大小为 {size} MB，超过 {limit} MB 的上传上限（GLM_MAX_UPLOAD_MB）。",
+    ),
     # navigation
     "nav.chat": ("All Tools", "全能工具"),
     "nav.documents": ("Long document", "长文档"),
@@ -418,6 +502,18 @@ def t(key: str, **values: object) -> str:
     english, chinese = CATALOGUE[key]
     text = chinese if language() == "zh" else english
     return text.format(**values) if values else text
+
+
+def said(error: Exception) -> str:
+    """A file's error (`DocumentError`, `ImageError`) in the session's language when the catalogue has
+    its entry, else as it was raised."""
+    key = getattr(error, "key", None)
+    if key in CATALOGUE:
+        try:
+            return t(key, **getattr(error, "values", {}))
+        except (KeyError, IndexError):
+            pass
+    return str(error)
 
 
 def plural(key: str, n: int) -> str:
