@@ -172,3 +172,39 @@ def test_a_larger_limit_grows_an_existing_folder(tmp_path, monkeypatch):
     assert after.enforced and after.limit > 1.9 * before
     with folderfs.held(folder):
         assert (folder / "first.txt").read_bytes() == b"kept"
+
+
+_MOUNT_AND_DIE = """
+import os, signal, sys
+from pathlib import Path
+from app.sandbox import save_upload
+save_upload(Path(sys.argv[1]), "a.txt", b"x")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_mounts_of_a_killed_app_are_found_even_after_their_folders_moved(tmp_path):
+    """A test run's clean-up renames and empties the folders of a killed process: its mounts are
+    still found (by their image's device and inode, recorded outside the folders) and unmounted."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from app.sandbox.leftovers import sweep
+    from app.sandbox.mounts import mounted_under
+
+    root = Path(__file__).resolve().parents[1]
+    temp, data = tmp_path / "temp", tmp_path / "data"
+    temp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(root), "TMPDIR": str(temp), "GLM_KERNEL_DISK_MB": str(LIMIT_MB)}
+    subprocess.run([sys.executable, "-c", _MOUNT_AND_DIE, str(data / "c1" / "data")], env=env, cwd=root)
+    assert len(mounted_under(data)) == 1
+    moved = tmp_path / "garbage"
+    data.rename(moved)
+    shutil.rmtree(moved, ignore_errors=True)  # the image goes; the mount point can't
+    assert len(mounted_under(moved)) == 1
+    sweep(tmp_root=temp)
+    assert mounted_under(moved) == []
+    assert list(temp.iterdir()) == []

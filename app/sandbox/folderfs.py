@@ -28,7 +28,7 @@ from pathlib import Path
 
 from app.sandbox import mounts, tree
 from app.sandbox.limits import KernelLimits
-from app.sandbox.owner import OWNER_SUFFIX, owner_tag
+from app.sandbox.owner import mounts_record
 
 IMAGE_SUFFIX = ".fs.img"
 MAX_ENTRIES = 100_000
@@ -118,7 +118,6 @@ def _grow(image: Path, size_mb: int) -> None:
 def _unmount(folder: Path) -> None:
     with contextlib.suppress(OSError):
         mounts.detach(folder)
-        folder.with_name(folder.name + OWNER_SUFFIX).unlink(missing_ok=True)
 
 
 def hold(folder: Path, size_mb: int | None = None) -> bool:
@@ -155,8 +154,10 @@ def hold(folder: Path, size_mb: int | None = None) -> bool:
                 _failed.add(folder)  # not tried again by this process
                 warnings.warn(f"{folder}: {exc}", RuntimeWarning, stacklevel=2)
                 return False
-        if not known:  # this process's from now on
-            folder.with_name(folder.name + OWNER_SUFFIX).write_text(owner_tag())
+        if not known:  # this process's from now on: recorded for the sweep should it die
+            image = os.stat(image_of(folder))
+            with open(mounts_record(), "a") as record:
+                record.write(f"{os.major(image.st_dev)}:{os.minor(image.st_dev)} {image.st_ino}\n")
         _holders[folder] = _holders.get(folder, 0) + 1
         _idle_since.pop(folder, None)
     return True
@@ -209,6 +210,7 @@ def unmount_all() -> None:
             _unmount(folder)
         _holders.clear()
         _idle_since.clear()
+        mounts_record().unlink(missing_ok=True)
 
 
 def space(folder: Path) -> FolderSpace:

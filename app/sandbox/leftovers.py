@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
 from app.sandbox import cgroup, mounts
-from app.sandbox.owner import OWNER_SUFFIX, owner_alive
+from app.sandbox.owner import MOUNTS_PREFIX, owner_alive
 
 
 def _remove_tree(root: Path) -> bool:
@@ -23,6 +24,38 @@ def _remove_tree(root: Path) -> bool:
     return not root.exists()
 
 
+def _images(record: Path) -> set[tuple[str, str]]:
+    try:
+        return {tuple(line.split()) for line in record.read_text().splitlines() if len(line.split()) == 2}
+    except OSError:
+        return set()
+
+
+def _detach_dead_folder_mounts(tmp_root: Path) -> list[Path]:
+    """Unmount the folder images that dead processes mounted, found by their loop device's backing
+    (device, inode), whatever their folders were renamed to or deleted meanwhile, and never an
+    image that a live process has mounted too."""
+    dead, live = set(), set()
+    for record in tmp_root.glob(f"{MOUNTS_PREFIX}*"):
+        (live if owner_alive(record.name) else dead).update(_images(record))
+    orphans = dead - live
+    removed: list[Path] = []
+    if orphans:
+        listing = subprocess.run(
+            ["losetup", "-l", "-n", "-O", "MAJ:MIN,BACK-MAJ:MIN,BACK-INO"], capture_output=True, text=True
+        ).stdout
+        rows = [fields for fields in map(str.split, listing.splitlines()) if len(fields) == 3]
+        loops = {fields[0] for fields in rows if (fields[1], fields[2]) in orphans}
+        for point in mounts.mounts_of_devices(loops):
+            with contextlib.suppress(OSError):
+                mounts.detach(point)
+                removed.append(point)
+    for record in tmp_root.glob(f"{MOUNTS_PREFIX}*"):
+        if not owner_alive(record.name):
+            record.unlink(missing_ok=True)
+    return removed
+
+
 def sweep(tmp_root: Path | None = None, pool_root: Path | None = None) -> list[Path]:
     """Remove what dead apps left: their kernels' runtime folders (and the mounts in them), their
     pool folders, their cgroups, and their conversation folders' mounts. Returns what was removed."""
@@ -34,18 +67,6 @@ def sweep(tmp_root: Path | None = None, pool_root: Path | None = None) -> list[P
     for path in candidates:
         if not owner_alive(path.name) and _remove_tree(path):
             removed.append(path)
-    for point in mounts.mounted_under(Path("/")):
-        if not point.name:
-            continue
-        owner = point.with_name(point.name + OWNER_SUFFIX)
-        try:
-            tag = owner.read_text().strip()
-        except OSError:
-            continue
-        if not owner_alive(tag):
-            with contextlib.suppress(OSError):
-                mounts.detach(point)
-                owner.unlink()
-                removed.append(point)
+    removed += _detach_dead_folder_mounts(tmp_root)
     removed += cgroup.sweep_dead(owner_alive)
     return removed

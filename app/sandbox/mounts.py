@@ -61,6 +61,11 @@ def bind(source: Path, target: Path) -> None:
     mount(str(source), target, None, MS_BIND)
 
 
+def _unescape(field: str) -> Path:
+    """A mountinfo path: spaces and the like are written as octal escapes."""
+    return Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field))
+
+
 def mounted_under(root: Path) -> list[Path]:
     """Mount points at or below `root`, deepest first (to detach them in order)."""
     try:
@@ -70,10 +75,20 @@ def mounted_under(root: Path) -> list[Path]:
     prefix = str(root).rstrip("/")
     found = []
     for line in lines:
-        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), line.split()[4])
+        point = str(_unescape(line.split()[4]))
         if point == prefix or point.startswith(prefix + "/"):
             found.append(Path(point))
     return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
+def mounts_of_devices(devices: set[str]) -> list[Path]:
+    """Mount points of the devices (`major:minor`) in `devices`, deepest first."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    found = [_unescape(fields[4]) for fields in map(str.split, lines) if fields[2] in devices]
+    return sorted(found, key=lambda point: len(point.parts), reverse=True)
 
 
 def is_mount(path: Path) -> bool:

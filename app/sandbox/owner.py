@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 _TAG = re.compile(r"(\d+)\.(\d+)")
-OWNER_SUFFIX = ".fs.owner"  # beside a mounted conversation folder: the tag of the app that uses it
+MOUNTS_PREFIX = "glm-mounts-"  # in the temp folder: `<dev> <inode>` of each folder image a process mounted
 
 
 def _start_time(pid: int) -> str | None:
@@ -25,6 +25,14 @@ def _start_time(pid: int) -> str | None:
 def owner_tag() -> str:
     """`<pid>.<start time>` of this process: a reused pid has another start time."""
     return f"{os.getpid()}.{_start_time(os.getpid())}"
+
+
+def mounts_record() -> Path:
+    """This process's record of the folder images it mounted (see folderfs.py and leftovers.py):
+    kept outside the data folders, which a test run's clean-up may delete or rename meanwhile."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"{MOUNTS_PREFIX}{owner_tag()}"
 
 
 def owner_alive(name: str) -> bool:

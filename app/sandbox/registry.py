@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.config import data_dir
-from app.sandbox import cgroup, folderfs, leftovers, mounts, tree
+from app.sandbox import cgroup, folderfs, fontcache, leftovers, mounts, tree
 from app.sandbox.errors import KernelStartError, SandboxUnavailableError
 from app.sandbox.kernel import Kernel, KernelSession, allocate_uid, release_uid
 from app.sandbox.limits import KernelLimits
@@ -151,6 +151,7 @@ def sweep_leftovers() -> None:
             return
         _swept = True
     leftovers.sweep(pool_root=_pool_root())
+    fontcache.font_list()  # start building matplotlib's font list for the kernels to come
 
 
 def get_session(session_id: str, workdir: Path) -> KernelSession:

@@ -18,6 +18,7 @@ from typing import ParamSpec, TypeVar
 
 from jupyter_client.kernelspec import KernelSpec
 
+from app.sandbox import fontcache
 from app.sandbox.errors import SandboxUnavailableError
 from app.sandbox.limits import KernelLimits
 
@@ -176,6 +177,7 @@ def _bwrap_argv(
     read_only: Sequence[str],
     binds: Sequence[tuple[str, str]],
     chdir: str,
+    files: Sequence[tuple[str, str]] = (),
     env: dict[str, str],
 ) -> list[str]:
     """The bwrap prefix both sandboxes share, up to and including `--` and the privilege drop.
@@ -201,10 +203,18 @@ def _bwrap_argv(
         args += ["--ro-bind", path, path]
     for source, target in binds:
         args += ["--bind", source, target]
+    for source, target in files:  # read-only files in a folder the sandbox's user may write to
+        args += ["--perms", "1777", "--dir", str(Path(target).parent), "--ro-bind", source, target]
     args += ["--chdir", chdir]
     for key, value in env.items():
         args += ["--setenv", key, value]
     return [*args, "--", *_drop_privileges(uid)]
+
+
+def _font_list() -> list[tuple[str, str]]:
+    """matplotlib's font list for the kernel's /tmp/.matplotlib, once the app has built it."""
+    fonts = fontcache.font_list()
+    return [(str(fonts), f"{fontcache.KERNEL_DIR}/{fonts.name}")] if fonts else []
 
 
 def sandbox_argv(
@@ -223,6 +233,7 @@ def sandbox_argv(
         etc=_ETC_FILES + (_NETWORK_ETC_FILES if limits.network else ()),
         read_only=(),
         binds=[(str(ipc_dir), str(ipc_dir)), (str(folder), MOUNT_POINT)],
+        files=_font_list(),
         chdir=MOUNT_POINT,
         env=kernel_env(limits, home="/tmp"),
     )
