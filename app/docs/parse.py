@@ -27,13 +27,13 @@ _CSV_SUFFIXES = {".csv", ".tsv"}
 SUPPORTED = "PDF, DOCX, PPTX, HTML, CSV, Markdown, plain text and code files"
 # Formats people upload that aren't read, with what to save them as instead.
 _OTHER_FORMATS = {
-    ".odt": ("ODT", "DOCX or PDF"),
-    ".doc": ("DOC (old Word)", "DOCX or PDF"),
-    ".rtf": ("RTF", "DOCX or PDF"),
-    ".pages": ("Pages", "DOCX or PDF"),
-    ".odp": ("ODP", "PPTX or PDF"),
-    ".ppt": ("PPT (old PowerPoint)", "PPTX or PDF"),
-    ".key": ("Keynote", "PPTX or PDF"),
+    ".odt": ("ODT", "DOCX/PDF"),
+    ".doc": ("DOC", "DOCX/PDF"),
+    ".rtf": ("RTF", "DOCX/PDF"),
+    ".pages": ("Pages", "DOCX/PDF"),
+    ".odp": ("ODP", "PPTX/PDF"),
+    ".ppt": ("PPT", "PPTX/PDF"),
+    ".key": ("Keynote", "PPTX/PDF"),
     ".ods": ("ODS", "CSV"),
     ".xls": ("XLS", "CSV"),
     ".xlsx": ("XLSX", "CSV"),
