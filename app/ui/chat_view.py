@@ -21,6 +21,7 @@ from app.ui.conversations_view import conversation_sidebar
 from app.ui.files_view import read_download
 from app.ui.i18n import plural, t
 from app.ui.images_view import show_image
+from app.ui.live_text import CallPreview
 from app.ui.render import SafeMarkdownStream, safe_markdown
 from app.ui.session import ConversationState
 from models.events import Done, ReasoningDelta, TextDelta, ToolCallDelta
@@ -208,19 +209,24 @@ def _render_browsing(info: dict[str, Any]) -> None:
 
 
 def generated_images(messages: Iterable[Message]) -> list[Attachment]:
-    """The images the turn's tools generated (`cogview`), which show under the answer."""
+    """What the turn's tools produced for the user, which shows under the answer: CogView's pictures,
+    the code interpreter's plots and the files its cells wrote (the step keeps its full output too)."""
     return [
         attachment
         for message in messages
-        if message.role == "observation" and message.info.get("image")
+        if message.role == "observation"
         for attachment in message.attachments
-        if attachment.kind == "image" and attachment.data
+        if (attachment.kind == "image" and attachment.data) or attachment.kind == "file"
     ]
 
 
-def render_generated_images(messages: Iterable[Message]) -> None:
-    for attachment in generated_images(messages):
-        st.image(attachment.data, caption=attachment.name, width="content")
+def render_generated_images(messages: Iterable[Message], key: str = "out", files: Path | None = None) -> None:
+    """The turn's tool outputs (`generated_images`) under its answer: images, then files to download."""
+    outputs = generated_images(messages)
+    for attachment in outputs:
+        if attachment.kind == "image":
+            st.image(attachment.data, caption=attachment.name or None, width="content")
+    render_attachments([a for a in outputs if a.kind == "file"], key, files)
 
 
 def _render_progress(box: Any, progress: Progress) -> None:
@@ -269,7 +275,7 @@ def render_history(messages: list[Message], tool_state: dict[str, Any], files: P
             start = i
             while i < len(messages) and messages[i].role != "user":
                 i = _render_assistant_part(messages, i, tool_state, files)
-            render_generated_images(messages[start:i])
+            render_generated_images(messages[start:i], f"out{start}", files)
 
 
 def _render_assistant_part(
@@ -404,7 +410,7 @@ def stream_turn(events: Iterator[AgentEvent], turn: TurnBuffer, files: Path | No
             event = next(events, None)
         else:
             event = next(events, None)
-    render_generated_images(turn.messages)
+    render_generated_images(turn.messages, "outlive", files)
 
 
 def _text_until_other(
@@ -429,7 +435,7 @@ class _LiveStep:
     code_box: Any
     clock: Any
     progress: Any
-    written: list[str]
+    written: CallPreview
     call: Message | None = None
 
     @classmethod
@@ -437,7 +443,7 @@ class _LiveStep:
         status = st.status(":material/build: " + t("step.writing", name=escape_markdown(name)), expanded=True)
         with status:
             code_box, clock, progress = st.empty(), st.empty(), st.empty()
-        return cls(name, status, code_box, clock, progress, [])
+        return cls(name, status, code_box, clock, progress, CallPreview())
 
     def show_code(self, text: str) -> None:
         self.code_box.code(text, language=CALL_LANGUAGE.get(self.name, "json"), wrap_lines=True)
@@ -459,8 +465,8 @@ def _live_tool_steps(
             while len(steps) <= event.index:
                 steps.append(_LiveStep.open(event.name))
             step = steps[event.index]
-            step.written.append(event.text)
-            step.show_code("".join(step.written))
+            if (shown := step.written.add(event.text)) is not None:
+                step.show_code(shown)
         elif isinstance(event, ToolStarted):
             if event.preamble is not None:
                 turn.add(event.preamble)
