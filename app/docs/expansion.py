@@ -4,11 +4,11 @@ fusion. One short extra model call per question, shown as a step."""
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from dataclasses import replace
 
+from app.config import env_bool
 from app.docs.document import Document
 from app.docs.fusion import Ranking
 from app.docs.index import rank_chunks
@@ -27,7 +27,7 @@ PROMPT = (
 
 
 def expansion_enabled() -> bool:
-    return os.environ.get("GLM_DOC_QUERY_EXPANSION", "").strip().lower() in {"1", "true", "yes", "on"}
+    return env_bool("GLM_DOC_QUERY_EXPANSION")
 
 
 def expand_query(
