@@ -103,3 +103,20 @@ def test_documents_page_shows_reasoning_apart(base_env: Path, monkeypatch: pytes
             assert [e.label for e in replayed.expander if "Thinking" in e.label]
         finally:
             isolate.shutdown()
+
+
+def test_no_thinking_switch_for_glm4(base_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GLM-4 doesn't reason first: the switch would do nothing, so it isn't offered."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app_chat import MAIN
+
+    with ScriptedServer([Rule("\nHi!")]) as server:
+        monkeypatch.setenv("GLM_BACKEND", "openai")
+        monkeypatch.setenv("GLM_API_MODE", "completions")
+        monkeypatch.setenv("GLM_API_BASE", server.base_url)
+        monkeypatch.setenv("GLM_MODEL", "THUDM/glm-4-9b-chat-hf")
+        at = AppTest.from_file(MAIN, default_timeout=120)
+        at.run()
+    assert not at.exception
+    assert "chat-thinking" not in [t.key for t in at.toggle]

@@ -39,7 +39,9 @@ files = session.session_dir(state)
 
 st.title(t("nav.chat"))
 backend = session.text_backend()
-controls = workspace_controls(WORKSPACE, state, session.max_new_default(backend))
+controls = workspace_controls(
+    WORKSPACE, state, session.max_new_default(backend), session.takes_thinking_switch(backend)
+)
 with st.sidebar:
     enabled = tools_sidebar(all_tools(), plugin_errors, mcp)
     if any(tool.name == "simple_browser" for tool in enabled) and (hint := search_setup_hint()):

@@ -300,7 +300,9 @@ isolate.prestart()
 st.title(t("nav.documents"))
 backend = session.text_backend()
 
-controls = workspace_controls(WORKSPACE, state, session.max_new_default(backend))
+controls = workspace_controls(
+    WORKSPACE, state, session.max_new_default(backend), session.takes_thinking_switch(backend)
+)
 
 limit = max_upload_mb()
 uploads = st.file_uploader(

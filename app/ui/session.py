@@ -35,6 +35,7 @@ from app.ui.i18n import t
 from app.ui.render import plain, safe_markdown
 from models.backends import BackendLoadError, ChatBackend, get_text_backend
 from models.messages import Message
+from models.protocols import detect_protocol
 from models.saved import is_configured
 from models.settings import ModelSettings
 from models.threads import max_new_tokens_for
@@ -132,6 +133,17 @@ def max_new_default(backend: object | None) -> int:
     """The sidebar's default answer length for this backend: short for a small in-process model."""
     source = getattr(backend, "source", backend)
     return max_new_tokens_for(getattr(source, "parameters", None))
+
+
+def takes_thinking_switch(backend: object | None) -> bool:
+    """Whether the sidebar's Thinking switch means anything for this backend's model: one whose
+    protocol reasons first (GLM-4.5+), or a chat server's model that isn't known to be GLM-4."""
+    if backend is None:
+        return False
+    protocol = getattr(backend, "protocol", None)
+    if protocol is not None:
+        return bool(protocol.output_tags)
+    return detect_protocol(model_name=getattr(backend, "model", None)) != "glm4"
 
 
 def user_id() -> str:
