@@ -441,8 +441,9 @@ class _LiveStep:
     @classmethod
     def open(cls, name: str) -> _LiveStep:
         status = st.status(":material/build: " + t("step.writing", name=escape_markdown(name)), expanded=True)
-        with status:
-            code_box, clock, progress = st.empty(), st.empty(), st.empty()
+        # Not `with status:` here: leaving that block marks the step complete (a check mark, collapsed)
+        # while it is still being written and run.
+        code_box, clock, progress = status.empty(), status.empty(), status.empty()
         return cls(name, status, code_box, clock, progress, CallPreview())
 
     def show_code(self, text: str) -> None:
@@ -477,7 +478,8 @@ def _live_tool_steps(
             started += 1
             step.call, step.name = event.message, event.message.metadata
             step.show_code(event.message.content)
-            step.status.update(label=":material/build: " + t("step.running", name=escape_markdown(step.name)))
+            running = ":material/build: " + t("step.running", name=escape_markdown(step.name))
+            step.status.update(label=running, expanded=True)  # without `expanded`, the box folds
         elif isinstance(event, ToolRunning):
             if step := _step_of(steps, event.call):
                 step.clock.caption(t("step.clock", seconds=f"{event.seconds:.1f}"))
