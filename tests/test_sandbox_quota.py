@@ -208,3 +208,30 @@ def test_mounts_of_a_killed_app_are_found_even_after_their_folders_moved(tmp_pat
     sweep(tmp_root=temp)
     assert mounted_under(moved) == []
     assert list(temp.iterdir()) == []
+
+
+_MOUNT_MOVE_EXIT = """
+import sys
+from pathlib import Path
+from app.sandbox import save_upload
+save_upload(Path(sys.argv[1]) / "c1" / "data", "a.txt", b"x")
+Path(sys.argv[1]).rename(sys.argv[2])  # another test session's clean-up, while this one runs
+"""
+
+
+def test_an_app_leaving_unmounts_its_folders_even_after_they_moved(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from app.sandbox.mounts import mounted_under
+
+    root = Path(__file__).resolve().parents[1]
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(root), "TMPDIR": str(temp), "GLM_KERNEL_DISK_MB": str(LIMIT_MB)}
+    command = [sys.executable, "-c", _MOUNT_MOVE_EXIT, str(tmp_path / "data"), str(tmp_path / "garbage")]
+    assert subprocess.run(command, env=env, cwd=root).returncode == 0
+    assert mounted_under(tmp_path) == []
+    assert list(temp.iterdir()) == []

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.sandbox import mounts, tree
+from app.sandbox import leftovers, mounts, tree
 from app.sandbox.limits import KernelLimits
 from app.sandbox.owner import mounts_record
 
@@ -210,7 +210,8 @@ def unmount_all() -> None:
             _unmount(folder)
         _holders.clear()
         _idle_since.clear()
-        mounts_record().unlink(missing_ok=True)
+        if enforced():
+            leftovers.detach_own_folder_mounts()
 
 
 def space(folder: Path) -> FolderSpace:

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from app.sandbox import cgroup, mounts
-from app.sandbox.owner import MOUNTS_PREFIX, owner_alive
+from app.sandbox.owner import MOUNTS_PREFIX, mounts_record, owner_alive
 
 
 def _remove_tree(root: Path) -> bool:
@@ -31,28 +31,44 @@ def _images(record: Path) -> set[tuple[str, str]]:
         return set()
 
 
-def _detach_dead_folder_mounts(tmp_root: Path) -> list[Path]:
-    """Unmount the folder images that dead processes mounted, found by their loop device's backing
-    (device, inode), whatever their folders were renamed to or deleted meanwhile, and never an
-    image that a live process has mounted too."""
-    dead, live = set(), set()
-    for record in tmp_root.glob(f"{MOUNTS_PREFIX}*"):
-        (live if owner_alive(record.name) else dead).update(_images(record))
-    orphans = dead - live
+def _detach_images(images: set[tuple[str, str]]) -> list[Path]:
+    """Unmount every mount of the folder images `images` ((device, inode) pairs), found through the
+    loop devices backed by them, whatever their folders were renamed to or deleted meanwhile."""
+    if not images:
+        return []
+    listing = subprocess.run(
+        ["losetup", "-l", "-n", "-O", "MAJ:MIN,BACK-MAJ:MIN,BACK-INO"], capture_output=True, text=True
+    ).stdout
+    rows = [fields for fields in map(str.split, listing.splitlines()) if len(fields) == 3]
+    loops = {fields[0] for fields in rows if (fields[1], fields[2]) in images}
     removed: list[Path] = []
-    if orphans:
-        listing = subprocess.run(
-            ["losetup", "-l", "-n", "-O", "MAJ:MIN,BACK-MAJ:MIN,BACK-INO"], capture_output=True, text=True
-        ).stdout
-        rows = [fields for fields in map(str.split, listing.splitlines()) if len(fields) == 3]
-        loops = {fields[0] for fields in rows if (fields[1], fields[2]) in orphans}
-        for point in mounts.mounts_of_devices(loops):
-            with contextlib.suppress(OSError):
-                mounts.detach(point)
-                removed.append(point)
-    for record in tmp_root.glob(f"{MOUNTS_PREFIX}*"):
-        if not owner_alive(record.name):
-            record.unlink(missing_ok=True)
+    for point in mounts.mounts_of_devices(loops):
+        with contextlib.suppress(OSError):
+            mounts.detach(point)
+            removed.append(point)
+    return removed
+
+
+def _records(tmp_root: Path, alive: bool) -> list[Path]:
+    return [r for r in tmp_root.glob(f"{MOUNTS_PREFIX}*") if owner_alive(r.name) == alive]
+
+
+def detach_own_folder_mounts() -> None:
+    """At exit: this process's folder mounts, by identity (a test run's clean-up may have renamed
+    their folders meanwhile), except images another live process has mounted too."""
+    record = mounts_record()
+    others = {image for r in _records(record.parent, True) if r != record for image in _images(r)}
+    _detach_images(_images(record) - others)
+    record.unlink(missing_ok=True)
+
+
+def _detach_dead_folder_mounts(tmp_root: Path) -> list[Path]:
+    """Unmount the folder images that dead processes mounted, never one a live process uses too."""
+    dead = {image for r in _records(tmp_root, False) for image in _images(r)}
+    live = {image for r in _records(tmp_root, True) for image in _images(r)}
+    removed = _detach_images(dead - live)
+    for record in _records(tmp_root, False):
+        record.unlink(missing_ok=True)
     return removed
 
 
