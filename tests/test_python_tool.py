@@ -70,7 +70,8 @@ def test_no_output_is_a_short_observation(tool, tmp_path):
     assert result.content == "[the cell ran without output]"
 
 
-def test_plot_is_attached_and_summarised_in_order(tool, tmp_path):
+def test_plot_is_attached_and_summarised_in_order(tool, tmp_path, monkeypatch):
+    monkeypatch.setenv("GLM_KERNEL_TIMEOUT", "60")  # importing matplotlib can take seconds on a busy CPU
     code = "import matplotlib.pyplot as plt\nprint('before')\nplt.plot([3, 1, 2])\nplt.show()\n'after'"
     result = tool.run(code, _ctx(tmp_path))
     lines = result.content.splitlines()
