@@ -1,7 +1,9 @@
 """How long does writing a turn keep other users out of the store? Measured against a tiny turn.
 
 One thread saves a turn while another asks the same `Store` for a conversation's summary in a loop
-(what every page run does); the longest wait of that reader is how long the writer blocked everyone.
+(what every page run does); the longest wait of that reader is how long the writer blocked everyone
+(on a loaded machine it also counts waiting for the CPU), and the longest write transaction is how
+long the write lock was held.
 The big turn is issue 13's case: one cell's image outputs (IMAGES × IMAGE_MB of PNG-labelled
 bytes); the baseline is a turn of two short messages, written the same way in the same run. Also
 printed: the database's size after the big turn, and the time to reopen that conversation.
@@ -16,7 +18,10 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from app.store import Store
 from models.messages import Attachment, Message
@@ -41,6 +46,26 @@ def image_turn(n: int, mb: int) -> list[Message]:
     ]
 
 
+HELD: list[float] = []
+
+
+def _timed(transaction: Callable[..., Any]) -> Callable[..., Any]:
+    """`Store._transaction`, recording how long each write transaction holds the write lock."""
+
+    @contextmanager
+    def timed(self: Store, write: bool = False) -> Iterator:
+        start = time.perf_counter()
+        with transaction(self, write) as db:
+            yield db
+        if write:
+            HELD.append(time.perf_counter() - start)
+
+    return timed
+
+
+Store._transaction = _timed(Store._transaction)  # type: ignore[method-assign]
+
+
 def longest_wait_while(store: Store, cid: str, write: threading.Thread) -> float:
     """The longest a reader waited for one summary while `write` ran."""
     longest = 0.0
@@ -54,9 +79,10 @@ def longest_wait_while(store: Store, cid: str, write: threading.Thread) -> float
     return longest
 
 
-def measure(root: Path, turn: list[Message]) -> tuple[float, float]:
-    """(longest reader wait, whole write) for saving `turn`, median over RUNS fresh stores."""
-    waits, writes = [], []
+def measure(root: Path, turn: list[Message]) -> tuple[float, float, float]:
+    """(longest reader wait, whole write, longest write transaction) for saving `turn`, median over
+    RUNS fresh stores."""
+    waits, writes, held = [], [], []
     for run in range(RUNS):
         with Store(root / f"run-{len(turn[2].attachments)}-{run}") as store:
             cid = store.create_conversation(USER, "chat")
@@ -68,17 +94,19 @@ def measure(root: Path, turn: list[Message]) -> tuple[float, float]:
                 store.append_turn(USER, cid, turn)
                 took.append(time.perf_counter() - start)
 
+            HELD.clear()
             waits.append(longest_wait_while(store, cid, threading.Thread(target=write)))
             writes.append(took[0])
-    return statistics.median(waits), statistics.median(writes)
+            held.append(max(HELD))
+    return statistics.median(waits), statistics.median(writes), statistics.median(held)
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        small_wait, small_write = measure(root, image_turn(0, 0))
+        small_wait, small_write, small_held = measure(root, image_turn(0, 0))
         big = image_turn(IMAGES, IMAGE_MB)
-        big_wait, big_write = measure(root, big)
+        big_wait, big_write, big_held = measure(root, big)
         with Store(root / f"run-{IMAGES}-0") as store:
             (summary,) = store.list_conversations(USER, "chat")
             start = time.perf_counter()
@@ -89,6 +117,7 @@ def main() -> None:
     print(f"  longest reader wait, tiny turn: {small_wait * 1e3:8.2f} ms (write {small_write * 1e3:.1f} ms)")
     print(f"  longest reader wait, big turn:  {big_wait * 1e3:8.2f} ms (write {big_write * 1e3:.1f} ms)")
     print(f"  ratio big / tiny: {big_wait / small_wait:.2f}x")
+    print(f"  write lock held, tiny turn: {small_held * 1e3:.2f} ms; big turn: {big_held * 1e3:.2f} ms")
     print(f"  database after the big turn: {database / 2**10:.0f} KiB; reopening it: {reopen * 1e3:.1f} ms")
 
 

@@ -37,7 +37,11 @@ EXPECTED = {
         r"BM25 \+ dense \(reciprocal rank fusion\):\s+\d+/20",
         r"per question, index warm: \d+ ms",
     ],
-    "store": [r"ratio big / tiny: \d+\.\d\dx", r"database after the big turn: \d+ KiB"],
+    "store": [
+        r"ratio big / tiny: \d+\.\d\dx",
+        r"write lock held, tiny turn: \d+\.\d\d ms; big turn: \d+\.\d\d ms",
+        r"database after the big turn: \d+ KiB",
+    ],
     "mcp": [r"echo .* ratio app / raw \d+\.\d\dx", r"picture .* ratio app / raw \d+\.\d\dx"],
     "cogview": [
         r"ratio bare / tool: \d+\.\d\dx",

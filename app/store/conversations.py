@@ -126,28 +126,37 @@ def _encode(value: Any) -> str:
 
 
 class Store:
-    """The conversation store. Safe to share between Streamlit's script threads (one connection, a lock)."""
+    """The conversation store. Safe to share between Streamlit's script threads: one connection for
+    writes and one for reads, each behind its own lock, so a write's commit (an fsync) never holds
+    up a page that is only reading (WAL readers see the last commit)."""
 
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(root) if root is not None else data_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.path = self.root / "studio.db"
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
+        self._read_lock = threading.RLock()
+        self._db = self._connect()
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        # Deleted conversations are overwritten, not left readable in free pages of the file.
-        self._db.execute("PRAGMA secure_delete=ON")
         with self._transaction(write=True) as db:
             moved = migrate(db, self.path, self.root)
         if moved:  # the bytes moved out to blob files: give the space back once
             with self._lock:
                 self._db.execute("VACUUM")
+        self._reader = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        # Deleted conversations are overwritten, not left readable in free pages of the file.
+        db.execute("PRAGMA secure_delete=ON")
+        return db
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
+            self._reader.close()
             self._db.close()
 
     def __enter__(self) -> Store:
@@ -158,14 +167,15 @@ class Store:
 
     @contextmanager
     def _transaction(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        lock, db = (self._lock, self._db) if write else (self._read_lock, self._reader)
+        with lock:
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield self._db
+                yield db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            db.execute("COMMIT")
 
     @staticmethod
     def _owned(db: sqlite3.Connection, user: str, conversation_id: str) -> sqlite3.Row:
@@ -298,7 +308,7 @@ class Store:
         with self._transaction(write=True) as db:
             self._owned(db, user, conversation_id)
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
-        with self._lock:
+        with self._lock, self._read_lock:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         shutil.rmtree(self._conversation_path(user, conversation_id), ignore_errors=True)
 
