@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.auth import add_user
 from app.store import Store
+from app.ui.gate import attempt_limiter
 from models.messages import Message
 from tests.scripted_server import Rule, ScriptedServer
 from tests.test_app_chat import MAIN
@@ -50,9 +51,13 @@ def sign_in(at: AppTest, name: str, password: str) -> AppTest:
     return at
 
 
-def test_repeated_wrong_passwords_are_slowed_down(data: Path, password_users: Path) -> None:
+def test_repeated_wrong_passwords_are_slowed_down(
+    data: Path, password_users: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_user("carol", "carol-secret-9", password_users)
     at = open_app()
+    # The process-wide limiter: its waits outlast a loaded machine's runs (restored after the test).
+    monkeypatch.setattr(attempt_limiter(), "first_wait_s", 600.0)
     for _ in range(5):
         assert "Wrong user name or password." in [e.value for e in sign_in(at, "carol", "guess").error]
     sign_in(at, "carol", "carol-secret-9")
