@@ -53,8 +53,10 @@ def test_produced_files_are_read_inside_the_conversation_folder(
     at.query_params["c"] = cid
     at.run()
     assert not at.exception
-    shown = [d for d in at.get("download_button") if d.label.replace("\\", "") in {f.name for f in files}]
-    assert len(shown) == len(files)
+    named = [d for d in at.get("download_button") if d.label.replace("\\", "") in {f.name for f in files}]
+    shown = [d for d in named if d.key.startswith("m")]
+    assert len(shown) == len(files), "in the tool step"
+    assert len([d for d in named if d.key.startswith("out")]) == len(files), "and under the answer"
     assert all(d.proto.deferred_file_id and not d.proto.url for d in shown), "nothing read while drawing"
 
     assert deferred_downloads["report.csv"]() == b"a,b\n1,2\n"

@@ -5,6 +5,7 @@ import streamlit as st
 
 from app.agent import run_turn
 from app.config import max_steps
+from app.docs.limits import max_upload_mb
 from app.sandbox import warm_pool
 from app.tools.browser import search_setup_hint
 from app.tools.builtins import load_tools
@@ -42,17 +43,19 @@ backend = session.text_backend()
 controls = workspace_controls(
     WORKSPACE, state, session.max_new_default(backend), session.takes_thinking_switch(backend)
 )
+# Asked before the sidebar is drawn (the box stays pinned at the bottom): while this run streams an
+# answer, the uploader is disabled, since an upload would rerun the page and stop the answer.
+prompt = st.chat_input(t("chat.placeholder"), disabled=backend is None, max_upload_size=max_upload_mb())
 with st.sidebar:
     enabled = tools_sidebar(all_tools(), plugin_errors, mcp)
     if any(tool.name == "simple_browser" for tool in enabled) and (hint := search_setup_hint()):
         st.info(hint)
     cogview_sidebar()
-    session_files_sidebar(files)
+    session_files_sidebar(files, uploads_open=prompt is None and not controls.retry)
 
 render_history(state.messages, state.tool_state, files)
 show_flashes(state)
 edited = edit_last_question(state)
-prompt = st.chat_input(t("chat.placeholder"), disabled=backend is None)
 
 question = Message("user", with_upload_note(prompt)) if prompt else None
 user_message = session.next_user_message(state, question, controls.retry, edited)

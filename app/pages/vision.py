@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from app.docs.limits import max_upload_mb
 from app.images import ImageError, pdf_page_count, prepare_image, render_pdf_page, thumbnail
 from app.ui import session
 from app.ui.chat_view import (
@@ -83,7 +84,9 @@ def render_history(messages: list[Message]) -> None:
 
 def pdf_page_picker(staged: Staged, max_pixels: int) -> None:
     with st.expander(t("vision.pdf_page")):
-        pdf = st.file_uploader(t("vision.pdf"), type=["pdf"], key="vision-pdf")
+        pdf = st.file_uploader(
+            t("vision.pdf"), type=["pdf"], key="vision-pdf", max_upload_size=max_upload_mb()
+        )
         if pdf is None:
             return
         data = pdf.getvalue()
@@ -128,7 +131,11 @@ def new_message(backend: VisionBackend, staged: Staged, history: list[Message]) 
     cleared: a refused message names the file at fault, keeps its text on the page and its valid
     images staged (unless the model's image limit was the problem)."""
     prompt = st.chat_input(
-        t("vision.placeholder"), accept_file="multiple", file_type=IMAGE_TYPES, key="vision-input"
+        t("vision.placeholder"),
+        accept_file="multiple",
+        max_upload_size=max_upload_mb(),
+        file_type=IMAGE_TYPES,
+        key="vision-input",
     )
     if prompt is None:
         return None

@@ -6,7 +6,10 @@ A page run reads only the titles it lists; exports are built when their download
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta, tzinfo
 from functools import partial
+from itertools import groupby
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
@@ -39,16 +42,23 @@ def conversation_sidebar(workspace: str, state: ConversationState) -> None:
     shown_key = f"{workspace}-shown"
     shown = st.session_state.get(shown_key, PAGE_SIZE)
     summaries = db.list_conversations(user, workspace, search, limit=shown + 1)
-    if summaries:
-        st.caption(t("conv.list"))
-    elif search.strip():
+    if not summaries and search.strip():
         st.caption(t("conv.no_match"))
-    for summary in summaries[:shown]:
-        current = summary.id == state.id
-        label = (":material/chat: " if current else "") + plain(title_shown(summary.title))
-        if st.button(label, key=f"{workspace}-open-{summary.id}", use_container_width=True, disabled=current):
-            st.query_params["c"] = summary.id
-            st.rerun()
+    now = datetime.now(browser_timezone())
+    for group, members in groupby(summaries[:shown], key=lambda s: date_group(s.updated, now)):
+        st.caption(t(f"conv.group_{group}"))
+        for summary in members:
+            current = summary.id == state.id
+            label = (":material/chat: " if current else "") + plain(title_shown(summary.title))
+            clicked = st.button(
+                label,
+                key=f"{workspace}-open-{summary.id}",
+                use_container_width=True,
+                type="secondary" if current else "tertiary",
+            )
+            if clicked and not current:
+                st.query_params["c"] = summary.id
+                st.rerun()
     if len(summaries) > shown and st.button(
         t("conv.more"), key=f"{workspace}-more", use_container_width=True
     ):
@@ -56,6 +66,22 @@ def conversation_sidebar(workspace: str, state: ConversationState) -> None:
         st.rerun()
     if state.saved:
         _manage_open(workspace, state, db, user)
+
+
+def browser_timezone() -> tzinfo | None:
+    """The browser's time zone (`st.context.timezone`), else the server's."""
+    try:
+        return ZoneInfo(st.context.timezone) if st.context.timezone else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def date_group(updated: float, now: datetime) -> str:
+    """ "today", "yesterday" or "earlier": when a conversation last changed, by the calendar of `now`."""
+    day = datetime.fromtimestamp(updated, now.tzinfo).date()
+    if day >= now.date():
+        return "today"
+    return "yesterday" if day == now.date() - timedelta(days=1) else "earlier"
 
 
 def title_shown(title: str) -> str:

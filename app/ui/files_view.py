@@ -8,6 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.docs.limits import max_upload_mb
 from app.sandbox import (
     KernelLimits,
     memory_note,
@@ -40,13 +41,26 @@ def _size(n: int) -> str:
     return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n / 1024:.0f} KB"
 
 
-def _save_uploads(workdir: Path) -> None:
-    """Each upload is saved once (a failure is shown once, then dropped); saved names are announced."""
+def _save_uploads(workdir: Path, open_: bool) -> None:
+    """Each upload is saved once (a failure is shown once, then dropped); saved names are announced.
+    Files over `GLM_MAX_UPLOAD_MB` are refused here too, not only by the browser."""
     handled: set[str] = st.session_state.setdefault("uploads-saved", set())
-    for upload in st.file_uploader(t("files.upload"), accept_multiple_files=True, key="chat-uploads") or []:
+    limit = max_upload_mb()
+    uploads = st.file_uploader(
+        t("files.upload"),
+        accept_multiple_files=True,
+        key="chat-uploads",
+        max_upload_size=limit,
+        disabled=not open_,
+        help=t("files.upload_help", mb=limit) if open_ else t("files.upload_busy"),
+    )
+    for upload in uploads or []:
         if upload.file_id in handled:
             continue
         handled.add(upload.file_id)
+        if upload.size > limit * 2**20:
+            st.error(t("files.too_big", name=plain(upload.name), mb=limit), icon=":material/error:")
+            continue
         try:
             path = save_upload(workdir, upload.name, upload.getvalue())
         except OSError as exc:
@@ -58,10 +72,11 @@ def _save_uploads(workdir: Path) -> None:
         st.session_state.setdefault(ANNOUNCE, {}).setdefault(str(workdir), []).append(path.name)
 
 
-def session_files_sidebar(workdir: Path) -> None:
+def session_files_sidebar(workdir: Path, uploads_open: bool = True) -> None:
     """Uploads land in the conversation's folder (names sanitised); the next question tells the model
-    about them. Files are read only when a download is clicked, and a click doesn't
-    rerun the page (a rerun replaces the deferred download the browser is fetching)."""
+    about them (`uploads_open=False` while an answer streams: an upload would stop it). Files are read
+    only when a download is clicked, and a click doesn't rerun the page (a rerun replaces the deferred
+    download the browser is fetching)."""
     if warning := sandbox_warning():
         st.warning(warning, icon=":material/shield:")
     if note := memory_note():
@@ -69,7 +84,7 @@ def session_files_sidebar(workdir: Path) -> None:
     sandboxed = KernelLimits.from_env().sandbox
     st.subheader(t("files.title_sandbox", folder=MOUNT_POINT) if sandboxed else t("files.title_workdir"))
     st.session_state[SHOWN_FOLDER] = str(workdir)
-    _save_uploads(workdir)
+    _save_uploads(workdir, uploads_open)
     for i, (name, (size, _)) in enumerate(sorted(snapshot(workdir).items())[:MAX_FILES_SHOWN]):
         if size > MAX_DOWNLOAD_BYTES:
             st.caption(t("files.too_large", name=plain(name), size=_size(size)))

@@ -261,7 +261,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "conv.new": ("New chat", "新对话"),
     "conv.search": ("Search conversations", "搜索对话"),
     "conv.search_placeholder": ("Search titles", "搜索标题"),
-    "conv.list": ("Conversations", "对话"),
+    "conv.group_today": ("Today", "今天"),
+    "conv.group_yesterday": ("Yesterday", "昨天"),
+    "conv.group_earlier": ("Earlier", "更早"),
     "conv.no_match": ("No conversation title matches.", "没有标题匹配的对话。"),
     "conv.more": ("Show more", "显示更多"),
     "conv.untitled": ("New conversation", "新对话"),
@@ -350,6 +352,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "timings.tokenizer": ("tokens/s (app's count)", "token/秒（应用计数）"),
     "timings.chunks": ("chunks/s", "块/秒"),
     # the code interpreter's files
+    "files.upload_help": ("Up to {mb} MB per file.", "每个文件最大 {mb} MB。"),
+    "files.upload_busy": (
+        "Uploads wait until the answer is finished: an upload now would stop it.",
+        "请等回答结束后再上传：现在上传会中断回答。",
+    ),
+    "files.too_big": (
+        "{name} is over the {mb} MB limit and wasn't saved.",
+        "{name} 超过 {mb} MB 的上限，未保存。",
+    ),
     "files.upload": ("Upload files", "上传文件"),
     "files.not_saved": ("Couldn't save {name}: {why}", "无法保存 {name}：{why}"),
     "files.title_sandbox": ("Files ({folder})", "文件（{folder}）"),
