@@ -65,7 +65,7 @@ def thumbnail(data: bytes) -> bytes | None:
     so a thin strip still shows; None when `data` isn't a readable image."""
     try:
         with Image.open(BytesIO(data), formats=ACCEPTED_FORMATS) as source:
-            image = flatten(source)
+            image = flatten(source).convert("RGB")
     except Exception:  # any unreadable preview is simply not shown
         return None
     scale = min(THUMBNAIL_BOX / image.width, THUMBNAIL_BOX / image.height)

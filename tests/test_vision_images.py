@@ -331,7 +331,7 @@ def test_a_49_megapixel_16_bit_png_is_decoded_in_the_worker_within_its_limits() 
 def test_an_image_past_the_worker_memory_limit_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from pathlib import Path
 
-    monkeypatch.setenv("GLM_DOC_PARSE_MEMORY_MB", "400")
+    monkeypatch.setenv("GLM_DOC_PARSE_MEMORY_MB", "250")
     data = (Path(__file__).parent / "fixtures" / "corpus" / "images" / "huge-16bit.png").read_bytes()
-    with pytest.raises(ImageError, match=r"huge-16bit\.png: .*too large .* 400 MiB memory limit"):
+    with pytest.raises(ImageError, match=r"huge-16bit\.png: .*too large .* 250 MiB memory limit"):
         prepare_image(data, "huge-16bit.png")

@@ -107,6 +107,7 @@ def prepare(data: bytes, name: str, max_pixels: int) -> Prepared:
         size = scaled_size(*image.size, max_pixels)
         if size != image.size:
             image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        image = image.convert("RGB")
         out = BytesIO()
         if source_format == "JPEG":
             image.save(out, "JPEG", quality=92)
@@ -167,33 +168,33 @@ def _full_scale(mode: str, peak: float) -> float:
 def eight_bit(image):
     """16-bit, 32-bit and float greyscale as 8-bit greyscale (`convert` clips instead of scaling: a
     mid-grey 16-bit PNG would turn white, a 0.5 float TIFF black). Bands of rows keep the working
-    memory small: a 49-megapixel 16-bit PNG needs its own 98 MB and a few MB more, not a float copy."""
+    memory small: a 49-megapixel 16-bit PNG needs its own 98 MB and a 49 MB result, not a float copy."""
     import numpy as np
     from PIL import Image
 
-    values = np.asarray(image)
-    peak = 0.0
-    for top in range(0, values.shape[0], ROWS_PER_BAND):
-        band = values[top : top + ROWS_PER_BAND]
-        if band.dtype.kind == "f":
-            band = np.nan_to_num(band)
-        peak = max(peak, float(band.max(initial=0)))
+    width, height = image.size
+
+    def bands():
+        for top in range(0, height, ROWS_PER_BAND):
+            band = np.asarray(image.crop((0, top, width, min(height, top + ROWS_PER_BAND))))
+            yield top, np.nan_to_num(band.astype(np.float32)) if band.dtype.kind == "f" else band
+
+    peak = max((float(band.max(initial=0)) for _, band in bands()), default=0.0)
     factor = 255.0 / _full_scale(image.mode, peak)
-    out = np.empty(values.shape, dtype=np.uint8)
-    for top in range(0, values.shape[0], ROWS_PER_BAND):
-        band = np.nan_to_num(values[top : top + ROWS_PER_BAND].astype(np.float32))
-        out[top : top + ROWS_PER_BAND] = np.clip(band * factor, 0, 255).round()
+    out = np.empty((height, width), dtype=np.uint8)
+    for top, band in bands():
+        out[top : top + band.shape[0]] = np.clip(band.astype(np.float32) * factor, 0, 255).round()
     return Image.fromarray(out, "L")
 
 
 def flatten(image):
-    """RGB; transparency (an alpha band, a palette entry or a transparent colour) composited over a
-    background chosen so the content stays visible: white, or dark grey behind light content (white
-    text on a transparent background would otherwise vanish)."""
+    """RGB (L for wide greyscale); transparency (an alpha band, a palette entry or a transparent
+    colour) composited over a background chosen so the content stays visible: white, or dark grey
+    behind light content (white text on a transparent background would otherwise vanish)."""
     from PIL import Image
 
     if image.mode in WIDE_MODES:
-        return eight_bit(image).convert("RGB")
+        return eight_bit(image)  # greyscale: made RGB after resizing, at a fraction of the size
     if image.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or "transparency" in image.info:
         rgba = image.convert("RGBA")
         alpha = rgba.getchannel("A")
