@@ -16,6 +16,7 @@ SMALL = {
     "store": "bench.IMAGES = 2; bench.IMAGE_MB = 1; bench.RUNS = 1",
     "mcp": "bench.CALLS = 3",
     "cogview": "import sys; sys.argv = ['cogview', '--runs', '1', '--steps', '2', '--peak-size', '32']",
+    "images": "pass",
 }
 EXPECTED = {
     "pipeline": [
@@ -43,6 +44,7 @@ EXPECTED = {
         r"database after the big turn: \d+ KiB",
     ],
     "mcp": [r"echo .* ratio app / raw \d+\.\d\dx", r"picture .* ratio app / raw \d+\.\d\dx"],
+    "images": [r"ratio prepare/decode: \d+\.\d\dx CPU, \d+\.\d\dx memory"],
     "cogview": [
         r"ratio bare / tool: \d+\.\d\dx",
         r"peak memory of one generation, 64x64: \d+ MiB resident \(\+\d+\.\d MiB",
