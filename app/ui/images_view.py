@@ -43,10 +43,16 @@ def show_image(data: bytes | None, name: str, width: int | None = None) -> None:
     if mime is None:
         st.caption(":material/broken_image: " + t("image.unreadable", name=plain(name)))
         return
-    size = f"width:{width}px;" if width else ""
-    encoded = base64.b64encode(data or b"").decode("ascii")
+    st.html(figure_html(data or b"", mime, name, width))
+
+
+def figure_html(data: bytes, mime: str, name: str, width: int | None = None) -> str:
+    """The image as a `data:` URL in a figure with its name as caption; the only HTML the app writes
+    (the name escaped, the bytes base64, the MIME type one of `SHOWN_FORMATS`)."""
+    size = f"width:{int(width)}px;" if width else ""
+    encoded = base64.b64encode(data).decode("ascii")
     label = html.escape(name)
-    st.html(
+    return (
         f'<figure style="margin:0"><img src="data:{mime};base64,{encoded}" alt="{label}" '
         f'style="{size}max-width:100%;height:auto"><figcaption style="font-size:0.8em;opacity:0.7">'
         f"{label}</figcaption></figure>"
