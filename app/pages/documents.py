@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from itertools import groupby
@@ -20,6 +21,7 @@ from app.docs.index import build_index
 from app.docs.limits import max_upload_mb
 from app.docs.parse import Progress
 from app.docs.shelf import Shelf
+from app.store import ConversationNotFound
 from app.ui import session
 from app.ui.chat_view import (
     edit_last_question,
@@ -56,6 +58,13 @@ def _bar_progress(bar: Any, name: str) -> Progress:
     return show
 
 
+def name_after(state: ConversationState, text: str) -> None:
+    """Title the conversation: after its first file until the first question, then after that question."""
+    # A blank question keeps the title; a conversation deleted meanwhile has none to change.
+    with contextlib.suppress(ValueError, ConversationNotFound):
+        session.store().rename(session.user_id(), state.id, text)
+
+
 def add_uploads(state: ConversationState, uploads: list[Any]) -> bool:
     """Parse, index and keep each new upload once, with a progress bar; a failure becomes that file's error.
 
@@ -69,6 +78,7 @@ def add_uploads(state: ConversationState, uploads: list[Any]) -> bool:
         return False
     session.ensure_saved(state)
     documents, added = shelf(state), False
+    added_before = bool(state.tool_state.get("documents")) and len(state.tool_state["documents"]) > 0
     for upload in new:
         done.add(upload.file_id)
         bar = st.progress(0.0, text=t("docs.reading", name=plain(upload.name)))
@@ -82,6 +92,9 @@ def add_uploads(state: ConversationState, uploads: list[Any]) -> bool:
             errors.pop(upload.name, None)
             unopened.pop(doc.sha256, None)  # uploaded again after it couldn't be reopened
             added = True
+            if not state.messages and not added_before:
+                name_after(state, upload.name)
+                added_before = True
         bar.empty()
     return added
 
@@ -300,10 +313,6 @@ isolate.prestart()
 st.title(t("nav.documents"))
 backend = session.text_backend()
 
-controls = workspace_controls(
-    WORKSPACE, state, session.max_new_default(backend), session.takes_thinking_switch(backend)
-)
-
 limit = max_upload_mb()
 uploads = st.file_uploader(
     t("docs.add"),
@@ -313,6 +322,10 @@ uploads = st.file_uploader(
     help=t("docs.add_help", mb=limit),
 )
 added = add_uploads(state, uploads or [])
+# The sidebar after the uploads: a first file names the conversation, and the list shows that name.
+controls = workspace_controls(
+    WORKSPACE, state, session.max_new_default(backend), session.takes_thinking_switch(backend)
+)
 docs = open_documents(state)
 if added and docs:
     index_documents(docs)
@@ -334,6 +347,7 @@ user_message = session.next_user_message(state, new, controls.retry, edited)
 if user_message is not None:
     with st.chat_message("user"):
         st.markdown(safe_markdown(user_message.content))
+    first_turn = not state.messages
     turn = session.begin_turn(state, user_message, backend.count_tokens)
     history = [*controls.system, *state.messages]
     state.cancel = threading.Event()
@@ -367,4 +381,6 @@ if user_message is not None:
             fail_turn(turn, t("model.failed", why=f"{type(exc).__name__}: {exc}"))
         render_sources(info, by_name)
     session.end_turn(state, turn)
+    if first_turn and state.messages:
+        name_after(state, user_message.content)
     st.rerun()

@@ -5,6 +5,7 @@ A page run reads only the titles it lists; exports are built when their download
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
@@ -89,6 +90,12 @@ def title_shown(title: str) -> str:
     return t("conv.untitled") if title == UNTITLED else title
 
 
+def _rename(db: Store, user: str, conversation_id: str, key: str) -> None:
+    """The title field was edited: keep the new title (a blank one is ignored)."""
+    if title := str(st.session_state.get(key, "")).strip():
+        db.rename(user, conversation_id, title)
+
+
 def _export(db: Store, user: str, conversation_id: str, render: Callable[[Conversation], str]) -> str:
     """Runs when a download is clicked (off the script thread): the conversation as stored then."""
     return render(db.load_conversation(user, conversation_id))
@@ -104,12 +111,17 @@ def _manage_open(workspace: str, state: ConversationState, db: Store, user: str)
     except ConversationNotFound:
         return
     with st.expander(t("conv.this")):
-        title = st.text_input(
-            t("conv.title"), title_shown(summary.title), key=f"{workspace}-title-{summary.id}"
+        # Renamed only when the user edits the field: a field that merely still shows an older title
+        # (the first question or file renamed it meanwhile) must not rename it back. The key follows
+        # the stored title, so the field shows the new one.
+        key = f"{workspace}-title-{summary.id}-{hashlib.sha1(summary.title.encode()).hexdigest()[:8]}"
+        st.text_input(
+            t("conv.title"),
+            title_shown(summary.title),
+            key=key,
+            on_change=_rename,
+            args=(db, user, summary.id, key),
         )
-        if title.strip() and title != title_shown(summary.title):
-            db.rename(user, summary.id, title.strip())
-            st.rerun()
         exports = [
             ("Markdown", to_markdown, "md", "text/markdown"),
             ("JSON", to_json, "json", "application/json"),
