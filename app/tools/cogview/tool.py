@@ -6,12 +6,14 @@ so `python` can use it) and shown to the user; the model gets a short note, neve
 from __future__ import annotations
 
 from io import BytesIO
+from pathlib import Path
 
 import httpx
 from PIL import Image
 
 from app.docs.limits import max_upload_mb
 from app.images import ImageError, prepare_image
+from app.sandbox import folderfs
 from app.sandbox.files import save_upload
 from app.sandbox.limits import KernelLimits
 from app.sandbox.spec import MOUNT_POINT
@@ -97,9 +99,13 @@ def _generate_remote(settings: ImageSettings, prompt: str, ctx: ToolContext) -> 
     return prepare_image(data, f"{FILE_STEM}.png"), f"{settings.api_model} at {settings.api_base}"
 
 
-def _file_name(ctx: ToolContext) -> str:
-    taken = sum(1 for _ in ctx.workdir.glob(f"{FILE_STEM}-*")) if ctx.workdir.is_dir() else 0
-    return f"{FILE_STEM}-{taken + 1}"
+def _save(ctx: ToolContext, extension: str, data: bytes) -> Path:
+    """`cogview-N.ext` in the conversation's folder, its filesystem mounted while the name is chosen
+    (folderfs.py); a name taken meanwhile (by the kernel, say) gets " (2)", nothing is overwritten."""
+    ctx.workdir.mkdir(parents=True, exist_ok=True)
+    with folderfs.held(ctx.workdir):
+        taken = sum(1 for _ in ctx.workdir.glob(f"{FILE_STEM}-*"))
+        return save_upload(ctx.workdir, f"{FILE_STEM}-{taken + 1}.{extension}", data)
 
 
 def _folder() -> str:
@@ -157,7 +163,7 @@ def run_cogview(text: str, ctx: ToolContext) -> ToolResult:
         return _error(f"the generation failed: {type(exc).__name__}: {exc}")
     extension = "jpg" if attachment.mime == "image/jpeg" else "png"
     try:
-        saved = save_upload(ctx.workdir, f"{_file_name(ctx)}.{extension}", attachment.data or b"")
+        saved = _save(ctx, extension, attachment.data or b"")
     except OSError as exc:
         return _error(f"the image was generated but could not be saved: {exc}")
     attachment.name = attachment.path = saved.name
