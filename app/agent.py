@@ -15,7 +15,8 @@ from app.timings import StepTimer
 from app.tools.base import Progress, Tool, ToolContext, ToolResult
 from app.tools.registry import dispatch
 from models.backends.base import ChatBackend
-from models.events import Done, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta
+from models.errors import RequestRefused, ServerGone
+from models.events import Done, Notice, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta
 from models.fit import FitResult, fit_history
 from models.messages import GenerationParams, Message
 from models.protocols import GLM4, ChatProtocol
@@ -73,9 +74,14 @@ class HistoryTrimmed:
 
 @dataclass(frozen=True)
 class TurnError:
-    """The turn ended without an answer; messages appended so far stay valid."""
+    """The turn ended without an answer; messages appended so far stay valid.
+
+    `refused`: the request itself can't be served (too long for the context window, refused by the
+    server), so the turn is kept for the record but left out of what later turns send.
+    """
 
     text: str
+    refused: bool = False
 
 
 AgentEvent = (
@@ -88,6 +94,7 @@ AgentEvent = (
     | HistoryTrimmed
     | Answer
     | TurnError
+    | Notice
 )
 
 HEARTBEAT_S = 0.25
@@ -110,7 +117,7 @@ def run_turn(
     it is the hot path.
     """
     messages = list(history)
-    timer = StepTimer(count_tokens=backend.count_tokens)
+    timer = StepTimer(count_tokens=backend.count_tokens, counted_by=token_source(backend))
     calls_made = 0
     trimmed = (0, 0)
     try:
@@ -142,8 +149,10 @@ def run_turn(
                         calls.append(event)
                     elif isinstance(event, Done):
                         done = event
+                    elif isinstance(event, Notice):
+                        yield event
             except Exception as exc:
-                yield TurnError(f"The model failed: {type(exc).__name__}: {exc}")
+                yield model_failure(exc)
                 return
             if streamed > 1:
                 timer.token(streamed - 1)
@@ -164,6 +173,46 @@ def run_turn(
         raise
 
 
+def token_source(backend: object) -> str:
+    """What the backend's `count_tokens` is: "tokenizer" (the model's own) or "estimate"."""
+    return getattr(backend, "token_source", "tokenizer")
+
+
+def model_failure(exc: Exception) -> TurnError:
+    """The error a failed model request ends the turn with, in words a user can act on."""
+    if isinstance(exc, RequestRefused) and exc.status < 500:
+        return TurnError(
+            f"The model server refused this request (HTTP {exc.status}): {exc.detail}\n\n"
+            "Nothing was generated. This question stays in the conversation but won't be sent again: "
+            "ask again (shorter, or after changing the settings) and the conversation goes on.",
+            refused=True,
+        )
+    if isinstance(exc, ServerGone):
+        return TurnError(
+            f"The connection to the model server was lost ({exc}). What arrived is kept; "
+            "once the server is back, ask again or press Retry."
+        )
+    return TurnError(f"The model failed: {type(exc).__name__}: {exc}")
+
+
+def without_refused_turns(messages: Sequence[Message]) -> list[Message]:
+    """The history to send: turns that ended refused (`info["refused"]` on their answer) are kept in the
+    conversation for the record, but sending them again would only be refused again."""
+    out: list[Message] = []
+    turn: list[Message] = []
+    for message in messages:
+        if message.role == "user":
+            out += turn
+            turn = [message]
+        elif turn:
+            turn.append(message)
+        else:
+            out.append(message)
+        if message.info.get("refused"):
+            turn = []
+    return out + turn
+
+
 def _fit(
     backend: ChatBackend, tools: Sequence[Tool], messages: list[Message], params: GenerationParams
 ) -> FitResult | TurnError:
@@ -175,10 +224,12 @@ def _fit(
     fitted = fit_history(messages, budget, backend.count_tokens, overhead)
     if fitted.tokens <= budget:
         return fitted
+    about = "about " if token_source(backend) == "estimate" else ""
     return TurnError(
-        f"This turn needs about {fitted.tokens} tokens of prompt, but the context window of {window} "
+        f"This turn needs {about}{fitted.tokens} tokens of prompt, but the context window of {window} "
         f"tokens leaves only {max(budget, 0)} once {params.max_new_tokens} are kept for the answer "
-        "('Max new tokens'). Shorten the message, lower 'Max new tokens' or raise GLM_MAX_CONTEXT."
+        "('Max new tokens'). Shorten the message, lower 'Max new tokens' or raise GLM_MAX_CONTEXT.",
+        refused=True,
     )
 
 

@@ -7,9 +7,9 @@ observation's `Message.info`):
   "tools": [{"name": "python", "seconds": 1.2}]}`.
 
 A stream chunk may hold several tokens, so `counted_by` says where the token figures come from:
-`server` (the usage the model reported), `tokenizer` (the backend's counter on the generated text:
-the real tokenizer in-process, an estimate over HTTP) or
-`chunks` (neither was available: the figures count stream chunks).
+`server` (the usage the model reported), `tokenizer` (the model's tokenizer on the generated text:
+in-process, the server's `/tokenize`, or a local copy), `estimate` (the app's estimate, where no
+tokenizer is at hand) or `chunks` (none was available: the figures count stream chunks).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-SOURCES = ("server", "tokenizer", "chunks")
+SOURCES = ("server", "tokenizer", "estimate", "chunks")
 
 
 @dataclass
@@ -45,10 +45,14 @@ class StepTimer:
     """
 
     def __init__(
-        self, clock: Callable[[], float] = time.perf_counter, count_tokens: Callable[[str], int] | None = None
+        self,
+        clock: Callable[[], float] = time.perf_counter,
+        count_tokens: Callable[[str], int] | None = None,
+        counted_by: str = "tokenizer",
     ) -> None:
         self._clock = clock
         self._count_tokens = count_tokens
+        self._counted_by = counted_by
         self.started = clock()
         self._steps = [_Step(self.started)]
         self._tools: list[dict[str, Any]] = []
@@ -91,7 +95,7 @@ class StepTimer:
         if step.reported is not None:
             return step.reported, "server"
         if self._count_tokens is not None and step.text:
-            return self._count_tokens("".join(step.text)), "tokenizer"
+            return self._count_tokens("".join(step.text)), self._counted_by
         return step.chunks, "chunks"
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,6 +124,7 @@ ENGLISH_WORDS = {
     "total": "total",
     "server": "tokens/s",
     "tokenizer": "tokens/s (app's count)",
+    "estimate": "tokens/s (estimated)",
     "chunks": "chunks/s",
 }
 

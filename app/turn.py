@@ -111,12 +111,17 @@ class TurnBuffer:
             self.streaming.clear()
         self._changed()
 
-    def fail(self, error: str) -> None:
-        """The turn ended on an error: text streamed so far stays as a partial answer carrying it."""
+    def fail(self, error: str, refused: bool = False) -> None:
+        """The turn ended on an error: text streamed so far stays as a partial answer carrying it.
+
+        A `refused` turn (the request can't be served as it is) is marked so, and left out of what
+        later turns send (`app.agent.without_refused_turns`)."""
         with self.lock:
             if self.closed:
                 return
-            info = {"error": error, "timings": self.timer.to_dict()}
+            info: dict[str, Any] = {"error": error, "timings": self.timer.to_dict()}
+            if refused:
+                info["refused"] = True
             self.messages.append(Message("assistant", "".join(self.streaming), info=info))
             self.streaming.clear()
         self._changed()

@@ -15,3 +15,17 @@ class ConfigError(ValueError):
         self.value = value
         self.accepted = accepted
         super().__init__(f"{variable}={value!r} is not valid: expected {accepted}.")
+
+
+class RequestRefused(RuntimeError):
+    """The model server answered a request with an error status (a prompt over its context length, a
+    bad request): nothing was generated, and the same request would be refused again."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        self.status = status
+        self.detail = detail
+        super().__init__(f"HTTP {status}: {detail}")
+
+
+class ServerGone(RuntimeError):
+    """The connection to the model server failed or broke off mid-answer."""

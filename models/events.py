@@ -46,4 +46,13 @@ class Done:
     usage: dict[str, Any] = field(default_factory=dict)
 
 
-ModelEvent = TextDelta | ReasoningDelta | ToolCallDelta | ToolCall | Done
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know about how the request was served (not model output): `key` names
+    the UI text (`app/ui/i18n.py`), `values` fill it in."""
+
+    key: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+ModelEvent = TextDelta | ReasoningDelta | ToolCallDelta | ToolCall | Done | Notice

@@ -14,7 +14,7 @@ from models.errors import ConfigError
 from models.saved import read_saved
 
 BACKENDS = ("transformers", "openai")
-API_MODES = ("chat", "completions")
+API_MODES = ("auto", "chat", "completions")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -89,6 +89,10 @@ def max_context() -> int:
 
 @dataclass(frozen=True)
 class ModelSettings:
+    """The text model's settings, and the vision model's: `GLM_VISION_BACKEND`, `GLM_VISION_API_BASE` and
+    `GLM_VISION_API_KEY` fall back to `GLM_BACKEND`, `GLM_API_BASE` and `GLM_API_KEY`, so text and vision
+    can be one server or two (one vLLM process serves one model)."""
+
     backend: str
     model: str
     vision_model: str
@@ -97,16 +101,25 @@ class ModelSettings:
     api_mode: str
     trust_remote_code: bool
     max_context: int
+    vision_backend: str = "transformers"
+    vision_api_base: str = "http://127.0.0.1:8000/v1"
+    vision_api_key: str = "EMPTY"
 
     @classmethod
     def from_env(cls) -> ModelSettings:
+        backend = env_choice("GLM_BACKEND", BACKENDS, "transformers")
+        api_base = env_url("GLM_API_BASE", "http://127.0.0.1:8000/v1")
+        api_key = env_str("GLM_API_KEY", "EMPTY")
         return cls(
-            backend=env_choice("GLM_BACKEND", BACKENDS, "transformers"),
+            backend=backend,
             model=env_str("GLM_MODEL", "THUDM/glm-4-9b-chat-hf"),
             vision_model=env_str("GLM_VISION_MODEL", "zai-org/GLM-4.1V-9B-Thinking"),
-            api_base=env_url("GLM_API_BASE", "http://127.0.0.1:8000/v1"),
-            api_key=env_str("GLM_API_KEY", "EMPTY"),
-            api_mode=env_choice("GLM_API_MODE", API_MODES, "chat"),
+            api_base=api_base,
+            api_key=api_key,
+            api_mode=env_choice("GLM_API_MODE", API_MODES, "auto"),
             trust_remote_code=env_bool("GLM_TRUST_REMOTE_CODE"),
             max_context=max_context(),
+            vision_backend=env_choice("GLM_VISION_BACKEND", BACKENDS, backend),
+            vision_api_base=env_url("GLM_VISION_API_BASE", api_base),
+            vision_api_key=env_str("GLM_VISION_API_KEY", api_key),
         )

@@ -73,6 +73,9 @@ SPECIAL_TOKENS = [
 STOP_IDS = list(STOP_TOKEN_IDS)
 PAD_ID = STOP_TOKEN_IDS[0]
 SEED = 0
+HEAD_DIM = 32
+"""The smallest attention head size vLLM's CPU attention serves (it accepts 32, 64, 80 and up): with head
+size 4 a served tiny model starts, then the first request kills the server."""
 
 # GLM-4.1V's prompt layout: images as <|begin_of_image|><|image|><|end_of_image|> inside the user turn.
 VISION_TEMPLATE = (
@@ -226,7 +229,7 @@ def build_text_checkpoint(outdir: Path) -> Path:
         num_hidden_layers=2,
         num_attention_heads=2,
         num_key_value_heads=1,
-        head_dim=4,
+        head_dim=HEAD_DIM,
         max_position_embeddings=8192,
         tie_word_embeddings=False,
         pad_token_id=PAD_ID,
@@ -267,20 +270,20 @@ def build_vision_checkpoint(outdir: Path, family: str = "glm4v") -> Path:
         size={"shortest_edge": 28 * 28 * 4, "longest_edge": VISION_MAX_PIXELS * TEMPORAL_PATCH_SIZE}
     )
     processor = processor_class(family)(image_processor, tokenizer, chat_template=VISION_TEMPLATE)
-    hidden = 16
+    hidden = HEAD_DIM  # one attention head of HEAD_DIM (GLM-4V's text attention has no head_dim of its own)
     config = config_class(
         text_config={
             "vocab_size": VOCAB_SIZE,
             "hidden_size": hidden,
             "intermediate_size": 32,
             "num_hidden_layers": 2,
-            "num_attention_heads": 2,
+            "num_attention_heads": 1,
             "num_key_value_heads": 1,
             "max_position_embeddings": 8192,
             "rope_parameters": {
                 "rope_type": "default",
                 "rope_theta": 10000.0,
-                "mrope_section": [2, 1, 1],
+                "mrope_section": [8, 4, 4],
                 "partial_rotary_factor": 1.0,
             },
             "pad_token_id": PAD_ID,
@@ -288,7 +291,7 @@ def build_vision_checkpoint(outdir: Path, family: str = "glm4v") -> Path:
         vision_config={
             "depth": 1,
             "hidden_size": hidden,
-            "num_heads": 2,
+            "num_heads": 1,
             "intermediate_size": 32,
             "out_hidden_size": hidden,
             "patch_size": 14,

@@ -32,3 +32,25 @@ def deferred_downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[]
 
     monkeypatch.setattr(MediaFileManager, "add_deferred", record)
     return recorded
+
+
+@pytest.fixture(scope="session")
+def vllm_text(tmp_path_factory: pytest.TempPathFactory):
+    """A real vLLM serving the tiny GLM-4 text checkpoint, started once for the whole run (it takes a
+    minute or more to start on 2 cores). Skipped only where `.venv-vllm` is missing outside CI."""
+    import os
+    from pathlib import Path
+
+    from models.tiny import build_text_checkpoint
+    from tests.vllm_server import VllmServer, running_vllm, vllm_missing_reason
+
+    if running := os.environ.get("GLM_TEST_VLLM"):  # "BASE_URL CHECKPOINT": a vLLM already serving it
+        base_url, checkpoint = running.split()
+        yield VllmServer(base_url, "glm-4-9b-chat-tiny", Path(checkpoint), Path(os.devnull))
+        return
+    if reason := vllm_missing_reason():
+        pytest.skip(reason)
+    root = tmp_path_factory.mktemp("vllm-text")
+    checkpoint = build_text_checkpoint(root / "glm")
+    with running_vllm(checkpoint, "glm-4-9b-chat-tiny", root / "vllm.log") as server:
+        yield server

@@ -8,7 +8,10 @@ A reply in the GLM-4.5 format (`<think>`, `<tool_call>` blocks) goes to chat cli
 entry per call (index 0, 1, …; string values raw, others read as JSON),
 streamed as server-sent events, and records every request. When no rule matches, it answers 500:
 a test whose loop and script disagree fails loudly. `list_models=False` makes `/v1/models` answer
-404, like hosted APIs without that endpoint.
+404, like hosted APIs without that endpoint; `completions=False` does the same for `/v1/completions`
+(a platform API); `tool_parser=False` refuses chat requests with `tools` as vLLM does when started
+without a tool-call parser; `tokenize=True` offers vLLM's `POST /tokenize` (counting the script's
+pieces); `max_model_len` is reported, and a prompt longer than it is refused with vLLM's 400.
 
 Run standalone: `python -m tests.scripted_server --port 8765 --rules rules.json`.
 """
@@ -48,7 +51,12 @@ class Rule:
 class Script:
     rules: list[Rule]
     list_models: bool = True
+    completions: bool = True
+    tool_parser: bool = True
+    tokenize: bool = False
+    max_model_len: int = 32768
     requests: list[dict[str, Any]] = field(default_factory=list)
+    other_posts: list[str] = field(default_factory=list)
     gets: list[str] = field(default_factory=list)
     disconnects: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -126,23 +134,54 @@ class _Handler(BaseHTTPRequestHandler):
         with self.script.lock:
             self.script.gets.append(self.path)
         if self.path.rstrip("/").endswith("/models") and self.script.list_models:
-            self._json(
-                {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "max_model_len": 32768}]}
-            )
+            model = {"id": MODEL_NAME, "object": "model", "max_model_len": self.script.max_model_len}
+            self._json({"object": "list", "data": [model]})
         else:
             self._json({"error": {"message": "not found"}}, 404)
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         with self.script.lock:
-            self.script.requests.append({"path": self.path, "body": body})
+            if self.path.endswith("completions") and ("prompt" in body or "messages" in body):
+                self.script.requests.append({"path": self.path, "body": body})
+            else:  # probes and token counts
+                self.script.other_posts.append(self.path)
         if self.path.endswith("/chat/completions"):
+            if body.get("tools") and not self.script.tool_parser:
+                self._refuse(
+                    '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+                )
+                return
             last = body["messages"][-1].get("content") or ""
+            if self._too_long(json.dumps(body["messages"])):
+                return
             self._serve(body, last if isinstance(last, str) else json.dumps(last), chat=True)
-        elif self.path.endswith("/completions"):
-            self._serve(body, last_prompt_text(body["prompt"]), chat=False)
+        elif self.path.endswith("/completions") and self.script.completions:
+            if not isinstance(body.get("prompt"), str):
+                self._refuse("Either prompt or prompt_embeds must be provided and non-empty.")
+            elif not self._too_long(body["prompt"]):
+                self._serve(body, last_prompt_text(body["prompt"]), chat=False)
+        elif self.path == "/tokenize" and self.script.tokenize:
+            count = len(tokens(body.get("prompt", "")))
+            self._json(
+                {"count": count, "max_model_len": self.script.max_model_len, "tokens": list(range(count))}
+            )
         else:
             self._json({"error": {"message": "not found"}}, 404)
+
+    def _refuse(self, message: str) -> None:
+        self._json({"object": "error", "message": message, "type": "BadRequestError", "code": 400}, 400)
+
+    def _too_long(self, prompt: str) -> bool:
+        """Refuse a prompt over the context length, with vLLM's words."""
+        count = len(tokens(prompt))
+        if count <= self.script.max_model_len:
+            return False
+        self._refuse(
+            f"This model's maximum context length is {self.script.max_model_len} tokens. However, your "
+            f"request has {count} input tokens. Please reduce the length of the input messages."
+        )
+        return True
 
     def _serve(self, body: dict[str, Any], last_text: str, chat: bool) -> None:
         rule = self.script.pick(last_text)
@@ -167,7 +206,7 @@ class _Handler(BaseHTTPRequestHandler):
             if chat
             else self._text_chunks(pieces, finish)
         )
-        if chat and (body.get("stream_options") or {}).get("include_usage"):
+        if (body.get("stream_options") or {}).get("include_usage"):
             chunks = self._with_usage(chunks, len(pieces))
         try:
             for chunk in chunks:
@@ -264,8 +303,8 @@ class _Handler(BaseHTTPRequestHandler):
 class ScriptedServer:
     """`with ScriptedServer([Rule(...)]) as server:` then point a client at `server.base_url`."""
 
-    def __init__(self, rules: list[Rule], port: int = 0, list_models: bool = True) -> None:
-        self.script = Script(rules, list_models)
+    def __init__(self, rules: list[Rule], port: int = 0, list_models: bool = True, **options: Any) -> None:
+        self.script = Script(rules, list_models, **options)
         handler = type("Handler", (_Handler,), {"script": self.script})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True

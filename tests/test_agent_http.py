@@ -349,19 +349,14 @@ def test_a_turn_too_long_for_the_window_is_refused_with_the_reason(mode: str, op
 
 @pytest.mark.parametrize("mode", MODES)
 def test_timings_count_tokens_not_stream_chunks(mode: str, weather_tool) -> None:
-    """Chat servers report the tokens they generated (asked for with `include_usage`); over
-    `/v1/completions` the app counts them. A chunk may hold several tokens, so neither is a count
-    of chunks."""
+    """Servers report the tokens they generated when asked (`include_usage`, in both modes). A chunk may
+    hold several tokens, so the count isn't one of chunks."""
     reply = "\nIt is 21 degrees in Paris, France, and the sky is clear over the river."
     with ScriptedServer([Rule(reply)]) as server:
         events = turn(server, mode, [weather_tool])
         body = server.requests[-1]["body"]
     timings = next(e for e in events if isinstance(e, Answer)).message.info["timings"]
     generated = len(tokens(reply))
-    if mode == "chat":
-        assert body["stream_options"] == {"include_usage": True}
-        assert (timings["counted_by"], timings["tokens"]) == ("server", generated)
-    else:
-        assert timings["counted_by"] == "tokenizer"
-        assert timings["tokens"] == estimate_tokens(reply.lstrip("\n"))
+    assert body["stream_options"] == {"include_usage": True}
+    assert (timings["counted_by"], timings["tokens"]) == ("server", generated)
     assert timings["tokens_per_s"] is None or timings["tokens_per_s"] > 0

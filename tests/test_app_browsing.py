@@ -63,6 +63,7 @@ def test_search_open_and_cite(web: str, tmp_path: Path, monkeypatch: pytest.Monk
     ]
     with ScriptedServer(rules) as model:
         monkeypatch.setenv("GLM_BACKEND", "openai")
+        monkeypatch.setenv("GLM_API_MODE", "chat")  # the tests read the chat messages sent
         monkeypatch.setenv("GLM_API_BASE", model.base_url)
         monkeypatch.setenv("GLM_DATA_DIR", str(tmp_path / "data"))
         monkeypatch.setenv("GLM_SEARCH_BACKEND", "searxng")

@@ -34,6 +34,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     plugin.write_text(PLUGIN)
     with ScriptedServer([Rule(r.reply, r.when) for r in RULES]) as server:
         monkeypatch.setenv("GLM_BACKEND", "openai")
+        monkeypatch.setenv("GLM_API_MODE", "chat")  # the tests read the chat messages sent
         monkeypatch.setenv("GLM_API_BASE", server.base_url)
         monkeypatch.setenv("GLM_DATA_DIR", str(tmp_path / "data"))
         monkeypatch.setenv("GLM_TOOLS", str(plugin))

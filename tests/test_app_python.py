@@ -35,6 +35,7 @@ RULES = [
 def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     with ScriptedServer([Rule(r.reply, r.when) for r in RULES]) as model:
         monkeypatch.setenv("GLM_BACKEND", "openai")
+        monkeypatch.setenv("GLM_API_MODE", "chat")  # the tests read the chat messages sent
         monkeypatch.setenv("GLM_API_BASE", model.base_url)
         monkeypatch.setenv("GLM_DATA_DIR", str(tmp_path / "data"))
         monkeypatch.setenv("GLM_KERNEL_POOL", "0")

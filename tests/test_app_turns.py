@@ -138,7 +138,9 @@ def test_a_turn_that_cannot_be_saved_stays_in_view(env) -> None:
     assert "This turn wasn't saved" in error and "deleted" in error
 
 
-def test_tool_names_from_the_model_are_escaped(env) -> None:
+def test_tool_names_from_the_model_are_escaped(env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chat server passes any name the model wrote (the raw GLM-4 parser only takes name characters)."""
+    monkeypatch.setenv("GLM_API_MODE", "chat")
     serve, _ = env
     serve([Rule('[click](http://evil.test)\n{"a": 1}', when="go"), Rule("\nNo such tool.", when="")])
     at = ask(open_app(), "go")

@@ -28,6 +28,7 @@ def png(color: tuple[int, int, int]) -> bytes:
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("GLM_BACKEND", "openai")
+    monkeypatch.setenv("GLM_API_MODE", "chat")  # the tests read the chat messages sent
     monkeypatch.setenv("GLM_VISION_MODEL", "glm-4-scripted")
     monkeypatch.setenv("GLM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("GLM_MAX_CONTEXT", "4096")
@@ -192,5 +193,5 @@ def test_vision_history_shows_errors_and_timings(env) -> None:
     at = open_page("vision.py")
     ask_vision(at, "What colour is it?", ("red.png", png((255, 0, 0))))
     ask_vision(at, "Hello?")
-    assert any("chunks/s" in c.value for c in at.chat_message[1].caption)
+    assert any("tokens/s" in c.value for c in at.chat_message[1].caption), "the server's usage, asked for"
     assert any("500" in e.value for e in at.chat_message[3].error)

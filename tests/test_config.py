@@ -25,7 +25,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     ("name", "value", "read", "accepted"),
     [
         ("GLM_BACKEND", "vllm", ModelSettings.from_env, "one of transformers, openai"),
-        ("GLM_API_MODE", "responses", ModelSettings.from_env, "one of chat, completions"),
+        ("GLM_API_MODE", "responses", ModelSettings.from_env, "one of auto, chat, completions"),
         ("GLM_MAX_CONTEXT", "8k", ModelSettings.from_env, "a whole number of tokens such as 8192"),
         ("GLM_MAX_CONTEXT", "-1", ModelSettings.from_env, "a whole number of tokens"),
         ("GLM_API_BASE", "localhost:8000/v1", ModelSettings.from_env, "an http:// or https:// URL"),
@@ -57,7 +57,7 @@ def test_each_reader_names_the_variable_the_value_and_what_is_accepted(
 def test_good_values_pass() -> None:
     assert check_settings() == []
     settings = ModelSettings.from_env()
-    assert (settings.backend, settings.api_mode, settings.max_context) == ("transformers", "chat", 0)
+    assert (settings.backend, settings.api_mode, settings.max_context) == ("transformers", "auto", 0)
     assert max_steps() == 10
 
 

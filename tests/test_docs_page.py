@@ -56,6 +56,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     clear_memory_cache()
     with ScriptedServer(rules) as scripted:
         monkeypatch.setenv("GLM_BACKEND", "openai")
+        monkeypatch.setenv("GLM_API_MODE", "chat")  # the tests read the chat messages sent
         monkeypatch.setenv("GLM_API_BASE", scripted.base_url)
         monkeypatch.setenv("GLM_DATA_DIR", str(tmp_path / "data"))
         monkeypatch.setenv("GLM_MAX_CONTEXT", "4096")

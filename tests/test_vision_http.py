@@ -102,6 +102,9 @@ class VisionServer:
         for word in words:
             yield self.chunk({"content": word + " "}, None)
         yield self.chunk({}, "stop")
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {"prompt_tokens": 9, "completion_tokens": len(words), "total_tokens": 9 + len(words)}
+            yield {**self.chunk({}, None), "choices": [], "usage": usage}
 
     def chunk(self, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "finish_reason": finish}
@@ -215,7 +218,7 @@ def test_cancel_ends_the_stream_early(server: VisionServer, backend: OpenAIVisio
 
 def test_an_unreachable_server_is_a_load_error_that_names_the_setting() -> None:
     backend = OpenAIVisionBackend("http://127.0.0.1:9/v1", "k", "glm-4v")
-    with pytest.raises(VisionLoadError, match=r"GLM_API_BASE=http://127\.0\.0\.1:9/v1"):
+    with pytest.raises(VisionLoadError, match=r"GLM_VISION_API_BASE=http://127\.0\.0\.1:9/v1"):
         list(backend.stream([Message("user", "hi")], PARAMS, threading.Event()))
 
 
@@ -224,7 +227,7 @@ def test_loading_checks_the_server_and_takes_the_model_it_serves(
 ) -> None:
     monkeypatch.setenv("GLM_BACKEND", "openai")
     monkeypatch.setenv("GLM_API_BASE", "http://127.0.0.1:9/v1")
-    with pytest.raises(VisionLoadError, match=r"Can't reach .* GLM_API_BASE=http://127\.0\.0\.1:9/v1"):
+    with pytest.raises(VisionLoadError, match=r"Can't reach .* GLM_VISION_API_BASE=http://127\.0\.0\.1:9/v1"):
         get_vision_backend()
     monkeypatch.setenv("GLM_API_BASE", server.base)
     monkeypatch.delenv("GLM_VISION_MODEL", raising=False)
@@ -258,3 +261,35 @@ def test_reasoning_comes_apart_from_the_answer(server: VisionServer, backend: Op
     assert reasoning == server.thinking
     assert answer == "I see 1 image(s): 40x30 (255, 0, 0)."
     assert isinstance(events[-1], Done)
+
+
+def test_the_stream_asks_for_usage_and_reports_the_servers_count(
+    server: VisionServer, backend: OpenAIVisionBackend
+) -> None:
+    events = list(backend.stream([Message("user", "What is it?")], PARAMS, threading.Event()))
+    assert server.requests[-1]["stream_options"] == {"include_usage": True}
+    answer = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert events[-1] == Done("stop", {"completion_tokens": len(answer.split())})
+
+
+def test_vision_can_have_its_own_server_and_key(
+    server: VisionServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Text on one server, vision on another: GLM_VISION_* win, the text settings are the fallback."""
+    monkeypatch.setenv("GLM_BACKEND", "transformers")
+    monkeypatch.setenv("GLM_API_BASE", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("GLM_API_KEY", "text-key")
+    monkeypatch.delenv("GLM_VISION_MODEL", raising=False)
+    settings = ModelSettings.from_env()
+    assert (settings.vision_backend, settings.vision_api_base, settings.vision_api_key) == (
+        "transformers",
+        "http://127.0.0.1:9/v1",
+        "text-key",
+    )
+    monkeypatch.setenv("GLM_VISION_BACKEND", "openai")
+    monkeypatch.setenv("GLM_VISION_API_BASE", server.base)
+    monkeypatch.setenv("GLM_VISION_API_KEY", "vision-key")
+    backend = get_vision_backend()
+    assert isinstance(backend, OpenAIVisionBackend)
+    assert backend.model_name == "glm-4v-served" and backend.client.api_key == "vision-key"
+    assert ModelSettings.from_env().backend == "transformers", "the text model stays in-process"

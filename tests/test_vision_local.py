@@ -68,7 +68,8 @@ def collect(events) -> tuple[str, Done]:
 def test_checkpoint_loads_through_the_auto_classes_without_torchvision(vision_checkpoint: Path) -> None:
     model = AutoModelForImageTextToText.from_pretrained(vision_checkpoint)
     assert isinstance(model, Glm4vForConditionalGeneration)
-    assert sum(p.numel() for p in model.parameters()) < 6_000_000
+    # Two 151552 x 32 embedding tables (head size 32, the least vLLM serves) and little else.
+    assert sum(p.numel() for p in model.parameters()) < 10_500_000
     processor = ImageOnlyGlm4vProcessor.from_pretrained(vision_checkpoint)
     assert isinstance(processor.image_processor, Glm4vImageProcessorPil)
     assert not hasattr(processor, "video_processor")

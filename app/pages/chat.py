@@ -3,7 +3,7 @@ registered functions and the tools of MCP servers."""
 
 import streamlit as st
 
-from app.agent import run_turn
+from app.agent import run_turn, without_refused_turns
 from app.config import max_steps
 from app.docs.limits import max_upload_mb
 from app.sandbox import warm_pool
@@ -62,11 +62,11 @@ user_message = session.next_user_message(state, question, controls.retry, edited
 if user_message is not None and backend is not None:
     with st.chat_message("user"):
         st.markdown(safe_markdown(user_message.content))
-    turn = session.begin_turn(state, user_message, backend.count_tokens)
+    turn = session.begin_turn(state, user_message, backend)
     ctx = state.tool_context()
     with st.chat_message("assistant"):
         stop_button()
-        history = [*controls.system, *state.messages, user_message]
+        history = [*controls.system, *without_refused_turns(state.messages), user_message]
         events = run_turn(backend, enabled, history, controls.params, ctx, max_steps())
         stream_turn(events, turn, files)
     session.end_turn(state, turn)

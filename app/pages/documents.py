@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 
+from app.agent import model_failure, without_refused_turns
 from app.docs import isolate
 from app.docs.context import DocContext, context_window, prepare_turn
 from app.docs.dense import dense_index
@@ -37,6 +38,7 @@ from app.ui.i18n import plural, said, t
 from app.ui.render import plain, safe_markdown
 from app.ui.session import ConversationState
 from models.backends.base import ChatBackend
+from models.errors import ServerGone
 from models.messages import GenerationParams, Message
 
 WORKSPACE = "documents"
@@ -348,8 +350,8 @@ if user_message is not None:
     with st.chat_message("user"):
         st.markdown(safe_markdown(user_message.content))
     first_turn = not state.messages
-    turn = session.begin_turn(state, user_message, backend.count_tokens)
-    history = [*controls.system, *state.messages]
+    turn = session.begin_turn(state, user_message, backend)
+    history = [*controls.system, *without_refused_turns(state.messages)]
     state.cancel = threading.Event()
     with st.chat_message("assistant"):
         stop_button()
@@ -378,7 +380,11 @@ if user_message is not None:
         try:
             stream_answer(backend.stream(messages, [], controls.params, state.cancel), turn, info)
         except Exception as exc:
-            fail_turn(turn, t("model.failed", why=f"{type(exc).__name__}: {exc}"))
+            failure = model_failure(exc)
+            if failure.refused or isinstance(exc, ServerGone):
+                fail_turn(turn, failure.text, failure.refused)
+            else:
+                fail_turn(turn, t("model.failed", why=f"{type(exc).__name__}: {exc}"))
         render_sources(info, by_name)
     session.end_turn(state, turn)
     if first_turn and state.messages:

@@ -24,14 +24,14 @@ from app.ui.images_view import show_image
 from app.ui.live_text import CallPreview
 from app.ui.render import SafeMarkdownStream, safe_markdown
 from app.ui.session import ConversationState
-from models.events import Done, ReasoningDelta, TextDelta, ToolCallDelta
+from models.events import Done, Notice, ReasoningDelta, TextDelta, ToolCallDelta
 from models.messages import Attachment, GenerationParams, Message
 from models.threads import DEFAULT_MAX_NEW_TOKENS
 
 REASONING_REFRESH = 16
 CALL_LANGUAGE = {"python": "python", "simple_browser": "python", "cogview": "text"}
 MAX_OBSERVATION_SHOWN = 20_000
-TIMING_WORDS = ("first_token", "took", "total", "server", "tokenizer", "chunks")
+TIMING_WORDS = ("first_token", "took", "total", "server", "tokenizer", "estimate", "chunks")
 
 
 def generation_controls(
@@ -108,6 +108,8 @@ def message_notes(message: Message) -> None:
     """What the app says under an answer, the same on every page, live and replayed: the turn's
     error, a stop, a cut at the max new tokens, a history trimmed to fit, the step timings."""
     info = message.info
+    if notice := info.get("notice"):
+        st.info(notice, icon=":material/info:")
     if error := info.get("error"):
         st.error(safe_markdown(error), icon=":material/error:")
     if info.get("stopped"):
@@ -143,9 +145,9 @@ def show_flashes(state: ConversationState) -> None:
         st.error(safe_markdown(text), icon=":material/error:")
 
 
-def fail_turn(turn: TurnBuffer, text: str) -> None:
-    """The turn ends on this error: shown now, and kept with the turn."""
-    turn.fail(text)
+def fail_turn(turn: TurnBuffer, text: str, refused: bool = False) -> None:
+    """The turn ends on this error: shown now, and kept with the turn (`refused`: see `TurnBuffer.fail`)."""
+    turn.fail(text, refused)
     st.error(safe_markdown(text), icon=":material/error:")
 
 
@@ -401,7 +403,11 @@ def stream_turn(events: Iterator[AgentEvent], turn: TurnBuffer, files: Path | No
             message_notes(event.message)
             event = next(events, None)
         elif isinstance(event, TurnError):
-            fail_turn(turn, event.text)
+            fail_turn(turn, event.text, event.refused)
+            event = next(events, None)
+        elif isinstance(event, Notice):
+            turn.note(notice=t(event.key, **event.values))
+            st.info(t(event.key, **event.values), icon=":material/info:")
             event = next(events, None)
         elif isinstance(event, HistoryTrimmed):
             trimmed = asdict(event)

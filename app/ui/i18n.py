@@ -497,6 +497,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "CogView 需要 {needed:.1f} GiB 显存，但只剩 {free:.1f} GiB，"
         "且分批卸载需要 accelerate 包：它将在 CPU 上运行（较慢）。",
     ),
+    "api.fallback_to_completions": (
+        "The server refused tools in chat mode for {model} (it was started without a tool-call parser), "
+        "so GLM Studio now sends raw completions and parses the tool calls itself. Set GLM_API_MODE to "
+        "silence this note.",
+        "服务器在 chat 模式下拒绝了 {model} 的工具调用（启动时没有指定工具调用解析器），"
+        "GLM Studio 已改用原始 completions 接口，并自行解析工具调用。设置 GLM_API_MODE 可不再显示此提示。",
+    ),
+    "timings.estimate": ("tokens/s (estimated)", "token/秒（估算）"),
 }
 
 

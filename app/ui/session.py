@@ -17,6 +17,7 @@ from streamlit.errors import StreamlitAPIException
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from app.agent import token_source
 from app.config import data_dir
 from app.sandbox import watch as watch_kernel
 from app.store import (
@@ -105,7 +106,7 @@ def vision_backend() -> VisionBackend | None:
         welcome("vision")
         return None
     settings = ModelSettings.from_env()
-    where = settings.api_base if settings.backend == "openai" else t("model.in_process")
+    where = settings.vision_api_base if settings.vision_backend == "openai" else t("model.in_process")
     label = f"{settings.vision_model} ({where})"
     return _load_model("vision", label, settings, lambda: _load_vision_backend(settings))
 
@@ -278,16 +279,21 @@ def new_conversation(workspace: str) -> None:
 
 
 def begin_turn(
-    state: ConversationState, user_message: Message, count_tokens: Callable[[str], int] | None = None
+    state: ConversationState, user_message: Message, backend: ChatBackend | None = None
 ) -> TurnBuffer:
     """Start a turn: its question is written now, and each step as it finishes, so a reload keeps them.
 
     The write checks that this tab shows the conversation as stored: when another tab wrote a turn
     (or is writing one), nothing is written, the conversation is reloaded with a note, and the run
-    ends. The turn's timer starts now (time to first token counts from the request); `count_tokens`
-    is the backend's counter, for speeds in tokens when the server reports no usage.
+    ends. The turn's timer starts now (time to first token counts from the request); the backend's
+    token counter gives speeds in tokens when the server reports no usage.
     """
-    state.turn = turn = TurnBuffer([user_message], StepTimer(count_tokens=count_tokens))
+    timer = (
+        StepTimer(count_tokens=backend.count_tokens, counted_by=token_source(backend))
+        if backend is not None
+        else StepTimer()
+    )
+    state.turn = turn = TurnBuffer([user_message], timer)
     try:
         _open(state, turn)
     except StaleConversation as stale:

@@ -31,6 +31,8 @@ class PromptBackend:
     count_tokens: Callable[[str], int]
     protocol: ChatProtocol = GLM4
     render: Renderer | None = None
+    token_source: str = "tokenizer"
+    """What `count_tokens` is: "tokenizer" (the model's own, local or the server's) or "estimate"."""
 
     def stream(
         self,

@@ -2,21 +2,60 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+import openai
+
 from models.backends.base import ToolDeclaration
 from models.backends.prompt import PromptBackend
-from models.events import Done, ModelEvent, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta
+from models.backends.server import (
+    ModelListError,
+    ServerInfo,
+    TokenCounter,
+    checkpoint_facts,
+    has_completions,
+    http_client,
+    served_model,
+    token_counter,
+)
+from models.errors import RequestRefused, ServerGone
+from models.events import Done, ModelEvent, Notice, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta
 from models.messages import GenerationParams, Message
 from models.protocols import GLM4, ChatProtocol, detect_protocol, get_protocol
 from models.protocols.base import STOP_STRINGS, STOP_TOKEN_IDS, TextStream, new_call_id, normalize_call
 from models.tokens import estimate_tokens
 
 DEFAULT_CONTEXT = 8192
+
+__all__ = ["ModelListError", "load_openai_backend"]
+
+
+@contextmanager
+def server_errors() -> Iterator[None]:
+    """The `openai` client's errors as the model layer's: `RequestRefused` for an error status (the
+    server's own message kept), `ServerGone` for a connection that failed or broke off mid-stream."""
+    try:
+        yield
+    except openai.APIStatusError as exc:
+        raise RequestRefused(exc.status_code, _detail(exc)) from exc
+    except (openai.APIConnectionError, httpx.TransportError) as exc:
+        raise ServerGone(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _detail(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        message = body.get("message") or (body.get("error") or {}).get("message")
+        if isinstance(message, str) and message:
+            return message
+    return exc.message
 
 
 @dataclass
@@ -32,6 +71,10 @@ class CompletionsSource:
     protocol: ChatProtocol = GLM4
 
     def stream_text(self, prompt: str, params: GenerationParams, cancel: threading.Event) -> TextStream:
+        with server_errors():
+            return (yield from self._stream_text(prompt, params, cancel))
+
+    def _stream_text(self, prompt: str, params: GenerationParams, cancel: threading.Event) -> TextStream:
         extra: dict[str, Any] = {"stop_token_ids": list(STOP_TOKEN_IDS)}
         if self.protocol.output_tags:
             extra["skip_special_tokens"] = False
@@ -43,20 +86,24 @@ class CompletionsSource:
             top_p=params.top_p,
             stop=list(STOP_STRINGS),
             stream=True,
+            stream_options={"include_usage": True},  # the real token count, for the step timings
             extra_body=extra,
         )
         finish = "stop"
+        usage: dict[str, int] = {}
         with stream:
             for chunk in stream:
                 if cancel.is_set():
                     return "cancelled"
+                if chunk.usage is not None and chunk.usage.completion_tokens is not None:
+                    usage = {"completion_tokens": chunk.usage.completion_tokens}
                 if not chunk.choices:
                     continue
                 choice = chunk.choices[0]
                 if choice.text:
                     yield choice.text
                 finish = choice.finish_reason or finish
-        return "cancelled" if cancel.is_set() else finish
+        return ("cancelled", usage) if cancel.is_set() else (finish, usage)
 
 
 def to_chat_messages(messages: Sequence[Message], tools: Sequence[ToolDeclaration]) -> list[dict[str, Any]]:
@@ -110,18 +157,58 @@ class _PendingCall:
     arguments: list[str] = field(default_factory=list)
 
 
+def wants_tool_parser(exc: RequestRefused) -> bool:
+    """A refusal because the server can't parse tool calls (vLLM without `--enable-auto-tool-choice
+    --tool-call-parser`: '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser')."""
+    text = exc.detail.lower()
+    named = "parser" in text or "auto-tool-choice" in text or "tool choice" in text
+    return exc.status == 400 and "tool" in text and named
+
+
 @dataclass
 class ChatCompletionsBackend:
-    """`/v1/chat/completions` with `tools`: the server renders the prompt and parses tool calls."""
+    """`/v1/chat/completions` with `tools`: the server renders the prompt and parses tool calls.
+
+    With a `fallback` (auto mode, on a server that also offers raw completions), a request with tools
+    that the server refuses for want of a tool parser goes to the fallback instead, from then on; the
+    first time, a `Notice` says so.
+    """
 
     client: Any
     model: str
     context_window: int = DEFAULT_CONTEXT
+    counter: TokenCounter = field(default_factory=lambda: TokenCounter(estimate_tokens, "estimate"))
+    fallback: PromptBackend | None = None
+    fell_back: bool = False
+
+    @property
+    def token_source(self) -> str:
+        return self.counter.source
 
     def count_tokens(self, text: str) -> int:
-        return estimate_tokens(text)
+        return self.counter.count(text)
 
     def stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDeclaration],
+        params: GenerationParams,
+        cancel: threading.Event,
+    ) -> Iterator[ModelEvent]:
+        if self.fell_back and tools and self.fallback is not None:
+            yield from self.fallback.stream(messages, tools, params, cancel)
+            return
+        try:
+            with server_errors():
+                yield from self._chat(messages, tools, params, cancel)
+        except RequestRefused as exc:
+            if not (tools and self.fallback is not None and wants_tool_parser(exc)):
+                raise
+            self.fell_back = True
+            yield Notice("api.fallback_to_completions", {"model": self.model})
+            yield from self.fallback.stream(messages, tools, params, cancel)
+
+    def _chat(
         self,
         messages: Sequence[Message],
         tools: Sequence[ToolDeclaration],
@@ -203,46 +290,43 @@ def _call_text(tool: ToolDeclaration | None, call: _PendingCall) -> str:
 
 
 def make_client(api_base: str, api_key: str) -> Any:
-    from openai import OpenAI
-
-    return OpenAI(base_url=api_base, api_key=api_key or "EMPTY", timeout=600.0, max_retries=0)
+    return openai.OpenAI(base_url=api_base, api_key=api_key or "EMPTY", timeout=600.0, max_retries=0)
 
 
-class ModelListError(RuntimeError):
-    """The server doesn't list its models and no model name was given."""
-
-
-def served_model(client: Any, wanted: str, explicit: bool) -> tuple[str, int]:
-    """The model name to request and its context length as the server reports it (vLLM: max_model_len).
-
-    Some hosted APIs have no `/models`: with the name given explicitly, an error answer there only
-    means the context length is unknown (0). An unreachable server is still an error.
-    """
-    from openai import APIStatusError
-
-    try:
-        models = list(client.models.list())
-    except APIStatusError as exc:
-        if not explicit:
-            raise ModelListError(f"answers {exc.status_code} on /models, so it can't say its models") from exc
-        return wanted, 0
-    names = [m.id for m in models]
-    name = wanted if explicit or wanted in names or not names else names[0]
-    for m in models:
-        if m.id == name:
-            return name, int(getattr(m, "max_model_len", 0) or 0)
-    return name, 0
+def model_protocol(info: ServerInfo) -> str | None:
+    """The prompt format of the served model, told by the checkpoint it was loaded from (when that is a
+    folder on this machine), else by its name or its path's name; None when the app doesn't know it."""
+    model_type, template = checkpoint_facts(info.root)
+    return detect_protocol(model_type, template, info.model) or detect_protocol(model_name=info.root)
 
 
 def load_openai_backend(
     api_base: str, api_key: str, model: str, mode: str, max_context: int = 0, model_explicit: bool = False
 ) -> ChatCompletionsBackend | PromptBackend:
+    """The backend for `mode`, after asking the server what it serves.
+
+    "auto": raw completions when the server offers them and the model speaks a protocol the app
+    renders and parses (GLM-4, GLM-4.5+), chat otherwise; a chat backend on a server with completions
+    keeps them as its fallback for tools (see `ChatCompletionsBackend`).
+    """
     client = make_client(api_base, api_key)
-    name, served_context = served_model(client, model, model_explicit)
-    context = max_context or served_context or DEFAULT_CONTEXT
+    info = served_model(client, model, model_explicit)
+    http = http_client(api_key)
+    protocol_name = model_protocol(info)
+    if mode == "auto":
+        info = dataclasses.replace(info, completions=has_completions(http, api_base, info.model))
+        mode = "completions" if info.completions and protocol_name else "chat"
+    counter = token_counter(http, api_base, info)
+    context = max_context or info.context or DEFAULT_CONTEXT
+    protocol = get_protocol(protocol_name)
+    completions = PromptBackend(
+        CompletionsSource(client, info.model, protocol),
+        context,
+        counter.count,
+        protocol=protocol,
+        token_source=counter.source,
+    )
     if mode == "completions":
-        protocol = get_protocol(detect_protocol(model_name=name))
-        return PromptBackend(
-            CompletionsSource(client, name, protocol), context, estimate_tokens, protocol=protocol
-        )
-    return ChatCompletionsBackend(client, name, context)
+        return completions
+    fallback = completions if info.completions else None
+    return ChatCompletionsBackend(client, info.model, context, counter, fallback)

@@ -1,6 +1,7 @@
 """Vision backends: chat about images with GLM-4V-family models, in-process or over HTTP.
 
-`get_vision_backend()` builds the one `GLM_BACKEND` and `GLM_VISION_MODEL` ask for (uncached: the app
+`get_vision_backend()` builds the one `GLM_VISION_BACKEND` (else `GLM_BACKEND`) and `GLM_VISION_MODEL` ask
+for, over HTTP at `GLM_VISION_API_BASE` (else `GLM_API_BASE`) (uncached: the app
 keeps it in `st.cache_resource`, so switching pages never reloads it). Over HTTP, loading asks the
 server for its models once.
 """
@@ -18,12 +19,12 @@ __all__ = ["VisionBackend", "VisionEvent", "VisionInputError", "VisionLoadError"
 @one_at_a_time
 def get_vision_backend(settings: ModelSettings | None = None) -> VisionBackend:
     settings = settings or ModelSettings.from_env()
-    if settings.backend == "openai":
+    if settings.vision_backend == "openai":
         from models.vision.openai_chat import load_openai_vision_backend
 
         explicit = bool(env_str("GLM_VISION_MODEL"))
         return load_openai_vision_backend(
-            settings.api_base, settings.api_key, settings.vision_model, explicit
+            settings.vision_api_base, settings.vision_api_key, settings.vision_model, explicit
         )
     from models.vision.local import load_local_vision_backend
 

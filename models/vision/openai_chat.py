@@ -39,8 +39,9 @@ def to_chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
 
 def _unreachable(api_base: str, exc: Exception) -> VisionLoadError:
     return VisionLoadError(
-        f"Can't reach the OpenAI-compatible server at GLM_API_BASE={api_base} ({exc}). "
-        "Start the server or set GLM_API_BASE / GLM_API_KEY."
+        f"Can't reach the OpenAI-compatible server at GLM_VISION_API_BASE={api_base} ({exc}). "
+        "Start the server or set GLM_VISION_API_BASE / GLM_VISION_API_KEY (when unset, the vision model "
+        "is asked for at GLM_API_BASE with GLM_API_KEY)."
     )
 
 
@@ -85,20 +86,24 @@ class OpenAIVisionBackend:
                 temperature=params.temperature,
                 top_p=params.top_p,
                 stream=True,
+                stream_options={"include_usage": True},  # the real token count, for the timings
             )
         except openai.APIConnectionError as exc:
             raise _unreachable(self.api_base, exc) from exc
         except openai.APIStatusError as exc:
             raise VisionLoadError(
-                f"The server at GLM_API_BASE={self.api_base} refused the request for "
+                f"The server at GLM_VISION_API_BASE={self.api_base} refused the request for "
                 f"GLM_VISION_MODEL={self.model_name} (HTTP {exc.status_code}: {exc.message})."
             ) from exc
         finish = "stop"
+        usage: dict[str, int] = {}
         with stream:
             for chunk in stream:
                 if cancel.is_set():
                     yield Done("cancelled")
                     return
+                if chunk.usage is not None and chunk.usage.completion_tokens is not None:
+                    usage = {"completion_tokens": chunk.usage.completion_tokens}
                 if not chunk.choices:
                     continue
                 choice = chunk.choices[0]
@@ -108,7 +113,7 @@ class OpenAIVisionBackend:
                 if choice.delta and choice.delta.content:
                     yield TextDelta(choice.delta.content)
                 finish = choice.finish_reason or finish
-        yield Done("cancelled" if cancel.is_set() else finish)
+        yield Done("cancelled" if cancel.is_set() else finish, usage)
 
 
 def load_openai_vision_backend(
