@@ -14,6 +14,7 @@ from pathlib import Path
 
 from models.errors import ConfigError
 from models.imagegen.settings import image_size, image_steps
+from models.protocols import PROTOCOLS
 from models.settings import (
     API_MODES,
     BACKENDS,
@@ -88,6 +89,7 @@ SETTINGS: dict[str, Check] = {
     "GLM_VISION_BACKEND": partial(env_choice, choices=BACKENDS),
     "GLM_VISION_API_BASE": env_url,
     "GLM_VISION_API_KEY": None,
+    "GLM_PROTOCOL": partial(env_choice, choices=PROTOCOLS),
     "GLM_TRUST_REMOTE_CODE": env_bool,
     "GLM_MAX_CONTEXT": lambda _: max_context(),
     "GLM_TORCH_THREADS": _whole,
