@@ -63,14 +63,17 @@ def ask(page: Page, text: str) -> None:
 
 
 def turns_stored(data: Path, workspace: str, count: int, timeout: float = 120) -> list[list[Message]]:
-    """The only conversation of `workspace`, once it has `count` turns."""
+    """The only conversation of `workspace`, once it has `count` finished turns (turns are written as
+    they go: the question first, the answer when the turn closes)."""
     deadline = time.monotonic() + timeout
     while True:
         with Store(data) as store:
-            found = [c for c in store.list_conversations(USER, workspace)]
-            turns = store.load_conversation(USER, found[0].id).turns if found else []
-        if len(turns) >= count or time.monotonic() > deadline:
-            assert len(turns) >= count, f"{len(turns)} turns stored, waited for {count}"
+            found = store.list_conversations(USER, workspace)
+            conversation = store.load_conversation(USER, found[0].id) if found else None
+        turns = conversation.turns if conversation else []
+        done = len(turns) >= count and conversation is not None and conversation.open_turn is None
+        if done or time.monotonic() > deadline:
+            assert done, f"{len(turns)} turns stored, waited for {count} finished"
             return turns
         time.sleep(0.3)
 
