@@ -17,6 +17,7 @@ SMALL = {
     "mcp": "bench.CALLS = 3",
     "cogview": "import sys; sys.argv = ['cogview', '--runs', '1', '--steps', '2', '--peak-size', '32']",
     "images": "pass",
+    "client": "import sys; sys.argv = ['client', '--tokens', '20', '--runs', '1']",
 }
 EXPECTED = {
     "pipeline": [
@@ -49,6 +50,10 @@ EXPECTED = {
         r"ratio bare / tool: \d+\.\d\dx",
         r"peak memory of one generation, 64x64: \d+ MiB resident \(\+\d+\.\d MiB",
         r"peak memory of one generation, 32x32: \d+ MiB resident",
+    ],
+    "client": [
+        r"^\s+chat\s+20\s+\d+\s+\d+\s+\d+\.\d{3}\s+\d+\.\d\s+\d+\.\d",
+        r"^\s+completions\s+160\s+\d+\s+\d+\s+\d+\.\d{3}",
     ],
 }
 
