@@ -16,20 +16,25 @@ ANSWER = "The picture is a plain red rectangle, " + "with nothing else in it at 
 
 @pytest.fixture
 def app_env(tmp_path: Path):
-    with ScriptedServer([Rule("\n" + ANSWER, when="What colour", delay=0.05)]) as server:
+    """Vision on its own server (GLM_VISION_API_BASE), text on another, as with one vLLM per model."""
+    vision = ScriptedServer([Rule("\n" + ANSWER, when="What colour", delay=0.05)])
+    text = ScriptedServer([Rule("\nText answers come from here.")])
+    with vision as server, text:
         yield (
             server,
             {
                 "GLM_BACKEND": "openai",
-                "GLM_API_BASE": server.base_url,
+                "GLM_API_BASE": text.base_url,
+                "GLM_VISION_API_BASE": server.base_url,
                 "GLM_VISION_MODEL": "glm-4v-scripted",
                 "GLM_DATA_DIR": str(tmp_path / "data"),
             },
+            text,
         )
 
 
 def test_an_image_from_the_file_picker_gets_a_streamed_answer(app_env, tmp_path: Path) -> None:
-    server, env = app_env
+    server, env, text_server = app_env
     picture = tmp_path / "red.png"
     picture.write_bytes(png((255, 0, 0), (120, 90)))
     with running_app(env, tmp_path / "app.log") as app, chromium() as browser:
@@ -67,6 +72,7 @@ def test_an_image_from_the_file_picker_gets_a_streamed_answer(app_env, tmp_path:
         page.screenshot(path=str(tmp_path / "vision.png"))
 
     [request] = [r for r in server.requests if r["path"].endswith("/chat/completions")]
+    assert text_server.requests == [], "the text model's server got nothing from the Vision page"
     [image_part, text_part] = request["body"]["messages"][-1]["content"]
     assert image_part["image_url"]["url"].startswith("data:image/png;base64,")
     assert text_part == {"type": "text", "text": "What colour is it?"}

@@ -19,7 +19,7 @@ from playwright.sync_api import Page
 from app.store import Store
 from models.messages import Message
 from tests.e2e import CHAT_BOX, RunningApp, chromium, running_app
-from tests.vllm_server import MAX_MODEL_LEN, Recorder, recording_proxy
+from tests.vllm_server import MAX_MODEL_LEN, TEST_TIMEOUT_S, Recorder, recording_proxy
 
 USER = "local"
 SEEDED = [
@@ -29,6 +29,8 @@ SEEDED = [
     Message("assistant", "2**10 is 1024, computed with python."),
 ]
 DOCUMENT = "The lighthouse keeper of Vardø logged 417 ships in the winter of 1911.\n" * 3
+
+pytestmark = pytest.mark.timeout(TEST_TIMEOUT_S)
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,11 @@ from models.errors import RequestRefused
 from models.events import Done, Notice, TextDelta
 from models.messages import GenerationParams, Message
 from models.protocols.glm4 import render_prompt
-from tests.vllm_server import MAX_MODEL_LEN
+from tests.vllm_server import MAX_MODEL_LEN, TEST_TIMEOUT_S
 
 PARAMS = GenerationParams(temperature=0.8, max_new_tokens=24)
+
+pytestmark = pytest.mark.timeout(TEST_TIMEOUT_S)
 
 
 @pytest.fixture(scope="module")

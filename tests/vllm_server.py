@@ -13,8 +13,10 @@ answer: from the app's side, the server going away mid-stream.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -32,6 +34,8 @@ from tests.e2e import ROOT, free_port
 
 VLLM_PYTHON = ROOT / ".venv-vllm" / "bin" / "python"
 START_TIMEOUT_S = 900
+TEST_TIMEOUT_S = START_TIMEOUT_S + 300
+"""For the tests that use it (pytest-timeout counts the fixture's start in the first test)."""
 MAX_MODEL_LEN = 2048
 
 
@@ -69,7 +73,7 @@ def running_vllm(
         "DO_NOT_TRACK": "1",
         "HF_HUB_OFFLINE": "1",
     }
-    with log.open("w") as out:
+    with log.open("w") as out:  # its own process group: the engine core is a child that must go too
         process = subprocess.Popen(
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -89,12 +93,14 @@ def running_vllm(
             time.sleep(1)
         yield VllmServer(f"{url}/v1", name, checkpoint, log)
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # anything of the group still left
 
 
 @dataclass
