@@ -200,8 +200,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "models.api_key_kept": ("(saved; leave empty to keep it)", "（已保存；留空则保持不变）"),
     "models.api_mode": ("Mode", "接口模式"),
     "models.api_mode_help": (
-        "chat: the server renders the prompt and parses tool calls. completions: GLM Studio renders the "
-        "GLM prompt and parses the output itself.",
+        "auto: ask the server and use completions for GLM models it can render, chat otherwise. chat: the "
+        "server renders the prompt and parses tool calls. completions: GLM Studio renders the GLM prompt "
+        "and parses the output itself.",
+        "auto：询问服务器，能渲染的 GLM 模型用 completions，否则用 chat。"
         "chat：由服务器渲染提示并解析工具调用。completions：由 GLM Studio 渲染 GLM 提示并自行解析输出。",
     ),
     "models.name": ("Model name", "模型名称"),
