@@ -53,7 +53,7 @@ def open_page(browser, url: str) -> Page:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(url)
     page.wait_for_selector(CHAT_BOX, timeout=60_000)
-    page.locator("[data-testid=stSidebar]").get_by_text("Generation").click()
+    page.locator("[data-testid=stSidebar]").get_by_text("Generation", exact=True).click()
     page.get_by_label("Max new tokens").fill("24")
     page.get_by_label("Max new tokens").press("Enter")
     return page
