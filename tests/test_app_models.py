@@ -78,6 +78,7 @@ def test_a_server_tested_saved_and_used(fresh: Path) -> None:
 
         chat = page("chat.py")
         assert not [i for i in chat.info if "Welcome" in i.value]
+        assert any(f"**{MODEL_NAME}** is ready" in m.value for m in chat.markdown), "the empty state names it"
         chat.chat_input[0].set_value("hello").run()
         assert not chat.exception
         assert "Hello from the server." in chat.chat_message[1].markdown[-1].value

@@ -53,6 +53,7 @@ with st.sidebar:
     cogview_sidebar()
     session_files_sidebar(files, uploads_open=prompt is None and not controls.retry)
 
+session.empty_state("text", WORKSPACE, backend, state.messages)
 render_history(state.messages, state.tool_state, files)
 show_flashes(state)
 edited = edit_last_question(state)

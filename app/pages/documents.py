@@ -335,6 +335,8 @@ document_list(state, docs)
 window = context_window(backend.context_window) if backend is not None else 0
 semantic = semantic_search(state, docs, window) if backend is not None else None
 by_name = {d.name: d for d in docs}
+if not docs:
+    session.empty_state("text", WORKSPACE, backend, state.messages)
 render_history(state.messages, by_name)
 
 if backend is None:

@@ -180,6 +180,7 @@ if backend is not None:
         else plural("vision.images_max", backend.max_images)
     )
     st.caption(f"{plain(backend.model_name)} · {limit}")
+session.empty_state("vision", WORKSPACE, backend, state.messages)
 render_history(state.messages)
 show_staged(staged)
 

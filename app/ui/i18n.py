@@ -237,6 +237,26 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "models.tiny_vision": ("Vision model (GLM-4V with its processor)…", "视觉模型（GLM-4V 及其处理器）…"),
     "models.tiny_done": ("The tiny demo models are ready and in use.", "微型演示模型已就绪并已启用。"),
     "models.tiny_try": ("Try it in All Tools", "去“全能工具”试试"),
+    "empty.chat": (
+        ":material/construction: **{model}** is ready. Ask anything: it can run Python in a sandbox "
+        "(tables, plots and files come back), search and read the web with cited sources, and call the "
+        "tools listed in the sidebar.",
+        ":material/construction: **{model}** 已就绪。尽管提问：它可以在沙箱中运行 Python"
+        "（返回表格、图表和文件），搜索并阅读网页并注明来源，还能调用侧边栏列出的工具。",
+    ),
+    "empty.documents": (
+        ":material/description: **{model}** is ready. Add PDF, Word, PowerPoint, HTML, CSV, Markdown or "
+        "text files above and ask about them: short documents are read whole, long ones searched, and "
+        "answers cite the file and page.",
+        ":material/description: **{model}** 已就绪。在上方添加 PDF、Word、PowerPoint、HTML、CSV、Markdown "
+        "或文本文件后即可提问：短文档整篇阅读，长文档检索相关段落，回答会注明文件和页码。",
+    ),
+    "empty.vision": (
+        ":material/image: **{model}** is ready. Attach images with the + in the chat box (or a PDF page "
+        "from the sidebar) and ask about them: describe, read text, compare, explain charts.",
+        ":material/image: **{model}** 已就绪。点击输入框中的 + 添加图片（或从侧边栏附加 PDF 的某一页）"
+        "后提问：描述画面、识别文字、比较图片、解读图表。",
+    ),
     "welcome.title": ("Welcome to GLM Studio", "欢迎使用 GLM Studio"),
     "welcome.text": (
         "No {kind} model is connected yet. On the Models page you can connect a server or a checkpoint "

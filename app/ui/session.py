@@ -130,6 +130,20 @@ def link_to_page(page: str, url: str, label: str, icon: str) -> None:
         st.markdown(f"[{label}]({url})")
 
 
+def empty_state(kind: str, workspace: str, backend: object | None, messages: list[Message]) -> None:
+    """A new conversation's first view: which model answers and what this workspace can do with it."""
+    if backend is None or messages:
+        return
+    settings = ModelSettings.from_env()
+    name = settings.model if kind == "text" else settings.vision_model
+    shown = Path(name).name if is_local_path(name) else name
+    st.markdown(t(f"empty.{workspace}", model=shown))
+
+
+def is_local_path(name: str) -> bool:
+    return name.startswith(("/", "./", "../", "~")) or Path(name).expanduser().is_dir()
+
+
 def max_new_default(backend: object | None) -> int:
     """The sidebar's default answer length for this backend: short for a small in-process model."""
     source = getattr(backend, "source", backend)
