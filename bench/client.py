@@ -9,9 +9,9 @@ per request (`time.process_time`, the server being another process).
 By default the server is the scripted GLM-4 (tests/scripted_server.py) in its own process, streaming
 fixed answers as fast as it can, so the client is the bottleneck and overhead shows; `--base-url`
 points at any OpenAI-compatible server instead (a real vLLM: its own answer lengths, counted by its
-usage).
+usage; `--no-tools` there, since a vLLM without a tool parser refuses chat requests that declare tools).
 
-    .venv/bin/python -m bench.client [--tokens 200] [--runs 7] [--base-url http://127.0.0.1:8000/v1]
+    .venv/bin/python -m bench.client [--tokens 200] [--runs 7] [--base-url URL --no-tools]
 """
 
 from __future__ import annotations
@@ -50,16 +50,17 @@ def weather_tool() -> Any:
     return get_tool("get_weather")
 
 
-def plain_loop(client: Any, model: str, mode: str, tool: Any, params: GenerationParams) -> int:
+def plain_loop(client: Any, model: str, mode: str, tool: Any | None, params: GenerationParams) -> int:
     """What a developer would write with the `openai` client alone; returns the tokens generated."""
     common = dict(model=model, max_tokens=params.max_new_tokens, temperature=params.temperature, stream=True)
     common["stream_options"] = {"include_usage": True}
     if mode == "chat":
         messages = [{"role": "user", "content": QUESTION[0].content}]
-        tools = [{"type": "function", "function": tool.function_schema}]
-        stream = client.chat.completions.create(messages=messages, tools=tools, **common)
+        if tool is not None:
+            common["tools"] = [{"type": "function", "function": tool.function_schema}]
+        stream = client.chat.completions.create(messages=messages, **common)
     else:
-        prompt = render_prompt(QUESTION, [tool.template_entry])
+        prompt = render_prompt(QUESTION, [tool.template_entry] if tool is not None else [])
         extra = {"stop_token_ids": list(STOP_TOKEN_IDS)}
         stream = client.completions.create(prompt=prompt, stop=list(STOP_STRINGS), extra_body=extra, **common)
     generated, text = 0, []
@@ -73,8 +74,9 @@ def plain_loop(client: Any, model: str, mode: str, tool: Any, params: Generation
     return generated
 
 
-def app_backend(backend: Any, tool: Any, params: GenerationParams) -> int:
-    events = collections.deque(backend.stream(QUESTION, [tool], params, threading.Event()), maxlen=1)
+def app_backend(backend: Any, tool: Any | None, params: GenerationParams) -> int:
+    tools = [tool] if tool is not None else []
+    events = collections.deque(backend.stream(QUESTION, tools, params, threading.Event()), maxlen=1)
     done = events[0]
     assert isinstance(done, Done), done
     return int(done.usage.get("completion_tokens") or 0)
@@ -86,7 +88,7 @@ def timed(run: Callable[[], int]) -> tuple[float, float, int]:
     return time.perf_counter() - wall, time.process_time() - cpu, generated
 
 
-def measure(base_url: str, mode: str, tokens: int, runs: int, tool: Any) -> dict[str, float]:
+def measure(base_url: str, mode: str, tokens: int, runs: int, tool: Any | None) -> dict[str, float]:
     backend = load_openai_backend(base_url, "bench", "", mode)
     client = make_client(base_url, "bench")
     params = GenerationParams(temperature=0.0, max_new_tokens=tokens)
@@ -126,8 +128,11 @@ def main() -> None:
     parser.add_argument(
         "--base-url", default="", help="an OpenAI-compatible server (default: the scripted one)"
     )
+    parser.add_argument(
+        "--no-tools", action="store_true", help="declare no tool (a vLLM without a tool parser refuses them)"
+    )
     args = parser.parse_args()
-    tool = weather_tool()
+    tool = None if args.no_tools else weather_tool()
     header = ("mode", "tokens", "plain tok/s", "app tok/s", "ratio", "plain CPU ms", "app CPU ms")
     print("".join(f"{h:>14}" for h in header))
     try:
@@ -139,7 +144,8 @@ def main() -> None:
                     row += (f"{r['ratio']:.3f}", f"{r['plain_cpu_ms']:.1f}", f"{r['app_cpu_ms']:.1f}")
                     print("".join(f"{v:>14}" for v in row), flush=True)
     finally:
-        unregister("get_weather")
+        if tool is not None:
+            unregister("get_weather")
     print("target: ratio >= 0.95 in both modes at both lengths (CPU: client time per request, medians)")
 
 
