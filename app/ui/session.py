@@ -135,9 +135,18 @@ def empty_state(kind: str, workspace: str, backend: object | None, messages: lis
     if backend is None or messages:
         return
     settings = ModelSettings.from_env()
-    name = settings.model if kind == "text" else settings.vision_model
+    name = served_name(backend) or (settings.model if kind == "text" else settings.vision_model)
     shown = Path(name).name if is_local_path(name) else name
     st.markdown(t(f"empty.{workspace}", model=shown))
+
+
+def served_name(backend: object) -> str | None:
+    """The model a loaded backend talks to, as it names it (a server's model id, a vision model's name)."""
+    for holder in (backend, getattr(backend, "source", None)):
+        for attribute in ("model_name", "model"):
+            if isinstance(name := getattr(holder, attribute, None), str) and name:
+                return name
+    return None
 
 
 def is_local_path(name: str) -> bool:
