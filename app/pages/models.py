@@ -45,12 +45,20 @@ def in_use(kind: Kind) -> str:
     if not is_configured(kind.name):
         return t("models.nothing_yet")
     settings = ModelSettings.from_env()
-    if kind is TEXT:
-        where = settings.api_base if settings.backend == "openai" else t("model.in_process")
-        return f"{settings.model} ({where})"
-    backend = getattr(settings, "vision_backend", settings.backend)
-    base = getattr(settings, "vision_api_base", settings.api_base)
-    return f"{settings.vision_model} ({base if backend == 'openai' else t('model.in_process')})"
+    on_server = runs_on_server(kind)
+    base = settings.api_base if kind is TEXT else getattr(settings, "vision_api_base", settings.api_base)
+    name = settings.model if kind is TEXT else settings.vision_model
+    if on_server and not (read_saved().get(kind.model) or from_environment((kind.model,))):
+        name = t("models.first_served")
+    return f"{name} ({base if on_server else t('model.in_process')})"
+
+
+def runs_on_server(kind: Kind) -> bool:
+    """Whether the model in use is a server's, by variable or as saved (the vision model follows the
+    text model's backend unless it has its own)."""
+    settings = ModelSettings.from_env()
+    backend = settings.backend if kind is TEXT else getattr(settings, "vision_backend", settings.backend)
+    return backend == "openai"
 
 
 def test_connection(api_base: str, api_key: str) -> None:
@@ -73,7 +81,7 @@ def model_form(kind: Kind) -> None:
     st.caption(t("models.in_use", model=in_use(kind)))
     if overridden := from_environment(names(kind)):
         st.info(t("models.env_wins", names=", ".join(overridden)), icon=":material/terminal:")
-    on_server = saved.get(kind.backend, saved.get("GLM_BACKEND", "")) == "openai"
+    on_server = runs_on_server(kind)
     source = st.radio(
         t("models.source"),
         ("server", "folder"),

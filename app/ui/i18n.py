@@ -181,6 +181,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "when set, win over what is saved here.",
         "连接文本模型和视觉模型。设置保存在 {file}；若设置了 GLM_* 环境变量，则以环境变量为准。",
     ),
+    "models.first_served": ("the server's first model", "服务器的第一个模型"),
     "models.nothing_yet": ("nothing yet", "尚未设置"),
     "models.text": ("Text model", "文本模型"),
     "models.vision": ("Vision model", "视觉模型"),
