@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from app.sandbox import folderfs
 from app.tools.base import ToolContext
 from app.tools.cogview import run_cogview
 from models.imagegen.local import local_model
@@ -51,15 +52,19 @@ def tool(folder: Path) -> None:
 
 
 def measure(pipeline: object, size: int, steps: int, runs: int, root: Path) -> tuple[list[float], ...]:
-    """Seconds per image, bare and through the tool, alternating; a first round warms both up."""
+    """Seconds per image, bare and through the tool, alternating; a first round warms both up.
+
+    The tool draws into one conversation folder, as a conversation does (as root that folder is a
+    mounted filesystem of its own, made on first use: the warm-up pays for it, as the app does
+    when the conversation opens)."""
     bare_times: list[float] = []
     tool_times: list[float] = []
+    folder = root / "conversation"
+    folder.mkdir()
     for i in range(runs + 1):
-        folder = root / f"run-{i}"
-        folder.mkdir()
         for run, times in (
             (lambda: bare(pipeline, size, steps), bare_times),
-            (lambda folder=folder: tool(folder), tool_times),
+            (lambda: tool(folder), tool_times),
         ):
             started = time.perf_counter()
             run()
@@ -76,6 +81,7 @@ def peak_child(checkpoint: str, size: int, folder: str) -> None:
     before = _status_kib("VmRSS")
     tool(Path(folder))
     print(before, _status_kib("VmHWM"))
+    folderfs.unmount_all()
 
 
 def peak_memory(checkpoint: Path, root: Path, size: int) -> tuple[float, float]:
@@ -109,8 +115,11 @@ def main() -> None:
         )
         os.environ.pop("GLM_IMAGE_API_BASE", None)
         pipeline = local_model(str(checkpoint)).pipeline
-        bare_times, tool_times = measure(pipeline, args.size, args.steps, args.runs, root)
-        peaks = {size: peak_memory(checkpoint, root, size) for size in (args.size, args.peak_size)}
+        try:
+            bare_times, tool_times = measure(pipeline, args.size, args.steps, args.runs, root)
+            peaks = {size: peak_memory(checkpoint, root, size) for size in (args.size, args.peak_size)}
+        finally:
+            folderfs.unmount_all()
     bare_ms, tool_ms = statistics.median(bare_times) * 1000, statistics.median(tool_times) * 1000
     print(f"tiny CogView4 pipeline, {args.size}x{args.size}, {args.steps} steps, {args.runs} runs each")
     print(f"bare pipeline(...)   {bare_ms:8.1f} ms per image (median)")
