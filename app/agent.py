@@ -5,6 +5,7 @@ It knows nothing of Streamlit: pages render the events and append the messages t
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -98,6 +99,8 @@ AgentEvent = (
 )
 
 HEARTBEAT_S = 0.25
+MIN_ANSWER_TOKENS = 128
+"""The least room for an answer worth asking for: a turn that leaves less is refused before sending."""
 STREAMED = (TextDelta, ReasoningDelta, ToolCallDelta)
 
 
@@ -126,6 +129,7 @@ def run_turn(
             if isinstance(fitted, TurnError):
                 yield fitted
                 return
+            step_params = _answer_room(backend.context_window, fitted.tokens, params)
             if fitted.trimmed and (fitted.dropped_turns, fitted.shortened_observations) != trimmed:
                 trimmed = (fitted.dropped_turns, fitted.shortened_observations)
                 yield HistoryTrimmed(*trimmed)
@@ -135,7 +139,7 @@ def run_turn(
             done = Done()
             streamed = 0
             try:
-                for event in backend.stream(fitted.messages, tools, params, ctx.cancel):
+                for event in backend.stream(fitted.messages, tools, step_params, ctx.cancel):
                     if isinstance(event, STREAMED):
                         if not streamed:
                             timer.token()
@@ -158,7 +162,7 @@ def run_turn(
                 timer.token(streamed - 1)
             answer, thought = "".join(text), "".join(reasoning).strip()
             timer.finish_step(done.usage, thought + answer + "".join(call.text for call in calls))
-            if (end := _step_end(answer, thought, calls, done, params, ctx, timer)) is not None:
+            if (end := _step_end(answer, thought, calls, done, step_params, ctx, timer)) is not None:
                 yield end
                 return
             preamble = Message("assistant", answer, reasoning=thought) if answer.strip() or thought else None
@@ -222,15 +226,24 @@ def _fit(
     protocol: ChatProtocol = getattr(backend, "protocol", None) or GLM4
     overhead = backend.count_tokens(protocol.render([], tools, params.thinking))
     fitted = fit_history(messages, budget, backend.count_tokens, overhead)
-    if fitted.tokens <= budget:
+    if fitted.tokens <= budget or window - fitted.tokens >= min(MIN_ANSWER_TOKENS, params.max_new_tokens):
         return fitted
     about = "about " if token_source(backend) == "estimate" else ""
     return TurnError(
         f"This turn needs {about}{fitted.tokens} tokens of prompt, but the context window of {window} "
-        f"tokens leaves only {max(budget, 0)} once {params.max_new_tokens} are kept for the answer "
-        "('Max new tokens'). Shorten the message, lower 'Max new tokens' or raise GLM_MAX_CONTEXT.",
+        f"tokens leaves only {max(window - fitted.tokens, 0)} for the answer. Shorten the message or "
+        "raise GLM_MAX_CONTEXT.",
         refused=True,
     )
+
+
+def _answer_room(window: int, prompt_tokens: int, params: GenerationParams) -> GenerationParams:
+    """`params` with Max new tokens lowered to what the window leaves after a prompt that couldn't be cut
+    further (the current turn itself is that long): a shorter answer rather than none."""
+    room = window - prompt_tokens
+    if room >= params.max_new_tokens:
+        return params
+    return dataclasses.replace(params, max_new_tokens=max(room, 1))
 
 
 def _step_end(

@@ -166,3 +166,17 @@ def test_checkpoint_facts_read_a_local_checkpoint(tmp_path: Path) -> None:
     assert checkpoint_facts(str(tmp_path / "missing")) == (None, None)
     assert checkpoint_facts("zai-org/GLM-4.6") == (None, None)
     assert MODEL_NAME.startswith("glm-4")
+
+
+def test_a_long_turn_that_still_fits_gets_a_shorter_answer_instead_of_a_refusal() -> None:
+    """The prompt fits the window but not with the full 'Max new tokens' on top: the answer's limit is
+    lowered to the room left (the server would refuse prompt + max_tokens over its length)."""
+    with ScriptedServer([Rule("\nShort.")], tokenize=True, max_model_len=400) as server:
+        backend = load_openai_backend(server.base_url, "k", "", "completions")
+        params = GenerationParams(max_new_tokens=300)
+        ctx = ToolContext("s", Path("."))
+        events = list(run_turn(backend, [], [Message("user", "word " * 150)], params, ctx, 3))
+        sent = server.requests[-1]["body"]
+    prompt_tokens = len(tokens(sent["prompt"]))
+    assert isinstance(events[-1], Answer) and events[-1].message.content == "Short."
+    assert 100 < sent["max_tokens"] < 300 and prompt_tokens + sent["max_tokens"] <= 400
