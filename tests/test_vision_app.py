@@ -50,6 +50,8 @@ def test_switching_pages_never_reloads_a_model(server: VisionServer) -> None:
     assert server.model_lists == 2
     assert [m.role for m in at.session_state["conversation:vision"].messages] == ["user", "assistant"]
     assert at.chat_message[1].markdown[-1].value == "I see 1 image(s): 80x60 (255, 0, 0)."
+    speed = " ".join(c.value for c in at.chat_message[1].caption)
+    assert "tokens/s" in speed and "chunks/s" not in speed, "speeds in tokens on every page"
 
 
 def test_retry_resends_the_image_and_replaces_the_answer(server: VisionServer, tmp_path: Path) -> None:

@@ -197,7 +197,7 @@ if user_message is not None:
         if user_message.content:
             st.markdown(safe_markdown(user_message.content))
         thumbnails(user_message.attachments)
-    turn = session.begin_turn(state, user_message)
+    turn = session.begin_turn(state, user_message, session.vision_token_count(backend))
     state.cancel = threading.Event()
     with st.chat_message("assistant"):
         stop_button()

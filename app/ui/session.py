@@ -40,6 +40,7 @@ from models.protocols import detect_protocol
 from models.saved import is_configured
 from models.settings import ModelSettings
 from models.threads import max_new_tokens_for
+from models.tokens import estimate_tokens
 from models.vision import VisionBackend, VisionLoadError, get_vision_backend
 
 T = TypeVar("T")
@@ -299,6 +300,25 @@ def _reload(state: ConversationState) -> None:
 def new_conversation(workspace: str) -> None:
     st.session_state[f"conversation:{workspace}"] = ConversationState(workspace)
     st.query_params.pop("c", None)
+
+
+@dataclass(frozen=True)
+class TokenCount:
+    """A token counter for a turn's timer (`begin_turn` takes anything with these two fields)."""
+
+    count_tokens: Callable[[str], int]
+    token_source: str
+
+
+def vision_token_count(backend: object) -> TokenCount:
+    """The vision model's tokenizer when it runs in-process, else an estimate: speeds are said in
+    tokens/s on every page (stream chunks hold several tokens)."""
+    tokenizer = getattr(backend, "tokenizer", None) or getattr(
+        getattr(backend, "processor", None), "tokenizer", None
+    )
+    if tokenizer is not None:
+        return TokenCount(lambda text: len(tokenizer.encode(text, add_special_tokens=False)), "tokenizer")
+    return TokenCount(estimate_tokens, "estimate")
 
 
 def begin_turn(
