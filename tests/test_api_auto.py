@@ -180,3 +180,21 @@ def test_a_long_turn_that_still_fits_gets_a_shorter_answer_instead_of_a_refusal(
     prompt_tokens = len(tokens(sent["prompt"]))
     assert isinstance(events[-1], Answer) and events[-1].message.content == "Short."
     assert 100 < sent["max_tokens"] < 300 and prompt_tokens + sent["max_tokens"] <= 400
+
+
+def test_without_a_server_tokenizer_a_local_copy_of_the_models_counts(tmp_path: Path) -> None:
+    """A server next to the app (vLLM's `root` is a folder here) without `/tokenize`: the checkpoint's own
+    tokenizer counts, not the estimate."""
+    from models.backends.server import ServerInfo, http_client, token_counter
+    from models.tiny import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    tokenizer.save_pretrained(tmp_path)
+    text = "A sentence the estimate gets wrong: 你好, 12345!"
+    with ScriptedServer([Rule("\nHi.")]) as server:
+        counter = token_counter(http_client("k"), server.base_url, ServerInfo("glm-4-x", root=str(tmp_path)))
+        elsewhere = token_counter(http_client("k"), server.base_url, ServerInfo("glm-4-x", root="/nowhere"))
+    assert counter.source == "tokenizer"
+    exact = len(tokenizer.encode(text, add_special_tokens=False))
+    assert counter.count(text) == exact != estimate_tokens(text)
+    assert elsewhere.source == "estimate"
