@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from app.docs import isolate
 from app.store import Store
 from tests.scripted_server import Rule, ScriptedServer, tokens
+from tests.test_vision_page import image_captions
 
 PAGES = Path(__file__).resolve().parent.parent / "app" / "pages"
 MEMO = b"The cafeteria closes at 3 pm.\nParking is in lot B."
@@ -174,7 +175,7 @@ def test_vision_retry_edit_keep_the_images_and_reopen_shows_them(env) -> None:
 
     reopened = open_page("vision.py", at.session_state["conversation:vision"].id)
     user, assistant = reopened.chat_message
-    assert [child.captions for child in user.children.values() if child.type == "image"] == [["red.png"]]
+    assert image_captions(user) == ["red.png"]
     assert assistant.markdown[0].value == "It is 64 by 48."
 
 

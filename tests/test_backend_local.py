@@ -144,5 +144,5 @@ def test_checkpoint_without_a_chat_template_uses_the_glm4_renderer(checkpoint: P
 
 def test_missing_model_says_what_to_set(tmp_path: Path) -> None:
     settings = ModelSettings("transformers", str(tmp_path / "nothing-here"), "", "", "", "chat", False, 0)
-    with pytest.raises(BackendLoadError, match="Set GLM_MODEL to a local checkpoint folder"):
+    with pytest.raises(BackendLoadError, match="set GLM_MODEL to a local checkpoint folder"):
         get_text_backend(settings)
