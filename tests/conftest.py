@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from app.tools import registry
+from app.tools.base import Tool
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +55,20 @@ def vllm_text(tmp_path_factory: pytest.TempPathFactory):
     checkpoint = build_text_checkpoint(root / "glm")
     with running_vllm(checkpoint, "glm-4-9b-chat-tiny", root / "vllm.log") as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def weather_tool() -> Iterator[Tool]:
+    """A registered function tool for the loop's tests: `get_weather(city)`."""
+
+    @registry.register_tool
+    def get_weather(city: str) -> str:
+        """Current weather for a city.
+
+        Args:
+            city: City name.
+        """
+        return f"{city}: 21 degrees"
+
+    yield registry.get_tool("get_weather")
+    registry.unregister("get_weather")

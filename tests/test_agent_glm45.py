@@ -9,7 +9,6 @@ import pytest
 
 from app.agent import Answer, ToolFinished, ToolStarted, TurnError, run_turn
 from app.tools.base import ToolContext
-from app.tools.registry import get_tool, register_tool, unregister
 from models.backends.remote import load_openai_backend
 from models.events import ReasoningDelta, TextDelta, ToolCallDelta
 from models.messages import GenerationParams, Message
@@ -24,21 +23,6 @@ TWO_CALLS = (
 )
 ANSWER = "\n<think>Both are 21.</think>\nParis and Rome are both at **21 degrees**."
 RULES = [Rule(TWO_CALLS, when="Paris and Rome"), Rule(ANSWER, when="Rome: 21")]
-
-
-@pytest.fixture(scope="module")
-def weather():
-    @register_tool
-    def get_weather(city: str) -> str:
-        """Current weather for a city.
-
-        Args:
-            city: City name.
-        """
-        return f"{city}: 21 degrees"
-
-    yield get_tool("get_weather")
-    unregister("get_weather")
 
 
 def turn(server: ScriptedServer, mode: str, tools, history: list[Message], **params):
@@ -59,10 +43,10 @@ def conversation(history: list[Message], events) -> list[Message]:
 
 
 @pytest.mark.parametrize("mode", ["completions", "chat"])
-def test_reasoning_two_calls_and_an_answer(mode: str, weather) -> None:
+def test_reasoning_two_calls_and_an_answer(mode: str, weather_tool) -> None:
     question = [Message("user", "Weather in Paris and Rome?")]
     with ScriptedServer(RULES) as server:
-        events = turn(server, mode, [weather], question)
+        events = turn(server, mode, [weather_tool], question)
         requests = [r["body"] for r in server.requests]
     assert not [e for e in events if isinstance(e, TurnError)]
     reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
@@ -99,7 +83,7 @@ def test_reasoning_two_calls_and_an_answer(mode: str, weather) -> None:
     second = requests[1]
     if mode == "completions":
         assert all(r["skip_special_tokens"] is False for r in requests), "the tags are special tokens"
-        assert second["prompt"] == glm45.render_prompt(messages[:6], [weather])
+        assert second["prompt"] == glm45.render_prompt(messages[:6], [weather_tool])
         assert second["prompt"].count("<|observation|>") == 1
         assert "<think>Two cities: one call each.</think>" in second["prompt"]
         assert second["prompt"].endswith(
@@ -120,12 +104,12 @@ def test_reasoning_two_calls_and_an_answer(mode: str, weather) -> None:
 
 
 @pytest.mark.parametrize("mode", ["completions", "chat"])
-def test_next_turn_drops_past_reasoning_and_thinking_off(mode: str, weather) -> None:
+def test_next_turn_drops_past_reasoning_and_thinking_off(mode: str, weather_tool) -> None:
     question = [Message("user", "Weather in Paris and Rome?")]
     with ScriptedServer([*RULES, Rule("\nYou are welcome.", when="Thanks")]) as server:
-        history = conversation(question, turn(server, mode, [weather], question))
+        history = conversation(question, turn(server, mode, [weather_tool], question))
         history.append(Message("user", "Thanks"))
-        events = turn(server, mode, [weather], history, thinking=False)
+        events = turn(server, mode, [weather_tool], history, thinking=False)
         last = server.requests[-1]["body"]
     assert isinstance(events[-1], Answer) and events[-1].message.content == "You are welcome."
     if mode == "completions":
@@ -136,11 +120,11 @@ def test_next_turn_drops_past_reasoning_and_thinking_off(mode: str, weather) -> 
         assert last["chat_template_kwargs"] == {"enable_thinking": False}
 
 
-def test_step_limit_counts_each_call_of_a_step(weather) -> None:
+def test_step_limit_counts_each_call_of_a_step(weather_tool) -> None:
     question = [Message("user", "Weather in Paris and Rome?")]
     with ScriptedServer(RULES) as server:
         backend = load_openai_backend(server.base_url, "k", MODEL, "completions", model_explicit=True)
         params = GenerationParams(max_new_tokens=256)
-        events = list(run_turn(backend, [weather], question, params, ToolContext("s", Path(".")), 1))
+        events = list(run_turn(backend, [weather_tool], question, params, ToolContext("s", Path(".")), 1))
     assert [e.message.content for e in events if isinstance(e, ToolFinished)] == ["Paris: 21 degrees"]
     assert isinstance(events[-1], TurnError) and "GLM_MAX_STEPS=1" in events[-1].text

@@ -9,7 +9,7 @@ import pytest
 
 from app.agent import Answer, HistoryTrimmed, ToolFinished, ToolStarted, TurnError, run_turn
 from app.tools.base import Tool, ToolContext, ToolResult
-from app.tools.registry import get_tool, register_tool, unregister
+from app.tools.registry import get_tool, register_tool
 from models.backends import BackendLoadError, get_text_backend
 from models.backends.remote import DEFAULT_CONTEXT, load_openai_backend
 from models.events import TextDelta, ToolCallDelta
@@ -20,21 +20,6 @@ from tests.scripted_server import Rule, ScriptedServer, tokens
 
 MODES = ["chat", "completions"]
 CTX = ToolContext("s", Path("."))
-
-
-@pytest.fixture(scope="module")
-def weather_tool():
-    @register_tool
-    def get_weather(city: str) -> str:
-        """Current weather for a city.
-
-        Args:
-            city: City name.
-        """
-        return f"{city}: 21 degrees"
-
-    yield get_tool("get_weather")
-    unregister("get_weather")
 
 
 def echo_code(text: str, ctx: ToolContext) -> ToolResult:

@@ -10,7 +10,6 @@ import pytest
 
 from app.agent import Answer, ToolFinished, TurnError, run_turn, without_refused_turns
 from app.tools.base import ToolContext
-from app.tools.registry import get_tool, register_tool, unregister
 from models.backends import get_text_backend
 from models.backends.prompt import PromptBackend
 from models.backends.remote import ChatCompletionsBackend, load_openai_backend
@@ -21,21 +20,6 @@ from models.tokens import estimate_tokens
 from tests.scripted_server import MODEL_NAME, Rule, ScriptedServer, tokens
 
 PARAMS = GenerationParams(max_new_tokens=64)
-
-
-@pytest.fixture(scope="module")
-def weather_tool():
-    @register_tool
-    def get_weather(city: str) -> str:
-        """Current weather for a city.
-
-        Args:
-            city: City name.
-        """
-        return f"{city}: 21 degrees"
-
-    yield get_tool("get_weather")
-    unregister("get_weather")
 
 
 def ask(backend, tools, history: list[Message]) -> list:

@@ -12,7 +12,6 @@ from transformers import AutoTokenizer
 
 from app.agent import TurnError, run_turn
 from app.tools.base import ToolContext
-from app.tools.registry import get_tool, register_tool, unregister
 from models.backends.prompt import PromptBackend
 from models.backends.remote import ChatCompletionsBackend, load_openai_backend
 from models.errors import RequestRefused
@@ -24,21 +23,6 @@ from tests.vllm_server import MAX_MODEL_LEN, TEST_TIMEOUT_S
 PARAMS = GenerationParams(temperature=0.8, max_new_tokens=24)
 
 pytestmark = pytest.mark.timeout(TEST_TIMEOUT_S)
-
-
-@pytest.fixture(scope="module")
-def weather_tool():
-    @register_tool
-    def get_weather(city: str) -> str:
-        """Current weather for a city.
-
-        Args:
-            city: City name.
-        """
-        return f"{city}: 21 degrees"
-
-    yield get_tool("get_weather")
-    unregister("get_weather")
 
 
 def test_auto_reads_the_server_and_counts_with_its_tokenizer(vllm_text) -> None:
