@@ -66,3 +66,23 @@ def test_produced_files_are_read_inside_the_conversation_folder(
     (workdir / "out" / "report.csv").unlink()
     with pytest.raises(FileNotFoundError):
         deferred_downloads["report.csv"]()
+
+
+def test_the_uploader_states_the_folder_room_and_refuses_what_does_not_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GLM_BACKEND", "openai")
+    monkeypatch.setenv("GLM_API_BASE", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("GLM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GLM_KERNEL_DISK_MB", "16")
+    monkeypatch.setenv("GLM_MAX_UPLOAD_MB", "50")
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.run()
+    assert not at.exception
+    uploader = at.sidebar.file_uploader(key="chat-uploads")
+    assert "MB free" in uploader.help and uploader.proto.max_upload_size_mb <= 16
+    uploader.set_value([("big.bin", b"\0" * (20 * 2**20), "application/octet-stream")]).run()
+    assert not at.exception
+    refused = [e.value for e in at.sidebar.error]
+    assert any("big.bin wasn't saved" in e and "free" in e for e in refused), refused
+    assert not list((tmp_path / "data").rglob("big.bin"))

@@ -11,6 +11,7 @@ import streamlit as st
 from app.docs.limits import max_upload_mb
 from app.sandbox import (
     KernelLimits,
+    folder_space,
     memory_note,
     read_inside,
     sandbox_warning,
@@ -43,16 +44,20 @@ def _size(n: int) -> str:
 
 def _save_uploads(workdir: Path, open_: bool) -> None:
     """Each upload is saved once (a failure is shown once, then dropped); saved names are announced.
-    Files over `GLM_MAX_UPLOAD_MB` are refused here too, not only by the browser."""
+    The widget states the real limit: `GLM_MAX_UPLOAD_MB` per file, and what the conversation's folder
+    has left (uploads count against `GLM_KERNEL_DISK_MB` like the kernel's own files); both are checked
+    here too, not only by the browser."""
     handled: set[str] = st.session_state.setdefault("uploads-saved", set())
     limit = max_upload_mb()
+    free = folder_space(workdir).free
+    help_text = t("files.upload_help", mb=limit) + " " + t("files.upload_free", free=_size(free))
     uploads = st.file_uploader(
         t("files.upload"),
         accept_multiple_files=True,
         key="chat-uploads",
-        max_upload_size=limit,
+        max_upload_size=max(1, min(limit, free // 2**20)),
         disabled=not open_,
-        help=t("files.upload_help", mb=limit) if open_ else t("files.upload_busy"),
+        help=help_text if open_ else t("files.upload_busy"),
     )
     for upload in uploads or []:
         if upload.file_id in handled:
@@ -61,6 +66,10 @@ def _save_uploads(workdir: Path, open_: bool) -> None:
         if upload.size > limit * 2**20:
             st.error(t("files.too_big", name=plain(upload.name), mb=limit), icon=":material/error:")
             continue
+        if upload.size > free:
+            st.error(t("files.no_room", name=plain(upload.name), free=_size(free)), icon=":material/error:")
+            continue
+        free -= upload.size
         try:
             path = save_upload(workdir, upload.name, upload.getvalue())
         except OSError as exc:

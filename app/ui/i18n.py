@@ -386,6 +386,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "files.upload": ("Upload files", "上传文件"),
     "files.not_saved": ("Couldn't save {name}: {why}", "无法保存 {name}：{why}"),
+    "files.upload_free": (
+        "This conversation's folder has {free} free.",
+        "此对话的文件夹还剩 {free} 空间。",
+    ),
+    "files.no_room": (
+        "{name} wasn't saved: the conversation's folder has only {free} free (GLM_KERNEL_DISK_MB).",
+        "{name} 未保存：此对话的文件夹只剩 {free} 空间（GLM_KERNEL_DISK_MB）。",
+    ),
     "files.title_sandbox": ("Files ({folder})", "文件（{folder}）"),
     "files.title_workdir": ("Files (working directory)", "文件（工作目录）"),
     "files.too_large": (
