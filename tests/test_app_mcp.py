@@ -29,6 +29,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     with ScriptedServer(rules) as server:
         monkeypatch.setenv("GLM_BACKEND", "openai")
         monkeypatch.setenv("GLM_API_BASE", server.base_url)
+        monkeypatch.setenv("GLM_API_MODE", "chat")  # the tools go as declared functions, checked below
         monkeypatch.setenv("GLM_DATA_DIR", str(tmp_path / "data"))
         monkeypatch.setenv("GLM_SEARCH_BACKEND", "")
         monkeypatch.setenv("GLM_MCP_CONFIG", str(config))

@@ -77,6 +77,7 @@ def test_the_model_writes_search_keywords_that_find_a_passage_the_question_misse
     with ScriptedServer(rules) as scripted:
         monkeypatch.setenv("GLM_BACKEND", "openai")
         monkeypatch.setenv("GLM_API_BASE", scripted.base_url)
+        monkeypatch.setenv("GLM_API_MODE", "chat")  # the requests' messages are checked below
         monkeypatch.setenv("GLM_DATA_DIR", str(tmp_path / "data"))
         monkeypatch.setenv("GLM_MAX_CONTEXT", "2048")
         monkeypatch.setenv("GLM_DOC_QUERY_EXPANSION", "1")

@@ -54,7 +54,7 @@ def _conversation(data: Path) -> str:
 
 def _download(page: Page, button: str, where: str = "stMainBlockContainer") -> bytes:
     with page.expect_download(timeout=30_000) as download:
-        page.get_by_test_id(where).get_by_role("button", name=button).click()
+        page.get_by_test_id(where).get_by_role("button", name=button).last.click()  # under the answer
     return Path(download.value.path()).read_bytes()
 
 
@@ -74,11 +74,11 @@ def test_downloads_answer_once_and_images_have_no_url(tmp_path: Path) -> None:
             page.get_by_text("Here it is.").wait_for(timeout=30_000)
             page.wait_for_timeout(2000)  # the first runs settle (the model loads), then the step is opened
             page.locator("[data-testid=stChatMessage] summary", has_text="python").first.click()
-            plot = page.locator('img[alt="plot.png"]')
+            plot = page.locator('img[alt="plot.png"]').first  # in the step and under the answer
             plot.wait_for(state="attached", timeout=30_000)
             assert plot.get_attribute("src").startswith("data:image/png;base64,")
             assert plot.evaluate("img => img.naturalWidth") == 40
-            page.get_by_text("broken.png can't be shown").wait_for(state="attached", timeout=30_000)
+            page.get_by_text("broken.png can't be shown").first.wait_for(state="attached", timeout=30_000)
             page.wait_for_selector(CHAT_BOX, timeout=30_000)  # the rest of the page still renders
 
             assert _download(page, "result.csv") == CSV

@@ -227,7 +227,7 @@ def render_generated_images(messages: Iterable[Message], key: str = "out", files
     outputs = generated_images(messages)
     for attachment in outputs:
         if attachment.kind == "image":
-            st.image(attachment.data, caption=attachment.name or None, width="content")
+            show_image(attachment.data, attachment.name or "")
     render_attachments([a for a in outputs if a.kind == "file"], key, files)
 
 
