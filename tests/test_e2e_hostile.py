@@ -93,6 +93,7 @@ def test_hostile_text_in_every_place_loads_nothing(tmp_path: Path, trap: Trap) -
         env = {
             "GLM_BACKEND": "openai",
             "GLM_API_BASE": server.base_url,
+            "GLM_API_MODE": "chat",  # the scripted call arrives as the server's tool call
             "GLM_DATA_DIR": str(tmp_path / "data"),
             "GLM_KERNEL_SANDBOX": "off",
             "GLM_KERNEL_POOL": "0",

@@ -117,6 +117,7 @@ def test_stop_cancels_a_running_mcp_call_and_the_server_answers_next(tmp_path: P
         env = {
             "GLM_BACKEND": "openai",
             "GLM_API_BASE": server.base_url,
+            "GLM_API_MODE": "chat",  # the requests' messages are checked below
             "GLM_DATA_DIR": str(tmp_path / "data"),
             "GLM_MCP_CONFIG": str(config),
         }
