@@ -252,7 +252,7 @@ def recall(
         rankings = []
         if dense is not None:
             rankings = [dense_index.ranking(dense, question, docs, None)]
-            assert rankings[0] is not None, "the dense index is ready"
+            assert rankings[0] is not None, f"the dense index is ready: {dense_index.last_error}"
         ctx = build_context(question, docs, estimate_tokens, budget, rankings)
         times.append(time.perf_counter() - start)
         hit = [i for i, s in enumerate(ctx.sources) if answer in s.text]

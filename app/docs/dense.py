@@ -100,6 +100,7 @@ class DenseIndex:
         self._queue: queue.Queue[tuple[str, str, str]] = queue.Queue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.last_error = ""  # why the last question couldn't be embedded (it then used BM25 alone)
 
     def status(self, settings: EmbedSettings, documents: list[Document], cache: Path | None) -> DenseStatus:
         """Counts windows embedded of all; starts the embedding of any document not done or under way."""
@@ -127,9 +128,8 @@ class DenseIndex:
             if vectors is None:
                 return None
             per_document.append((job.windows.owners, vectors))
-        try:
-            query = get_embedder(settings).embed([question])[0]
-        except EmbeddingError:
+        query = self._embed_question(settings, question)
+        if query is None:
             return None
         scored: list[tuple[float, int, int]] = []
         for d, (owners, vectors) in enumerate(per_document):
@@ -139,6 +139,18 @@ class DenseIndex:
             scored.extend((float(best[c]), d, int(c)) for c in top)
         scored.sort(key=lambda s: -s[0])
         return [(d, c) for _, d, c in scored[:CANDIDATES]]
+
+    def _embed_question(self, settings: EmbedSettings, question: str) -> np.ndarray | None:
+        """The question's vector; a model worker that failed is replaced and asked once more (a worker is
+        stopped after any error, and `get_embedder` starts a new one)."""
+        for attempt in range(2):
+            try:
+                return get_embedder(settings).embed([question])[0]
+            except EmbeddingError as exc:
+                self.last_error = str(exc)
+                if attempt:
+                    return None
+        return None
 
     def _key(self, settings: EmbedSettings, document: Document, cache: Path | None) -> tuple[str, str, str]:
         return (str(cache or ""), document.sha256, settings.fingerprint)
