@@ -103,7 +103,7 @@ def test_the_page_keeps_to_one_image_and_loses_nothing_when_refusing(env: pytest
     at = AppTest.from_file(PAGE, default_timeout=120)
     at.run()
     assert not at.exception
-    assert "up to 1 image(s) per conversation" in at.caption[0].value
+    assert "up to 1 image per conversation" in at.caption[0].value
     at.sidebar.number_input(key="vision-max-new").set_value(16)
     at.chat_input(key="vision-input").upload("red.png", png((255, 0, 0)), "image/png").set_value("Colour?")
     at.run()
