@@ -93,4 +93,6 @@ def test_the_model_writes_search_keywords_that_find_a_passage_the_question_misse
         assert asked.startswith("Search keywords for: How many ships") and "excerpt" in asked
         assert "2417 passing freighters" in scripted.requests[-1]["body"]["messages"][0]["content"]
         assert any("also searched for: freighters" in c.value for c in assistant.caption)
+        labels = [e.label for e in assistant.expander]
+        assert len(labels) == len(set(labels)), f"each page listed once: {labels}"
     isolate.shutdown()

@@ -264,9 +264,12 @@ def render_sources(info: dict[str, Any], docs: dict[str, Document], key: str = "
     by_sha = {d.sha256: d for d in docs.values()}
     sources = info.get("sources", [])
     if strategy == "retrieved":
+        by_page: dict[tuple[str, str], list[dict[str, Any]]] = {}  # each page once, best-ranked first
         for source in sources:
-            with st.expander(f"{plain(source['file'])} · {plain(page_label(source['page']))}"):
-                st.text(source["text"])
+            by_page.setdefault((source.get("sha256") or source["file"], source["page"]), []).append(source)
+        for passages in by_page.values():
+            with st.expander(f"{plain(passages[0]['file'])} · {plain(page_label(passages[0]['page']))}"):
+                st.text("\n\n".join(p["text"] for p in passages))
         return
     for n, (sha, group) in enumerate(groupby(sources, key=lambda s: s.get("sha256") or s["file"])):
         pages = list(group)
