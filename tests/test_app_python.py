@@ -65,7 +65,7 @@ def test_code_runs_and_its_plot_and_file_come_back(app_env) -> None:
     assert "sum 45" in status.code[1].value
     assert assistant.markdown[-1].value == "The sum is 45 and the plot is above."
     under_answer = [type(c).__name__ for c in assistant.children.values()]
-    assert under_answer[-2:] == ["Image", "DownloadButton"], "the plot and the file show under the answer"
+    assert under_answer[-2:] == ["Html", "DownloadButton"], "the plot (inline) and the file under the answer"
     in_step = [type(c).__name__ for c in status.children.values()]
     assert {"Image", "Html"} & set(in_step), "the step keeps its full output, plot included"
 
