@@ -17,8 +17,8 @@ from tests.scripted_server import Rule, ScriptedServer
 pytestmark = pytest.mark.timeout(300)
 PROMPT = "A white lighthouse on a rocky cliff at dusk, waves breaking below, warm light in the window."
 ANSWER = "Here is your lighthouse at dusk."
-# The image under the answer, not one inside a (collapsed) tool step.
-IMAGE_UNDER_ANSWER = f"{MESSAGE} [data-testid=stImage] img"
+# The image under the answer (inline, app/ui/images_view.py), not the one inside the (collapsed) tool step.
+IMAGE_UNDER_ANSWER = f"{MESSAGE} [data-testid=stHtml] img:not(details img)"
 
 
 def shown_image_width(page: Page) -> int:
