@@ -120,7 +120,10 @@ def test_upload_ask_and_see_page_sources_while_broken_files_show_errors(server, 
     assert not at.exception
     user, assistant = at.chat_message
     assert user.markdown[0].value == "Which code opens the Draco vault?"
-    assert "3318-ZT [vaults.pdf, p. 150]" in assistant.markdown[0].value
+    cid = conversation_id(at)
+    vault = Store(tmp_path / "data").load_conversation("local", cid).tool_state["documents"][0]["sha256"]
+    link = f"[\\[vaults.pdf, p. 150\\]](?c={cid}&source={vault[:16]}&page=150)"
+    assert f"3318-ZT {link}." in assistant.markdown[0].value, "the citation links to its page"
     assert any("best passages retrieved" in c.value for c in assistant.caption)
     assert unescaped(assistant.expander[0].label) == "vaults.pdf · p. 150"
     assert "3318-ZT" in assistant.expander[0].text[0].value
@@ -138,6 +141,15 @@ def test_upload_ask_and_see_page_sources_while_broken_files_show_errors(server, 
 
     stored = Store(tmp_path / "data").load_conversation("local", conversation_id(at))
     assert [m.role for m in stored.messages] == ["user", "assistant", "user", "assistant"]
+
+    viewer = AppTest.from_file(PAGE, default_timeout=120)  # the link's address, in a new tab
+    viewer.query_params.update({"c": cid, "source": vault[:16], "page": "150"})
+    viewer.run()
+    assert not viewer.exception
+    (picker,) = [s for s in viewer.selectbox if s.label == "Page"]
+    assert picker.value == 149 and picker.format_func(picker.value) == "p. 150"
+    assert any("access code for the Draco vault" in x.value for x in viewer.text), "the cited page's text"
+    assert "source" not in viewer.query_params and viewer.query_params["c"] == cid
     assert [d["name"] for d in stored.tool_state["documents"]] == ["vaults.pdf", "memo.txt"]
     assert stored.messages[1].info["sources"][0]["page"] == "p. 150"
 

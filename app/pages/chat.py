@@ -69,6 +69,6 @@ if user_message is not None and backend is not None:
         stop_button()
         history = [*controls.system, *without_refused_turns(state.messages), user_message]
         events = run_turn(backend, enabled, history, controls.params, ctx, max_steps())
-        stream_turn(events, turn, files)
+        stream_turn(events, turn, files, state.tool_state)
     session.end_turn(state, turn)
     st.rerun()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
+from collections.abc import Callable
 from itertools import groupby
 from typing import Any
 
@@ -34,7 +34,9 @@ from app.ui.chat_view import (
     stream_answer,
     workspace_controls,
 )
-from app.ui.i18n import plural, said, t
+from app.ui.doc_labels import count_label, kind_label, page_label, whole_file_label
+from app.ui.doc_links import PAGE_PARAM, SOURCE_PARAM, citation_linker, requested_source
+from app.ui.i18n import said, t
 from app.ui.render import plain, safe_markdown
 from app.ui.session import ConversationState
 from models.backends.base import ChatBackend
@@ -43,7 +45,6 @@ from models.messages import GenerationParams, Message
 
 WORKSPACE = "documents"
 STRATEGIES = ("whole", "retrieved")
-UNITS = {"pptx": "docs.slides", "pdf": "docs.pages", "docx": "docs.pages"}
 
 
 def shelf(state: ConversationState) -> Shelf:
@@ -101,6 +102,26 @@ def add_uploads(state: ConversationState, uploads: list[Any]) -> bool:
     return added
 
 
+@st.fragment
+def uploader(state: ConversationState) -> None:
+    """The uploader, in a fragment of its own: a file picked while an answer streams waits for the answer
+    to end (a fragment's run never interrupts the page's run, where any other widget's would stop the
+    answer), then is read. Added files are indexed, and the page runs again to list them and, for a first
+    file, show the conversation's new name in the sidebar."""
+    limit = max_upload_mb()
+    uploads = st.file_uploader(
+        t("docs.add"),
+        accept_multiple_files=True,
+        key=f"documents-upload-{state.id}",
+        max_upload_size=limit,
+        help=t("docs.add_help", mb=limit),
+    )
+    if add_uploads(state, uploads or []):
+        if docs := open_documents(state):
+            index_documents(docs)
+        st.rerun()
+
+
 def open_documents(state: ConversationState) -> list[Document]:
     """The conversation's files, from the parse cache or read again from the kept originals (with progress).
 
@@ -128,27 +149,6 @@ def index_documents(docs: list[Document]) -> None:
     bar = st.progress(0.0, text=t("docs.indexing", n=f"{passages:,}"))
     build_index(docs)
     bar.empty()
-
-
-PAGE_LABELS = [
-    (re.compile(r"p\. (?P<n>\d+)"), "docs.label_page"),
-    (re.compile(r"lines (?P<start>\d+)-(?P<end>\d+)"), "docs.label_lines"),
-    (re.compile(r"part (?P<n>\d+)"), "docs.label_part"),
-    (re.compile(r"slide (?P<n>\d+)"), "docs.label_slide"),
-]
-
-
-def page_label(label: str) -> str:
-    """A page's label from the parser ("p. 7", "lines 1-80", "part 2", "slide 3"), translated."""
-    for pattern, key in PAGE_LABELS:
-        if match := pattern.fullmatch(label):
-            return t(key, **match.groupdict())
-    return label
-
-
-def kind_label(kind: str) -> str:
-    """A file's format as listed: PDF, DOCX, …; plain text in words."""
-    return t("docs.kind_text") if kind == "text" else kind.upper()
 
 
 def needs_retrieval(docs: list[Document], window: int) -> bool:
@@ -214,8 +214,7 @@ def document_list(state: ConversationState, docs: list[Document]) -> None:
     for sha, doc, why in rows:
         left, right = st.columns([5, 1])
         if doc is not None:
-            unit = UNITS.get(doc.kind, "docs.sections")
-            size = plural(unit, len(doc.pages))
+            size = count_label([p.label for p in doc.pages])
             left.caption(f":material/description: **{plain(doc.name)}** · {kind_label(doc.kind)} · {size}")
         else:
             left.error(safe_markdown(why), icon=":material/error:")
@@ -274,8 +273,8 @@ def render_sources(info: dict[str, Any], docs: dict[str, Document], key: str = "
     for n, (sha, group) in enumerate(groupby(sources, key=lambda s: s.get("sha256") or s["file"])):
         pages = list(group)
         doc = by_sha.get(sha) or docs.get(pages[0]["file"])
-        count = plural("docs.pages", len(pages)) if len(pages) > 1 else page_label(pages[0]["page"])
-        with st.expander(f"{plain(pages[0]['file'])} · {t('docs.whole_file', count=plain(count))}"):
+        whole = whole_file_label([p["page"] for p in pages])
+        with st.expander(f"{plain(pages[0]['file'])} · {plain(whole)}"):
             _whole_file(pages, doc, key=f"documents-source-{key}-{n}")
 
 
@@ -300,15 +299,41 @@ def source_info(ctx: DocContext) -> dict[str, Any]:
     }
 
 
-def render_history(messages: list[Message], docs: dict[str, Document]) -> None:
+def render_history(messages: list[Message], docs: dict[str, Document], linked: Callable[[str], str]) -> None:
+    """The conversation; answers' citations of the open files are links to the source viewer (`linked`)."""
     for n, message in enumerate(messages):
         if message.role not in {"user", "assistant"}:
             continue
         with st.chat_message(message.role):
             render_reasoning(message)
-            st.markdown(safe_markdown(message.content))
+            text = linked(message.content) if message.role == "assistant" else message.content
+            st.markdown(safe_markdown(text))
             message_notes(message)
             render_sources(message.info, docs, key=str(n))
+
+
+def show_requested_source(docs: list[Document]) -> None:
+    """The source viewer, when the address asks for a file's page (a citation's link): opened once,
+    then the address forgets it, so the next run doesn't open it again."""
+    params = st.query_params
+    requested = requested_source(docs, params.get(SOURCE_PARAM), params.get(PAGE_PARAM))
+    for name in (SOURCE_PARAM, PAGE_PARAM):
+        params.pop(name, None)
+    if requested is not None:
+        doc, index = requested
+        st.dialog(plain(doc.name), width="large")(source_viewer)(doc, index)
+
+
+def source_viewer(doc: Document, index: int) -> None:
+    """One file, at page `index`, with a picker for its other pages."""
+    labels = [page_label(p.label) for p in doc.pages]
+    st.caption(f":material/description: {kind_label(doc.kind)} · {count_label([p.label for p in doc.pages])}")
+    choice = index
+    if len(labels) > 1:
+        pages = range(len(labels))
+        show = labels.__getitem__
+        choice = st.selectbox(t("docs.page"), pages, index=index, format_func=show, key="doc-viewer")
+    st.text(doc.pages[choice].text)
 
 
 state = session.conversation(WORKSPACE)
@@ -318,29 +343,20 @@ isolate.prestart()
 st.title(t("nav.documents"))
 backend = session.text_backend()
 
-limit = max_upload_mb()
-uploads = st.file_uploader(
-    t("docs.add"),
-    accept_multiple_files=True,
-    key=f"documents-upload-{state.id}",
-    max_upload_size=limit,
-    help=t("docs.add_help", mb=limit),
-)
-added = add_uploads(state, uploads or [])
-# The sidebar after the uploads: a first file names the conversation, and the list shows that name.
+uploader(state)
 controls = workspace_controls(
     WORKSPACE, state, session.max_new_default(backend), session.takes_thinking_switch(backend)
 )
 docs = open_documents(state)
-if added and docs:
-    index_documents(docs)
 document_list(state, docs)
 window = context_window(backend.context_window) if backend is not None else 0
 semantic = semantic_search(state, docs, window) if backend is not None else None
 by_name = {d.name: d for d in docs}
+linked = citation_linker(state.id, docs)
 if not docs:
     session.empty_state("text", WORKSPACE, backend, state.messages)
-render_history(state.messages, by_name)
+render_history(state.messages, by_name, linked)
+show_requested_source(docs)
 
 if backend is None:
     st.chat_input(t("model.text_unavailable"), disabled=True, key="documents-input-off")
@@ -383,7 +399,7 @@ if user_message is not None:
         if keywords:
             info["keywords"] = keywords
         try:
-            stream_answer(backend.stream(messages, [], controls.params, state.cancel), turn, info)
+            stream_answer(backend.stream(messages, [], controls.params, state.cancel), turn, info, linked)
         except Exception as exc:
             failure = model_failure(exc)
             if failure.refused or isinstance(exc, ServerGone):

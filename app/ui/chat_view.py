@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -14,7 +14,7 @@ import streamlit as st
 from app.agent import AgentEvent, Answer, HistoryTrimmed, ToolFinished, ToolRunning, ToolStarted, TurnError
 from app.timings import format_timings
 from app.tools.base import Progress
-from app.tools.browser.citations import escape_markdown, link, render_citations
+from app.tools.browser.citations import escape_markdown, link, render_citations, render_live_citations
 from app.turn import TurnBuffer
 from app.ui import session
 from app.ui.conversations_view import conversation_sidebar
@@ -316,11 +316,12 @@ def _render_tool_steps(messages: list[Message], i: int, files: Path | None) -> i
     return after
 
 
-def show_stream(pieces: Iterable[str]) -> None:
+def show_stream(pieces: Iterable[str], transform: Callable[[str], str] | None = None) -> None:
     """Streamed Markdown, shown whole after each piece through the one rule (`render.safe_markdown`),
-    so a link whose destination arrives in a later piece is judged with it."""
+    so a link whose destination arrives in a later piece is judged with it; `transform` makes the
+    text so far the Markdown to show (citations as links), as replay does with the whole answer."""
     box = st.empty()
-    safe = SafeMarkdownStream()
+    safe = SafeMarkdownStream(transform)
     for piece in pieces:
         if piece:
             box.markdown(safe.feed(piece))
@@ -348,8 +349,10 @@ def stream_answer(
     events: Iterable[TextDelta | ReasoningDelta | Done],
     turn: TurnBuffer,
     info: dict[str, Any] | None = None,
+    transform: Callable[[str], str] | None = None,
 ) -> None:
-    """Show a thinking model's reasoning in a collapsible box as it comes, then stream the answer."""
+    """Show a thinking model's reasoning in a collapsible box as it comes, then stream the answer
+    (`transform`: as for `show_stream`)."""
     events = iter(events)
     event = next(events, None)
     reasoning: list[str] = []
@@ -358,7 +361,7 @@ def stream_answer(
     if reasoning:
         info = {**(info or {}), "reasoning": "".join(reasoning)}
     rest = itertools.chain([event] if event is not None else [], events)
-    show_stream(answer_text(rest, turn, info))
+    show_stream(answer_text(rest, turn, info), transform)
 
 
 def _live_reasoning(event: Any, events: Iterator[Any], turn: TurnBuffer, reasoning: list[str]) -> Any:
@@ -382,17 +385,24 @@ def render_reasoning(message: Message) -> None:
             st.markdown(safe_markdown(reasoning))
 
 
-def stream_turn(events: Iterator[AgentEvent], turn: TurnBuffer, files: Path | None = None) -> None:
+def stream_turn(
+    events: Iterator[AgentEvent],
+    turn: TurnBuffer,
+    files: Path | None = None,
+    tool_state: dict[str, Any] | None = None,
+) -> None:
     """Render a live turn inside the assistant bubble, keeping what it produced in `turn`.
 
-    Text streams with `show_stream`; each tool call gets an `st.status` that shows the call
+    Text streams with `show_stream`, its browser citations as links from the conversation's
+    `tool_state` as they complete; each tool call gets an `st.status` that shows the call
     as it is written, a running clock, then the observation. An error is kept with the turn.
     """
+    cited = partial(render_live_citations, tool_state=tool_state) if tool_state is not None else None
     event: AgentEvent | None = next(events, None)
     while event is not None:
         if isinstance(event, TextDelta):
             rest: list[AgentEvent] = []
-            show_stream(_text_until_other(event, events, turn, rest))
+            show_stream(_text_until_other(event, events, turn, rest), cited)
             event = rest[0] if rest else None
         elif isinstance(event, ReasoningDelta):
             event = _live_reasoning(event, events, turn, [])

@@ -447,6 +447,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "docs.slides.other": ("{n} slides", "{n} 张幻灯片"),
     "docs.sections.one": ("1 section", "1 节"),
     "docs.sections.other": ("{n} sections", "{n} 节"),
+    "docs.parts.one": ("1 part", "1 个部分"),
+    "docs.parts.other": ("{n} parts", "{n} 个部分"),
     "docs.remove": ("Remove {name}", "移除 {name}"),
     "docs.file_gone": ("This file is no longer open in the conversation.", "此文件已不在当前对话中。"),
     "docs.page": ("Page", "页"),
@@ -465,6 +467,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "docs.sent_prompt": ("; about {prompt} in the whole prompt", "；整个提示约 {prompt} 个 token"),
     "docs.whole_file": ("whole file ({count})", "全文（{count}）"),
+    "docs.whole_file_alone": ("whole file", "全文"),
     # vision
     "vision.placeholder": ("Ask about your images…", "就您的图片提问…"),
     "vision.cant_show": ("{name} can't be shown", "无法显示 {name}"),

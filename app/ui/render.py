@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 LINKED_IMAGE = "[🖼 "
 ALLOWED_SCHEMES = {"http", "https"}
@@ -102,14 +103,16 @@ def _autolink(match: re.Match[str]) -> str:
 
 class SafeMarkdownStream:
     """`safe_markdown` for a streamed text: each `feed` returns the whole text so far, made safe,
-    to be shown in place of the previous one (a link's destination may arrive in a later chunk)."""
+    to be shown in place of the previous one (a link's destination may arrive in a later chunk).
+    `transform` turns the text so far into the Markdown to show (citations into links) first."""
 
-    def __init__(self) -> None:
+    def __init__(self, transform: Callable[[str], str] | None = None) -> None:
         self._text = ""
+        self._transform = transform
 
     def feed(self, chunk: str) -> str:
         self._text += chunk
-        return safe_markdown(self._text)
+        return safe_markdown(self._transform(self._text) if self._transform else self._text)
 
     @property
     def text(self) -> str:

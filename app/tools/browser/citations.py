@@ -69,3 +69,15 @@ def render_citations(markdown_text: str, tool_state: dict[str, Any]) -> str:
         return link(source.get("title") or source.get("host") or target, source["url"])
 
     return CITATION.sub(replace, markdown_text)
+
+
+_PARTIAL_TAIL = re.compile(r"【\d*(?:†[^】]*)?\Z")
+MAX_HELD_BACK = 200
+
+
+def render_live_citations(text_so_far: str, tool_state: dict[str, Any]) -> str:
+    """`render_citations` for an answer still streaming: a citation cut off at the end (`【3†sou`) is
+    held back until its `】` arrives, so it shows as a link at once rather than as raw text first."""
+    if (partial := _PARTIAL_TAIL.search(text_so_far[-MAX_HELD_BACK:])) is not None:
+        text_so_far = text_so_far[: len(text_so_far) - len(partial.group(0))]
+    return render_citations(text_so_far, tool_state)
