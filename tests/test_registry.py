@@ -159,3 +159,28 @@ def test_plugins_load_from_files_and_report_errors(tmp_path: Path, ctx) -> None:
         assert json.loads(dispatch("shout", '{"text": "hi"}', ctx).content) == {"loud": "HI"}
     finally:
         unregister("shout")
+
+
+@pytest.mark.parametrize(
+    ("make", "parameter"),
+    [
+        ("app.tools.python_tool:make_python_tool", "code"),
+        ("app.tools.browser:make_browser_tool", "command"),
+        ("app.tools.cogview:make_cogview_tool", "prompt"),
+    ],
+)
+def test_builtins_are_one_string_parameter_functions(make: str, parameter: str) -> None:
+    """Each built-in is declared (for chat servers and GLM-4.5+) as a function of one required string,
+    and its call text and structured arguments convert both ways."""
+    import importlib
+
+    module, name = make.split(":")
+    tool = getattr(importlib.import_module(module), name)()
+    schema = tool.function_schema["parameters"]
+    assert tool.builtin and tool.template_entry == {"type": tool.name}
+    assert schema["required"] == [parameter] and list(schema["properties"]) == [parameter]
+    assert schema["properties"][parameter]["type"] == "string"
+    assert schema["properties"][parameter]["description"]
+    text = 'print("a, b")\n' if parameter == "code" else 'search("a, b")'
+    assert tool.arguments_from_text(text) == {parameter: text}
+    assert tool.text_from_arguments({parameter: text}) == text

@@ -94,3 +94,27 @@ class Tool:
         if self.builtin:
             return {"type": self.name}
         return {"type": "function", "function": self.function_schema}
+
+
+def text_tool(
+    name: str,
+    description: str,
+    parameter: str,
+    parameter_description: str,
+    run: Callable[[str, ToolContext], ToolResult],
+) -> Tool:
+    """A built-in tool whose call is one string (`python`'s code, the browser's command, CogView's
+    prompt): declared as a function with that one required string parameter, and run on its text."""
+    return Tool(
+        name=name,
+        description=description,
+        parameters={
+            "type": "object",
+            "properties": {parameter: {"type": "string", "description": parameter_description}},
+            "required": [parameter],
+        },
+        run=run,
+        builtin=True,
+        text_from_arguments=lambda arguments: arguments[parameter],
+        arguments_from_text=lambda text: {parameter: text},
+    )

@@ -12,7 +12,7 @@ from app.sandbox.limits import KernelLimits
 from app.sandbox.notebook import outputs_record
 from app.sandbox.outputs import ExecutionResult, cap_text
 from app.sandbox.spec import MOUNT_POINT
-from app.tools.base import Tool, ToolContext, ToolResult
+from app.tools.base import Tool, ToolContext, ToolResult, text_tool
 from models.messages import Attachment
 from models.protocols.base import strip_code_fence
 
@@ -99,16 +99,10 @@ def run_python(text: str, ctx: ToolContext) -> ToolResult:
 
 def make_python_tool() -> Tool:
     limits = KernelLimits.from_env()
-    return Tool(
-        name="python",
-        description=DESCRIPTION.format(where=_folder(limits), timeout=limits.timeout_s),
-        parameters={
-            "type": "object",
-            "properties": {"code": {"type": "string", "description": "The Python code to run."}},
-            "required": ["code"],
-        },
-        run=run_python,
-        builtin=True,
-        text_from_arguments=lambda a: a["code"],
-        arguments_from_text=lambda t: {"code": t},
+    return text_tool(
+        "python",
+        DESCRIPTION.format(where=_folder(limits), timeout=limits.timeout_s),
+        "code",
+        "The Python code to run.",
+        run_python,
     )

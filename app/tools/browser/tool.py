@@ -7,7 +7,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from app.config import env_int
-from app.tools.base import Tool, ToolContext, ToolResult
+from app.tools.base import Tool, ToolContext, ToolResult, text_tool
 from app.tools.browser.budget import Budget, Cancelled
 from app.tools.browser.citations import add_source, browser_state, host_of
 from app.tools.browser.commands import USAGE, CommandError, MClick, OpenURL, Search, parse_command
@@ -23,18 +23,12 @@ ERROR_TAG = "system_error"
 
 def make_browser_tool() -> Tool:
     """The built-in `simple_browser`; on chat-completions servers, a function with one `command` string."""
-    return Tool(
-        name="simple_browser",
-        description="Search the web and read pages. Cite sources in answers as 【id†text】.",
-        parameters={
-            "type": "object",
-            "properties": {"command": {"type": "string", "description": USAGE}},
-            "required": ["command"],
-        },
-        run=run_browser,
-        builtin=True,
-        text_from_arguments=lambda arguments: arguments["command"],
-        arguments_from_text=lambda text: {"command": text},
+    return text_tool(
+        "simple_browser",
+        "Search the web and read pages. Cite sources in answers as 【id†text】.",
+        "command",
+        USAGE,
+        run_browser,
     )
 
 

@@ -17,7 +17,7 @@ from app.sandbox import folderfs
 from app.sandbox.files import save_upload
 from app.sandbox.limits import KernelLimits
 from app.sandbox.spec import MOUNT_POINT
-from app.tools.base import Progress, Tool, ToolContext, ToolResult
+from app.tools.base import Progress, Tool, ToolContext, ToolResult, text_tool
 from app.tools.browser.budget import Budget, Cancelled, call_abandonable
 from app.tools.browser.fetch import FetchError, FetchSettings, fetch
 from app.tools.browser.guard import BlockedURL, ascii_host
@@ -177,16 +177,10 @@ def run_cogview(text: str, ctx: ToolContext) -> ToolResult:
 
 
 def make_cogview_tool() -> Tool:
-    return Tool(
-        name="cogview",
-        description=DESCRIPTION,
-        parameters={
-            "type": "object",
-            "properties": {"prompt": {"type": "string", "description": PROMPT_DESCRIPTION}},
-            "required": ["prompt"],
-        },
-        run=run_cogview,
-        builtin=True,
-        text_from_arguments=lambda arguments: arguments["prompt"],
-        arguments_from_text=lambda text: {"prompt": text},
+    return text_tool(
+        "cogview",
+        DESCRIPTION,
+        "prompt",
+        PROMPT_DESCRIPTION,
+        run_cogview,
     )
