@@ -96,9 +96,10 @@ VISION_FAMILIES = {
 }
 
 GLM45_TEMPLATE_PATH = Path(__file__).with_name("glm45_chat_template.jinja")
-# GLM-4.5's special tokens from <|endoftext|> (151329) on, in the order of its tokenizer (as recalled
-# here: the real tokenizer couldn't be downloaded to check the ids); the reasoning and tool-call tags
-# are special tokens, as in the real tokenizer.
+# GLM-4.5's added tokens, <|endoftext|> (151329) to <|video|> (151364), in the order and at the ids of
+# its tokenizer.json (GLM-4.6 and GLM-4.7 share it); tests/fixtures/glm-4.5.added_tokens.json pins
+# them and names its sources. The reasoning and tool-call tags are special tokens here, so servers
+# must be asked to keep them in the text (see `CompletionsSource`).
 GLM45_SPECIAL_TOKENS = [
     *SPECIAL_TOKENS[:14],
     "<|begin_of_audio|>",
@@ -305,13 +306,15 @@ def build_vision_checkpoint(outdir: Path, family: str = "glm4v") -> Path:
     return _save(model, tokenizer, processor, outdir)
 
 
-def build_moe_checkpoint(outdir: Path) -> Path:
+def build_moe_checkpoint(outdir: Path, chat_template: str | None = None) -> Path:
     """Write a tiny GLM-4.5-family `Glm4MoeForCausalLM` (one dense layer, one with 4 routed experts and
-    a shared one) with GLM-4.5's special tokens and chat template to `outdir` and return it."""
+    a shared one) with GLM-4.5's special tokens and chat template (or `chat_template`, such as
+    GLM-4.7's) to `outdir` and return it."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(SEED)
-    tokenizer = build_tokenizer(GLM45_TEMPLATE_PATH.read_text("utf-8"), GLM45_SPECIAL_TOKENS)
+    template = chat_template if chat_template is not None else GLM45_TEMPLATE_PATH.read_text("utf-8")
+    tokenizer = build_tokenizer(template, GLM45_SPECIAL_TOKENS)
     config = Glm4MoeConfig(
         vocab_size=VOCAB_SIZE,
         hidden_size=16,

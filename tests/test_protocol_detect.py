@@ -36,7 +36,8 @@ def test_published_templates() -> None:
         ("GLM-4.5-Air", "glm45"),
         ("zai-org/GLM-4.6", "glm45"),
         ("glm-4.6-fp8", "glm45"),
-        ("zai-org/GLM-4.7", "glm45"),
+        ("zai-org/GLM-4.7", "glm47"),
+        ("GLM-4.7-Flash", "glm47"),
         ("/models/GLM-4.5-Air-FP8/", "glm45"),
         ("THUDM/glm-4-9b-chat", "glm4"),
         ("THUDM/glm-4-9b-chat-hf", "glm4"),
@@ -57,7 +58,7 @@ def test_nothing_known() -> None:
     assert detect_protocol() is None
 
 
-@pytest.mark.parametrize("forced", ["glm4", "glm45", "GLM45"])
+@pytest.mark.parametrize("forced", ["glm4", "glm45", "GLM45", "glm47"])
 def test_glm_protocol_forces(monkeypatch: pytest.MonkeyPatch, forced: str) -> None:
     monkeypatch.setenv("GLM_PROTOCOL", forced)
     assert detect_protocol(model_type="llama", model_name="glm-4.6") == forced.lower()

@@ -1,4 +1,4 @@
-"""The GLM-4.5/4.6/4.7 renderer equals the published GLM-4.6 template as transformers renders it."""
+"""The GLM-4.5/4.6 renderer equals the published GLM-4.6 template as transformers renders it."""
 
 import json
 from pathlib import Path

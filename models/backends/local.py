@@ -13,7 +13,7 @@ from typing import Any
 from models.backends.base import ToolDeclaration
 from models.backends.prompt import PromptBackend
 from models.messages import GenerationParams, Message
-from models.protocols import detect_protocol, get_protocol, glm4, glm45
+from models.protocols import XML_FAMILY, detect_protocol, get_protocol, glm4, glm45
 from models.protocols.base import STOP_TOKEN_IDS, TextStream
 from models.threads import tune_threads
 
@@ -73,7 +73,7 @@ class TransformersSource:
         if not template.strip():
             return self.protocol.render(messages, tools, thinking)
         kwargs: dict[str, Any] = {}
-        if self.protocol.name == "glm45":
+        if self.protocol.name in XML_FAMILY:
             items = glm45.template_messages(messages, tools)
             kwargs["tools"] = glm45.tool_entries(tools) or None
             if not thinking:

@@ -43,4 +43,4 @@ class PromptBackend:
     ) -> Iterator[ModelEvent]:
         render = self.render or self.protocol.render
         prompt = render(messages, tools, params.thinking)
-        return self.protocol.parse(self.source.stream_text(prompt, params, cancel), tools)
+        return self.protocol.parse(self.source.stream_text(prompt, params, cancel), tools, prompt)

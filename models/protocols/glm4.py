@@ -199,8 +199,11 @@ class OutputParser:
         return [TextDelta(head)]
 
 
-def parse_stream(chunks: TextStream, tools: Sequence[ToolDeclaration] = ()) -> Iterator[ModelEvent]:
-    """Raw model text in, protocol events out: deltas, at most one `ToolCall`, then `Done`."""
+def parse_stream(
+    chunks: TextStream, tools: Sequence[ToolDeclaration] = (), prompt: str = ""
+) -> Iterator[ModelEvent]:
+    """Raw model text in, protocol events out: deltas, at most one `ToolCall`, then `Done`. (The
+    prompt changes nothing here: GLM-4's output always starts with its metadata line.)"""
     parser = OutputParser()
     feed = parser.feed
     ending: list[object] = []

@@ -1,4 +1,5 @@
-"""The GLM-4.5 / 4.6 / 4.7 chat format: the prompt renderer and the incremental output parser.
+"""The GLM-4.5 / 4.6 chat format (GLM-4.7 renders it without the newlines: `glm47`): the prompt renderer
+and the incremental output parser (shared by both).
 
 The renderer's output equals the `chat_template` published with zai-org/GLM-4.6 as transformers
 renders it (tested against it). Tools are declared as functions (`python` with one `code` string,
@@ -172,14 +173,21 @@ class OutputParser:
 
     `tools` gives the declared parameter types: a value of a `string` parameter stays raw text,
     others are read as JSON (raw text when that fails). Calls come out in the tools' text form, with
-    ids from `new_id`.
+    ids from `new_id`. `reasoning_open`: the prompt itself ended in `<think>` (GLM-4.7's generation
+    prompt), so the output starts inside the reasoning (a repeated `<think>` is skipped).
     """
 
-    def __init__(self, tools: Sequence[ToolDeclaration] = (), new_id: Callable[[], str] = str) -> None:
+    def __init__(
+        self,
+        tools: Sequence[ToolDeclaration] = (),
+        new_id: Callable[[], str] = str,
+        reasoning_open: bool = False,
+    ) -> None:
         self._tools: Mapping[str, ToolDeclaration] = {t.name: t for t in tools}
         self._new_id = new_id
         self._stops = StopScanner()
         self._state = _START
+        self._after_start = _THINK if reasoning_open else _ANSWER
         self._held = ""
         self._lead = True
         self._space = ""
@@ -212,6 +220,8 @@ class OutputParser:
         events: list[Event] = []
         self._scan(self._stops.flush(), events)
         held, self._held = self._held, ""
+        if self._state == _START:
+            self._state = self._after_start
         if self._state == _CALL:
             self._call.append(held)
             self._end_call(events)
@@ -236,7 +246,7 @@ class OutputParser:
                     self._held = text
                     return
                 else:
-                    self._state, rest = _ANSWER, text
+                    self._state, rest = self._after_start, text
             elif self._state == _THINK:
                 rest = self._until(text, THINK_CLOSE, events)
                 if rest is not None:
@@ -355,10 +365,13 @@ def _partial_tag(text: str, tag: str) -> int:
     return len(text) - start if tag.startswith(text[start:]) else 0
 
 
-def parse_stream(chunks: TextStream, tools: Sequence[ToolDeclaration] = ()) -> Iterator[ModelEvent]:
+def parse_stream(
+    chunks: TextStream, tools: Sequence[ToolDeclaration] = (), prompt: str = ""
+) -> Iterator[ModelEvent]:
     """Raw model text in, events out: reasoning, answer and call deltas, each `ToolCall` as soon as
-    its `</tool_call>` arrives, then `Done` ("tool_call" when the step made calls)."""
-    parser = OutputParser(tools, new_call_id)
+    its `</tool_call>` arrives, then `Done` ("tool_call" when the step made calls). `prompt` is what
+    the model continues: ending in `<think>`, its output starts inside the reasoning."""
+    parser = OutputParser(tools, new_call_id, reasoning_open=prompt.endswith(THINK_OPEN))
     feed = parser.feed
     ending: list[object] = []
     for chunk in keep_return(chunks, ending):
