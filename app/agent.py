@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.timings import StepTimer
 from app.tools.base import Progress, Tool, ToolContext, ToolResult
@@ -78,11 +79,16 @@ class TurnError:
     """The turn ended without an answer; messages appended so far stay valid.
 
     `refused`: the request itself can't be served (too long for the context window, refused by the
-    server), so the turn is kept for the record but left out of what later turns send.
+    server), so the turn is kept for the record but left out of what later turns send. `kind`, when
+    set, names what happened for the UI, which says it in the user's language with `values` (the
+    words are the UI's: `app/ui/i18n.py`, keys `turn_error.{kind}`); `text` is then the bare facts,
+    in English, for logs.
     """
 
     text: str
     refused: bool = False
+    kind: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 AgentEvent = (
@@ -183,20 +189,14 @@ def token_source(backend: object) -> str:
 
 
 def model_failure(exc: Exception) -> TurnError:
-    """The error a failed model request ends the turn with, in words a user can act on."""
+    """The error a failed model request ends the turn with: a refused request (too long, bad request),
+    a server that can't be reached or went away mid-answer, or any other failure."""
     if isinstance(exc, RequestRefused) and exc.status < 500:
-        return TurnError(
-            f"The model server refused this request (HTTP {exc.status}): {exc.detail}\n\n"
-            "Nothing was generated. This question stays in the conversation but won't be sent again: "
-            "ask again (shorter, or after changing the settings) and the conversation goes on.",
-            refused=True,
-        )
+        return TurnError(str(exc), refused=True, kind=exc.kind, values=exc.values)
     if isinstance(exc, ServerGone):
-        return TurnError(
-            f"The connection to the model server was lost ({exc}). What arrived is kept; "
-            "once the server is back, ask again or press Retry."
-        )
-    return TurnError(f"The model failed: {type(exc).__name__}: {exc}")
+        return TurnError(str(exc), kind=exc.kind, values=exc.values)
+    why = f"{type(exc).__name__}: {exc}"
+    return TurnError(why, kind="failed", values={"why": why})
 
 
 def without_refused_turns(messages: Sequence[Message]) -> list[Message]:
@@ -228,12 +228,13 @@ def _fit(
     fitted = fit_history(messages, budget, backend.count_tokens, overhead)
     if fitted.tokens <= budget or window - fitted.tokens >= min(MIN_ANSWER_TOKENS, params.max_new_tokens):
         return fitted
-    about = "about " if token_source(backend) == "estimate" else ""
+    estimated = token_source(backend) == "estimate"
+    values = {"tokens": fitted.tokens, "window": window, "room": max(window - fitted.tokens, 0)}
     return TurnError(
-        f"This turn needs {about}{fitted.tokens} tokens of prompt, but the context window of {window} "
-        f"tokens leaves only {max(window - fitted.tokens, 0)} for the answer. Shorten the message or "
-        "raise GLM_MAX_CONTEXT.",
+        f"prompt of {'about ' if estimated else ''}{fitted.tokens} tokens in a window of {window}",
         refused=True,
+        kind="prompt_too_long_estimated" if estimated else "prompt_too_long",
+        values=values,
     )
 
 

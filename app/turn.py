@@ -111,17 +111,22 @@ class TurnBuffer:
             self.streaming.clear()
         self._changed()
 
-    def fail(self, error: str, refused: bool = False) -> None:
+    def fail(
+        self, error: str, refused: bool = False, kind: str = "", values: dict[str, Any] | None = None
+    ) -> None:
         """The turn ended on an error: text streamed so far stays as a partial answer carrying it.
 
         A `refused` turn (the request can't be served as it is) is marked so, and left out of what
-        later turns send (`app.agent.without_refused_turns`)."""
+        later turns send (`app.agent.without_refused_turns`). An error with a `kind` keeps it and its
+        `values` too, so it can be said again in another language (`app.agent.TurnError`)."""
         with self.lock:
             if self.closed:
                 return
             info: dict[str, Any] = {"error": error, "timings": self.timer.to_dict()}
             if refused:
                 info["refused"] = True
+            if kind:
+                info["error_kind"], info["error_values"] = kind, dict(values or {})
             self.messages.append(Message("assistant", "".join(self.streaming), info=info))
             self.streaming.clear()
         self._changed()

@@ -38,6 +38,8 @@ class Rule:
     """Reply `reply` when the last user/observation text matches `when` (a regex; "" matches all).
 
     `content`: chat mode only, text streamed before the tool call of `reply` in the same message.
+    `cut_after`: the connection drops after that many chunks (a chunked response left unfinished, as
+    when a server dies mid-answer).
     """
 
     reply: str
@@ -45,6 +47,7 @@ class Rule:
     times: int | None = None
     delay: float = 0.0
     content: str = ""
+    cut_after: int | None = None
 
 
 @dataclass
@@ -200,6 +203,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
+        if rule.cut_after is not None:
+            self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         chunks = (
             self._chat_chunks(pieces, body, finish, rule.content)
@@ -209,8 +214,15 @@ class _Handler(BaseHTTPRequestHandler):
         if (body.get("stream_options") or {}).get("include_usage"):
             chunks = self._with_usage(chunks, len(pieces))
         try:
-            for chunk in chunks:
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            for sent, chunk in enumerate(chunks):
+                if rule.cut_after is not None:
+                    if sent == rule.cut_after:
+                        self.close_connection = True
+                        return  # no last chunk: the client sees the connection break off
+                    data = f"data: {json.dumps(chunk)}\n\n".encode()
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                else:
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()
                 if rule.delay:
                     time.sleep(rule.delay)

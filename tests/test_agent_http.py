@@ -329,7 +329,8 @@ def test_a_turn_too_long_for_the_window_is_refused_with_the_reason(mode: str, op
         sent = len(server.requests)
     assert sent == 0
     assert isinstance(events[-1], TurnError)
-    assert "context window of 300 tokens" in events[-1].text and "GLM_MAX_CONTEXT" in events[-1].text
+    assert events[-1].refused and events[-1].kind in {"prompt_too_long", "prompt_too_long_estimated"}
+    assert events[-1].values["window"] == 300 and events[-1].values["tokens"] > 300
 
 
 @pytest.mark.parametrize("mode", MODES)

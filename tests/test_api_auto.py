@@ -113,6 +113,7 @@ def test_a_prompt_the_server_refuses_does_not_poison_the_conversation() -> None:
         refused = ask(backend, [], [Message("user", long_question)])
         assert isinstance(refused[-1], TurnError) and refused[-1].refused
         assert "HTTP 400" in refused[-1].text and "maximum context length is 500" in refused[-1].text
+        assert refused[-1].kind == "too_long" and refused[-1].values["status"] == 400
         history = [
             Message("user", long_question),
             Message("assistant", "", info={"error": refused[-1].text, "refused": True}),
@@ -131,7 +132,8 @@ def test_a_turn_too_long_for_the_window_is_refused_before_sending_and_marked() -
         events = ask(backend, [], [Message("user", "word " * 400)])
         assert server.requests == []
     assert isinstance(events[-1], TurnError) and events[-1].refused
-    assert "needs 4" in events[-1].text, "an exact count (the server's tokenizer), not 'about'"
+    assert events[-1].kind == "prompt_too_long", "an exact count (the server's tokenizer), not 'about'"
+    assert events[-1].values["window"] == 300 and events[-1].values["tokens"] > 300
 
 
 def test_only_refused_turns_are_left_out() -> None:

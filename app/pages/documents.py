@@ -40,7 +40,6 @@ from app.ui.i18n import said, t
 from app.ui.render import plain, safe_markdown
 from app.ui.session import ConversationState
 from models.backends.base import ChatBackend
-from models.errors import ServerGone
 from models.messages import GenerationParams, Message
 
 WORKSPACE = "documents"
@@ -401,11 +400,7 @@ if user_message is not None:
         try:
             stream_answer(backend.stream(messages, [], controls.params, state.cancel), turn, info, linked)
         except Exception as exc:
-            failure = model_failure(exc)
-            if failure.refused or isinstance(exc, ServerGone):
-                fail_turn(turn, failure.text, failure.refused)
-            else:
-                fail_turn(turn, t("model.failed", why=f"{type(exc).__name__}: {exc}"))
+            fail_turn(turn, model_failure(exc))
         render_sources(info, by_name)
     session.end_turn(state, turn)
     if first_turn and state.messages:

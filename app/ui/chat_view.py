@@ -19,7 +19,7 @@ from app.turn import TurnBuffer
 from app.ui import session
 from app.ui.conversations_view import conversation_sidebar
 from app.ui.files_view import read_download
-from app.ui.i18n import plural, t
+from app.ui.i18n import plural, said_key, said_kind, t
 from app.ui.images_view import show_image
 from app.ui.live_text import CallPreview
 from app.ui.render import SafeMarkdownStream, safe_markdown
@@ -108,10 +108,10 @@ def message_notes(message: Message) -> None:
     """What the app says under an answer, the same on every page, live and replayed: the turn's
     error, a stop, a cut at the max new tokens, a history trimmed to fit, the step timings."""
     info = message.info
-    if notice := info.get("notice"):
-        st.info(notice, icon=":material/info:")
-    if error := info.get("error"):
-        st.error(safe_markdown(error), icon=":material/error:")
+    if info.get("notice"):
+        st.info(notice_said(info), icon=":material/info:")
+    if info.get("error"):
+        st.error(safe_markdown(error_said(info)), icon=":material/error:")
     if info.get("stopped"):
         st.caption(":material/stop_circle: " + t("chat.stopped"))
     if info.get("interrupted"):
@@ -145,10 +145,24 @@ def show_flashes(state: ConversationState) -> None:
         st.error(safe_markdown(text), icon=":material/error:")
 
 
-def fail_turn(turn: TurnBuffer, text: str, refused: bool = False) -> None:
-    """The turn ends on this error: shown now, and kept with the turn (`refused`: see `TurnBuffer.fail`)."""
-    turn.fail(text, refused)
+def fail_turn(turn: TurnBuffer, error: TurnError | str) -> None:
+    """The turn ends on this error: shown now in the session's language, and kept with the turn (with
+    its kind, so a replay says it in the language of the day; `refused`: see `TurnBuffer.fail`)."""
+    if isinstance(error, str):
+        error = TurnError(error)
+    text = said_kind("turn_error", error.kind, error.values, error.text)
+    turn.fail(text, error.refused, error.kind, error.values)
     st.error(safe_markdown(text), icon=":material/error:")
+
+
+def error_said(info: dict[str, Any]) -> str:
+    """A stored turn's error in the session's language (as it was stored when its kind is unknown)."""
+    return said_kind("turn_error", info.get("error_kind", ""), info.get("error_values") or {}, info["error"])
+
+
+def notice_said(info: dict[str, Any]) -> str:
+    """A stored turn's notice (how the request was served) in the session's language."""
+    return said_key(info.get("notice_key", ""), info.get("notice_values") or {}, info["notice"])
 
 
 def _attachment_bytes(item: Attachment) -> bytes:
@@ -413,10 +427,10 @@ def stream_turn(
             message_notes(event.message)
             event = next(events, None)
         elif isinstance(event, TurnError):
-            fail_turn(turn, event.text, event.refused)
+            fail_turn(turn, event)
             event = next(events, None)
         elif isinstance(event, Notice):
-            turn.note(notice=t(event.key, **event.values))
+            turn.note(notice=t(event.key, **event.values), notice_key=event.key, notice_values=event.values)
             st.info(t(event.key, **event.values), icon=":material/info:")
             event = next(events, None)
         elif isinstance(event, HistoryTrimmed):

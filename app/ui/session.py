@@ -32,7 +32,7 @@ from app.timings import StepTimer
 from app.tools.base import ToolContext
 from app.turn import TurnBuffer, interrupted, produced_nothing
 from app.ui.gate import is_admin, require_user, require_valid_settings, through_navigation
-from app.ui.i18n import t
+from app.ui.i18n import said_key, t
 from app.ui.render import plain, safe_markdown
 from models.backends import BackendLoadError, ChatBackend, get_text_backend
 from models.messages import Message
@@ -68,8 +68,9 @@ def _load_vision_backend(settings: ModelSettings) -> VisionBackend:
 
 
 @st.cache_resource(show_spinner=False)
-def _load_failures() -> dict[tuple[str, ModelSettings], str]:
-    """Why a model failed to load, kept per process so a rerun doesn't retry (and wait) again."""
+def _load_failures() -> dict[tuple[str, ModelSettings], tuple[str, dict[str, object], str]]:
+    """Why a model failed to load, kept per process so a rerun doesn't retry (and wait) again: the
+    catalogue key and values (said in each session's own language) and the error's own words."""
     return {}
 
 
@@ -80,10 +81,11 @@ def _load_model(kind: str, label: str, settings: ModelSettings, load: Callable[[
             with st.spinner(t("model.loading", model=plain(label))):
                 return load()
         except (BackendLoadError, VisionLoadError) as exc:
-            failures[key] = str(exc)
+            failures[key] = (f"load_error.{getattr(exc, 'kind', '')}", getattr(exc, "values", {}), str(exc))
         except Exception as exc:  # anything else a load raises is shown the same way, never as a traceback
-            failures[key] = t("model.load_failed", model=label, why=f"{type(exc).__name__}: {exc}")
-    st.error(safe_markdown(failures[key]), icon=":material/error:")
+            why = f"{type(exc).__name__}: {exc}"
+            failures[key] = ("model.load_failed", {"model": label, "why": why}, why)
+    st.error(safe_markdown(said_key(*failures[key])), icon=":material/error:")
     if st.button(t("model.retry_load"), key=f"reload-{kind}"):
         failures.pop(key, None)
         st.rerun()

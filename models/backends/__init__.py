@@ -11,7 +11,16 @@ __all__ = ["BackendLoadError", "ChatBackend", "ToolDeclaration", "get_text_backe
 
 
 class BackendLoadError(RuntimeError):
-    """The configured model can't be loaded or reached; the message says what to set."""
+    """The configured model can't be loaded or reached; the message says what to set.
+
+    `kind` ("unreachable", "no_model_list", "load_failed") and `values` let the UI say it in the
+    user's language (app/ui/i18n.py, keys `load_error.{kind}`).
+    """
+
+    def __init__(self, message: str, kind: str = "", **values: object) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.values = values
 
 
 @one_at_a_time
@@ -33,12 +42,19 @@ def get_text_backend(settings: ModelSettings | None = None) -> ChatBackend:
         except ModelListError as exc:
             raise BackendLoadError(
                 f"The server at GLM_API_BASE={settings.api_base} {exc}. "
-                "Set GLM_MODEL to the name of the model it serves."
+                "Set GLM_MODEL to the name of the model it serves.",
+                "no_model_list",
+                api_base=settings.api_base,
+                status=exc.status,
             ) from exc
         except Exception as exc:
+            detail = f"{type(exc).__name__}: {exc}"
             raise BackendLoadError(
                 f"Can't reach the OpenAI-compatible server at GLM_API_BASE={settings.api_base} "
-                f"({type(exc).__name__}: {exc}). Start the server or set GLM_API_BASE / GLM_API_KEY."
+                f"({detail}). Start the server or set GLM_API_BASE / GLM_API_KEY.",
+                "unreachable",
+                api_base=settings.api_base,
+                detail=detail,
             ) from exc
     from models.backends.local import load_transformers_backend
 

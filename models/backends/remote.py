@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -46,7 +47,26 @@ def server_errors() -> Iterator[None]:
     except openai.APIStatusError as exc:
         raise RequestRefused(exc.status_code, _detail(exc)) from exc
     except (openai.APIConnectionError, httpx.TransportError) as exc:
-        raise ServerGone(f"{type(exc).__name__}: {exc}") from exc
+        raise ServerGone(f"{type(exc).__name__}: {exc}", unreachable=never_connected(exc)) from exc
+
+
+def never_connected(exc: BaseException) -> bool:
+    """The error (or what caused it) is a failure to connect at all, not a connection that broke off.
+
+    Told by the transport's class name (`ConnectError`, `ConnectTimeout`), since the `openai` client
+    may sit on its own copy of httpx, or by the socket's own error."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain of causes, bounded
+        if seen is None:
+            break
+        if type(seen).__name__ in _CONNECT_ERRORS or isinstance(seen, _REFUSED):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+_CONNECT_ERRORS = {"ConnectError", "ConnectTimeout"}
+_REFUSED = (ConnectionRefusedError, socket.gaierror)
 
 
 def _detail(exc: openai.APIStatusError) -> str:

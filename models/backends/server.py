@@ -25,7 +25,11 @@ ABSENT = (404, 405, 501)
 
 
 class ModelListError(RuntimeError):
-    """The server doesn't list its models and no model name was given."""
+    """The server doesn't list its models (it answers `status` on /models) and no model name was given."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        super().__init__(f"answers {status} on /models, so it can't say its models")
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ def served_model(client: Any, wanted: str, explicit: bool) -> ServerInfo:
         models = list(client.models.list())
     except APIStatusError as exc:
         if not explicit:
-            raise ModelListError(f"answers {exc.status_code} on /models, so it can't say its models") from exc
+            raise ModelListError(exc.status_code) from exc
         return ServerInfo(wanted)
     names = [m.id for m in models]
     name = wanted if explicit or wanted in names or not names else names[0]
