@@ -126,3 +126,27 @@ def test_an_unreachable_server_at_load_in_both_languages(env, monkeypatch: pytes
     assert any("无法连接 GLM_API_BASE=http://127.0.0.1:9/v1" in e for e in errors(chinese))
     english = open_app("en")
     assert any("Can't reach the OpenAI-compatible server at GLM_API_BASE=" in e for e in errors(english))
+
+
+def test_the_tool_parser_fallback_notice_in_both_languages(env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """A model the app doesn't know, on a server without a tool parser: chat is refused, the turn goes
+    through raw completions, and the note says so in the session's language, then in the other."""
+    monkeypatch.setenv("GLM_MODEL", "my-finetune")
+    rules = [
+        Rule('get_weather\n{"city": "巴黎"}', when="天气"),
+        Rule("\n巴黎现在 21 度。", when="21 degrees"),
+    ]
+    with ScriptedServer(rules, tool_parser=False) as server:
+        monkeypatch.setenv("GLM_API_BASE", server.base_url)
+        at = open_app("zh")
+        at.chat_input[0].set_value("巴黎天气怎么样？").run()
+        assert not at.exception
+        assert at.chat_message[-1].markdown[-1].value == "巴黎现在 21 度。"
+        (chinese,) = [i.value for i in at.chat_message[-1].info]
+        assert "GLM Studio 已改用原始 completions 接口" in chinese and "my-finetune" in chinese
+        english = [i.value for i in in_language(at, "en").chat_message[-1].info]
+    assert english == [
+        "The server refused tools in chat mode for my-finetune (it was started without a tool-call parser), "
+        "so GLM Studio now sends raw completions and parses the tool calls itself. Set GLM_API_MODE to "
+        "silence this note."
+    ]
