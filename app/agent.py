@@ -81,7 +81,7 @@ class TurnError:
     `refused`: the request itself can't be served (too long for the context window, refused by the
     server), so the turn is kept for the record but left out of what later turns send. `kind`, when
     set, names what happened for the UI, which says it in the user's language with `values` (the
-    words are the UI's: `app/ui/i18n.py`, keys `turn_error.{kind}`); `text` is then the bare facts,
+    words are the UI's: `app/ui/i18n.py`, keys `model_error.{kind}`); `text` is then the bare facts,
     in English, for logs.
     """
 

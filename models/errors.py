@@ -27,6 +27,16 @@ _TOO_LONG = re.compile(
 )
 
 
+class ReportedError(RuntimeError):
+    """An error the UI says in the user's language: `kind` names what happened (empty: say the message
+    as it is) and `values` fill in its text (app/ui/i18n.py, keys `model_error.{kind}`)."""
+
+    def __init__(self, message: str, kind: str = "", **values: object) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.values = values
+
+
 class RequestRefused(RuntimeError):
     """The model server answered a request with an error status (a prompt over its context length, a
     bad request): nothing was generated, and the same request would be refused again.

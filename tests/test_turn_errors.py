@@ -150,3 +150,18 @@ def test_the_tool_parser_fallback_notice_in_both_languages(env, monkeypatch: pyt
         "so GLM Studio now sends raw completions and parses the tool calls itself. Set GLM_API_MODE to "
         "silence this note."
     ]
+
+
+def test_an_unreachable_vision_server_in_both_languages(env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    monkeypatch.setenv("GLM_API_BASE", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("GLM_VISION_MODEL", "glm-4v")
+    page = str(Path(MAIN).parent / "pages" / "vision.py")
+    shown = {}
+    for language in ("zh", "en"):
+        at = AppTest.from_file(page, default_timeout=60)
+        at.session_state[LANGUAGE_KEY] = language
+        at.run()
+        assert not at.exception
+        shown[language] = errors(at)
+    assert any("无法连接 GLM_VISION_API_BASE=http://127.0.0.1:9/v1" in e for e in shown["zh"])
+    assert any("Can't reach the OpenAI-compatible server at GLM_VISION_API_BASE=" in e for e in shown["en"])

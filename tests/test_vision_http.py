@@ -243,8 +243,11 @@ def test_loading_checks_the_server_and_takes_the_model_it_serves(
 
 def test_a_refusing_server_is_a_load_error_with_the_status(server: VisionServer) -> None:
     backend = OpenAIVisionBackend(server.base.removesuffix("/v1"), "k", "glm-4v")
-    with pytest.raises(VisionLoadError, match=r"refused the request for GLM_VISION_MODEL=glm-4v \(HTTP 404"):
+    with pytest.raises(
+        VisionLoadError, match=r"refused the request for GLM_VISION_MODEL=glm-4v \(HTTP 404"
+    ) as refused:
         list(backend.stream([Message("user", "hi")], PARAMS, threading.Event()))
+    assert refused.value.kind == "vision_refused" and refused.value.values["status"] == 404
 
 
 def test_reasoning_comes_apart_from_the_answer(server: VisionServer, backend: OpenAIVisionBackend) -> None:

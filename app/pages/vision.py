@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from app.agent import TurnError, model_failure
 from app.docs.limits import max_upload_mb
 from app.images import ImageError, pdf_page_count, prepare_image, render_pdf_page, thumbnail
 from app.ui import session
@@ -24,6 +25,7 @@ from app.ui.chat_view import (
 from app.ui.i18n import plural, said, t
 from app.ui.images_view import show_image
 from app.ui.render import plain, safe_markdown
+from models.errors import ServerGone
 from models.messages import Attachment, Message
 from models.vision import VisionBackend, VisionInputError, VisionLoadError
 from models.vision.base import check_image_count
@@ -206,8 +208,12 @@ if user_message is not None:
         )
         try:
             stream_answer(events, turn)
-        except (VisionInputError, VisionLoadError) as exc:
+        except VisionInputError as exc:
             fail_turn(turn, str(exc))
+        except VisionLoadError as exc:
+            fail_turn(turn, TurnError(str(exc), kind=exc.kind, values=exc.values))
+        except ServerGone as exc:
+            fail_turn(turn, model_failure(exc))
         except Exception as exc:
             fail_turn(turn, t("model.vision_failed", why=f"{type(exc).__name__}: {exc}"))
     session.end_turn(state, turn)

@@ -150,14 +150,14 @@ def fail_turn(turn: TurnBuffer, error: TurnError | str) -> None:
     its kind, so a replay says it in the language of the day; `refused`: see `TurnBuffer.fail`)."""
     if isinstance(error, str):
         error = TurnError(error)
-    text = said_kind("turn_error", error.kind, error.values, error.text)
+    text = said_kind(error.kind, error.values, error.text)
     turn.fail(text, error.refused, error.kind, error.values)
     st.error(safe_markdown(text), icon=":material/error:")
 
 
 def error_said(info: dict[str, Any]) -> str:
     """A stored turn's error in the session's language (as it was stored when its kind is unknown)."""
-    return said_kind("turn_error", info.get("error_kind", ""), info.get("error_values") or {}, info["error"])
+    return said_kind(info.get("error_kind", ""), info.get("error_values") or {}, info["error"])
 
 
 def notice_said(info: dict[str, Any]) -> str:

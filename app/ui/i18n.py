@@ -540,50 +540,64 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "GLM Studio 已改用原始 completions 接口，并自行解析工具调用。设置 GLM_API_MODE 可不再显示此提示。",
     ),
     "timings.estimate": ("tokens/s (estimated)", "token/秒（估算）"),
-    "turn_error.too_long": (
+    "model_error.too_long": (
         "The model server refused this question: with the answer's room it is longer than the model's "
         "context (HTTP {status}: {detail}).\n\nNothing was generated. The question stays in the "
         "conversation but won't be sent again: ask again, shorter, and the conversation goes on.",
         "模型服务器拒绝了这个问题：加上回答所需的空间，它超出了模型的上下文长度（HTTP {status}：{detail}）。"
         "\n\n没有生成任何内容。这个问题仍保留在对话中，但不会再次发送：请把问题缩短后重新提问，对话即可继续。",
     ),
-    "turn_error.bad_request": (
+    "model_error.bad_request": (
         "The model server refused this request (HTTP {status}): {detail}\n\nNothing was generated. "
         "This question stays in the conversation but won't be sent again: ask again (shorter, or after "
         "changing the settings) and the conversation goes on.",
         "模型服务器拒绝了这个请求（HTTP {status}）：{detail}\n\n没有生成任何内容。这个问题仍保留在对话中，"
         "但不会再次发送：请重新提问（缩短问题，或修改设置后），对话即可继续。",
     ),
-    "turn_error.lost": (
+    "model_error.lost": (
         "The connection to the model server was lost ({detail}). What arrived is kept; once the server "
         "is back, ask again or press Retry.",
         "与模型服务器的连接中断了（{detail}）。已收到的内容会保留；服务器恢复后，请重新提问或点击“重试”。",
     ),
-    "turn_error.unreachable": (
+    "model_error.unreachable": (
         "Can't reach the model server ({detail}). Nothing was sent; once the server is running, ask "
         "again or press Retry.",
         "无法连接模型服务器（{detail}）。没有发送任何内容；服务器运行后，请重新提问或点击“重试”。",
     ),
-    "turn_error.failed": ("The model failed: {why}", "模型出错：{why}"),
-    "turn_error.prompt_too_long": (
+    "model_error.failed": ("The model failed: {why}", "模型出错：{why}"),
+    "model_error.vision_unreachable": (
+        "Can't reach the OpenAI-compatible server at GLM_VISION_API_BASE={api_base} ({detail}). Start "
+        "the server or set GLM_VISION_API_BASE / GLM_VISION_API_KEY (when unset, the vision model is "
+        "asked for at GLM_API_BASE with GLM_API_KEY).",
+        "无法连接 GLM_VISION_API_BASE={api_base} 上的 OpenAI 兼容服务器（{detail}）。请启动服务器，"
+        "或设置 GLM_VISION_API_BASE / GLM_VISION_API_KEY"
+        "（未设置时，会用 GLM_API_KEY 向 GLM_API_BASE 请求视觉模型）。",
+    ),
+    "model_error.vision_refused": (
+        "The server at GLM_VISION_API_BASE={api_base} refused the request for GLM_VISION_MODEL={model} "
+        "(HTTP {status}: {detail}).",
+        "GLM_VISION_API_BASE={api_base} 上的服务器拒绝了对 GLM_VISION_MODEL={model} 的请求"
+        "（HTTP {status}：{detail}）。",
+    ),
+    "model_error.prompt_too_long": (
         "This turn needs {tokens} tokens of prompt, but the context window of {window} tokens leaves "
         "only {room} for the answer. Shorten the message or raise GLM_MAX_CONTEXT.",
         "这一轮的提示需要 {tokens} 个 token，而 {window} 个 token 的上下文窗口只给回答留下 {room} 个。"
         "请缩短消息，或调大 GLM_MAX_CONTEXT。",
     ),
-    "turn_error.prompt_too_long_estimated": (
+    "model_error.prompt_too_long_estimated": (
         "This turn needs about {tokens} tokens of prompt, but the context window of {window} tokens "
         "leaves only {room} for the answer. Shorten the message or raise GLM_MAX_CONTEXT.",
         "这一轮的提示约需 {tokens} 个 token，而 {window} 个 token 的上下文窗口只给回答留下 {room} 个。"
         "请缩短消息，或调大 GLM_MAX_CONTEXT。",
     ),
-    "load_error.unreachable": (
+    "model_error.server_unreachable": (
         "Can't reach the OpenAI-compatible server at GLM_API_BASE={api_base} ({detail}). Start the "
         "server or set GLM_API_BASE / GLM_API_KEY.",
         "无法连接 GLM_API_BASE={api_base} 上的 OpenAI 兼容服务器（{detail}）。请启动服务器，"
         "或设置 GLM_API_BASE / GLM_API_KEY。",
     ),
-    "load_error.no_model_list": (
+    "model_error.no_model_list": (
         "The server at GLM_API_BASE={api_base} answers {status} on /models, so it can't say its "
         "models. Set GLM_MODEL to the name of the model it serves.",
         "GLM_API_BASE={api_base} 上的服务器对 /models 返回 {status}，无法列出它提供的模型。"
@@ -619,10 +633,11 @@ def said(error: Exception) -> str:
     return str(error)
 
 
-def said_kind(area: str, kind: str, values: Mapping[str, object], fallback: str) -> str:
-    """What the layers below report as a `kind` with `values` (a turn's error, a load failure), in the
-    session's language from the `{area}.{kind}` entry; `fallback` (their own words) without a kind."""
-    return said_key(f"{area}.{kind}", values, fallback) if kind else fallback
+def said_kind(kind: str, values: Mapping[str, object], fallback: str) -> str:
+    """An error the layers below report as a `kind` with `values` (a refused request, a lost
+    connection, a failed load) in the session's language, from the `model_error.{kind}` entry;
+    `fallback` (the error's own words) without a kind."""
+    return said_key(f"model_error.{kind}", values, fallback) if kind else fallback
 
 
 def said_key(key: str, values: Mapping[str, object], fallback: str) -> str:

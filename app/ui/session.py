@@ -81,7 +81,7 @@ def _load_model(kind: str, label: str, settings: ModelSettings, load: Callable[[
             with st.spinner(t("model.loading", model=plain(label))):
                 return load()
         except (BackendLoadError, VisionLoadError) as exc:
-            failures[key] = (f"load_error.{getattr(exc, 'kind', '')}", getattr(exc, "values", {}), str(exc))
+            failures[key] = (f"model_error.{exc.kind}", exc.values, str(exc))
         except Exception as exc:  # anything else a load raises is shown the same way, never as a traceback
             why = f"{type(exc).__name__}: {exc}"
             failures[key] = ("model.load_failed", {"model": label, "why": why}, why)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from models.backends.base import ChatBackend, ToolDeclaration
+from models.errors import ReportedError
 from models.hub import offline_unless_reachable
 from models.loading import one_at_a_time
 from models.settings import ModelSettings, env_str
@@ -10,17 +11,9 @@ from models.settings import ModelSettings, env_str
 __all__ = ["BackendLoadError", "ChatBackend", "ToolDeclaration", "get_text_backend"]
 
 
-class BackendLoadError(RuntimeError):
-    """The configured model can't be loaded or reached; the message says what to set.
-
-    `kind` ("unreachable", "no_model_list", "load_failed") and `values` let the UI say it in the
-    user's language (app/ui/i18n.py, keys `load_error.{kind}`).
-    """
-
-    def __init__(self, message: str, kind: str = "", **values: object) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.values = values
+class BackendLoadError(ReportedError):
+    """The configured model can't be loaded or reached; the message says what to set (and the `kind`,
+    for a server that can't be reached or can't list its models, lets the UI say it)."""
 
 
 @one_at_a_time
@@ -52,7 +45,7 @@ def get_text_backend(settings: ModelSettings | None = None) -> ChatBackend:
             raise BackendLoadError(
                 f"Can't reach the OpenAI-compatible server at GLM_API_BASE={settings.api_base} "
                 f"({detail}). Start the server or set GLM_API_BASE / GLM_API_KEY.",
-                "unreachable",
+                "server_unreachable",
                 api_base=settings.api_base,
                 detail=detail,
             ) from exc

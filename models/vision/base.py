@@ -6,14 +6,16 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from models.errors import ReportedError
 from models.events import Done, ReasoningDelta, TextDelta
 from models.messages import Attachment, GenerationParams, Message
 
 VisionEvent = TextDelta | ReasoningDelta | Done
 
 
-class VisionLoadError(RuntimeError):
-    """The vision model can't be loaded or reached; the message says what to set."""
+class VisionLoadError(ReportedError):
+    """The vision model can't be loaded or reached; the message says what to set (and the `kind`, for a
+    server that can't be reached or refuses the request, lets the UI say it)."""
 
 
 class VisionInputError(ValueError):

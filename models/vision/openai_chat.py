@@ -9,6 +9,7 @@ from typing import Any
 
 import openai
 
+from models.errors import ServerGone
 from models.events import Done, ReasoningDelta, TextDelta
 from models.messages import Attachment, GenerationParams, Message
 from models.vision.base import VisionEvent, VisionLoadError, check_image_count, images_of
@@ -41,7 +42,10 @@ def _unreachable(api_base: str, exc: Exception) -> VisionLoadError:
     return VisionLoadError(
         f"Can't reach the OpenAI-compatible server at GLM_VISION_API_BASE={api_base} ({exc}). "
         "Start the server or set GLM_VISION_API_BASE / GLM_VISION_API_KEY (when unset, the vision model "
-        "is asked for at GLM_API_BASE with GLM_API_KEY)."
+        "is asked for at GLM_API_BASE with GLM_API_KEY).",
+        "vision_unreachable",
+        api_base=api_base,
+        detail=str(exc),
     )
 
 
@@ -93,8 +97,20 @@ class OpenAIVisionBackend:
         except openai.APIStatusError as exc:
             raise VisionLoadError(
                 f"The server at GLM_VISION_API_BASE={self.api_base} refused the request for "
-                f"GLM_VISION_MODEL={self.model_name} (HTTP {exc.status_code}: {exc.message})."
+                f"GLM_VISION_MODEL={self.model_name} (HTTP {exc.status_code}: {exc.message}).",
+                "vision_refused",
+                api_base=self.api_base,
+                model=self.model_name,
+                status=exc.status_code,
+                detail=exc.message,
             ) from exc
+        try:
+            yield from self._read(stream, cancel)
+        except openai.APIConnectionError as exc:
+            raise ServerGone(f"{type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def _read(stream: Any, cancel: threading.Event) -> Iterator[VisionEvent]:
         finish = "stop"
         usage: dict[str, int] = {}
         with stream:
