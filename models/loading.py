@@ -1,14 +1,23 @@
-"""One model load at a time in this process.
+"""What every model load does in this process: one at a time, and what it leaves alive is frozen.
 
 transformers imports its classes lazily, and two threads importing them for the first time at once
 can see a half-initialised module (`ImportError: cannot import name 'AutoConfig' from 'transformers'`):
 the Vision page opened while the text model loads did exactly that. Loads are also the heaviest thing
 the app does, so running them one after the other costs little and keeps memory peaks apart.
+
+A loaded model, and the torch and transformers modules it imported, live as long as the process:
+some 400,000 objects that Python's cyclic garbage collector would otherwise walk in every full
+collection. Streamlit runs one after every script run (`runner.postScriptGC`), twice per answer,
+and here each took 0.3 to 2 s under load, holding the GIL, so generation and the web server's
+event loop stalled meanwhile. `gc.freeze()` after a load moves everything alive then out of the
+collector's reach (a full collection then takes milliseconds); the cost is that cyclic garbage among
+those objects is never collected, and they are meant to stay anyway.
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import threading
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
@@ -20,11 +29,14 @@ _lock = threading.RLock()
 
 
 def one_at_a_time(load: Callable[P, T]) -> Callable[P, T]:
-    """Run `load` while no other decorated load runs in this process."""
+    """Run `load` while no other decorated load runs in this process; freeze what it loaded."""
 
     @functools.wraps(load)
     def serialized(*args: P.args, **kwargs: P.kwargs) -> T:
         with _lock:
-            return load(*args, **kwargs)
+            loaded = load(*args, **kwargs)
+            gc.collect()
+            gc.freeze()
+            return loaded
 
     return serialized

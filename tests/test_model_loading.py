@@ -1,13 +1,18 @@
 """Loading the text and vision models at once (the Vision page opened while the text model loads) works:
-first loads run one at a time, so transformers' lazy imports never race."""
+first loads run one at a time, so transformers' lazy imports never race. A loaded model is frozen out
+of the cyclic garbage collector's walks, and still freed when dropped."""
 
+import gc
 import subprocess
 import sys
 import textwrap
+import weakref
 from pathlib import Path
 
 import pytest
 
+from models.backends import get_text_backend
+from models.settings import ModelSettings
 from models.tiny import build_text_checkpoint, build_vision_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,3 +53,17 @@ def test_text_and_vision_first_loads_at_once_in_a_fresh_process(checkpoints: tup
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "ERRORS []" in run.stdout, run.stdout + run.stderr[-2000:]
+
+
+def test_a_loaded_model_is_out_of_the_collectors_walks_and_still_freed_when_dropped(
+    checkpoints: tuple[Path, Path],
+) -> None:
+    text, _ = checkpoints
+    backend = get_text_backend(ModelSettings("transformers", str(text), "", "", "", "chat", False, 0))
+    model = backend.source.model
+    tracked = {id(o) for o in gc.get_objects()}
+    assert id(model) not in tracked and id(model.model.embed_tokens) not in tracked
+    assert gc.get_freeze_count() > 10_000, "torch's and transformers' objects are frozen with it"
+    dropped = weakref.ref(model)
+    del backend, model
+    assert dropped() is None, "reference counting still frees a frozen model once nothing holds it"
