@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.timings import StepTimer
-from app.tools.base import Progress, Tool, ToolContext, ToolResult
+from app.tools.base import LiveOutput, Progress, Tool, ToolContext, ToolResult
 from app.tools.registry import dispatch
 from models.backends.base import ChatBackend
 from models.errors import RequestRefused, ServerGone
@@ -45,6 +45,15 @@ class ToolRunning:
     call: Message
     seconds: float
     progress: Progress = field(default_factory=Progress)
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    """What the running tool has printed so far (bounded, head and tail: `LiveOutput`), sent with the
+    next heartbeat whenever it changed; `ToolFinished` then carries the whole observation."""
+
+    call: Message
+    text: str
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,7 @@ AgentEvent = (
     | ToolCallDelta
     | ToolStarted
     | ToolRunning
+    | ToolOutput
     | ToolFinished
     | HistoryTrimmed
     | Answer
@@ -317,8 +327,10 @@ def _run_calls(
 
 def _run_tool(
     call: ToolCall, call_message: Message, ctx: ToolContext, tools: Sequence[Tool]
-) -> Iterator[ToolRunning]:
-    """Dispatch in a worker thread, yielding heartbeats until it returns; returns the ToolResult."""
+) -> Iterator[ToolRunning | ToolOutput]:
+    """Dispatch in a worker thread, yielding heartbeats (after the output so far, when it changed)
+    until it returns; returns the ToolResult. However fast the tool prints, the page gets at most one
+    output event per heartbeat."""
     outcome: queue.Queue[ToolResult] = queue.Queue(maxsize=1)
     worker = threading.Thread(
         target=lambda: outcome.put(_dispatch_anything(call, ctx, tools)),
@@ -326,12 +338,18 @@ def _run_tool(
         daemon=True,
     )
     started = time.monotonic()
-    ctx.progress = Progress()
+    ctx.progress, ctx.output = Progress(), LiveOutput()
+    shown: tuple[LiveOutput, int] = (ctx.output, 0)
     worker.start()
     while True:
         try:
             return outcome.get(timeout=HEARTBEAT_S)
         except queue.Empty:
+            output = ctx.output  # a tool may replace it with one of its own bound
+            version, text = output.read()
+            if (output, version) != shown:
+                shown = (output, version)
+                yield ToolOutput(call_message, text)
             yield ToolRunning(call_message, time.monotonic() - started, ctx.progress)
 
 

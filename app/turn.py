@@ -23,11 +23,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.timings import StepTimer
+from app.tools.base import stopped_observation
 from models.messages import Message
 
-STOPPED_TOOL = "Stopped by the user before the tool returned."
 INTERRUPTED_TOOL = "Interrupted (the page was reloaded or closed) before the tool returned."
 SAVE_EVERY_S = 1.0
+
+
+@dataclass
+class _Running:
+    """A tool call still running, as the page last heard of it: its clock and its output so far."""
+
+    seconds: float = 0.0
+    output: str = ""
 
 
 @dataclass
@@ -40,9 +48,11 @@ class TurnBuffer:
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_change: Callable[[list[Message]], None] | None = None
     _saved_at: float = 0.0
+    _running: dict[int, _Running] = field(default_factory=dict)
 
     def snapshot(self) -> list[Message]:
-        """What the turn holds now, the answer streamed so far included (marked `partial`)."""
+        """What the turn holds now, the answer streamed so far included (marked `partial`), and the
+        output so far of a tool call still running (a `partial` observation; see `interrupted`)."""
         with self.lock:
             return self._snapshot()
 
@@ -50,6 +60,10 @@ class TurnBuffer:
         partial = (
             [Message("assistant", "".join(self.streaming), info={"partial": True})] if self.streaming else []
         )
+        running = unanswered_calls(self.messages)[:1]
+        if running and (run := self._running.get(id(running[0]))) is not None:
+            info = {"partial": True, "output": run.output, "seconds": round(run.seconds, 3)}
+            partial = [Message("observation", run.output, "", running[0].tool_call_id, info=info)]
         return [*self.messages, *partial]
 
     def _changed(self, force: bool = True) -> None:
@@ -79,6 +93,20 @@ class TurnBuffer:
         with self.lock:
             if not self.closed:
                 self.timer.token(1, text)
+
+    def tool_running(self, call: Message, seconds: float | None = None, output: str | None = None) -> None:
+        """A call of this turn still runs: for how long, and what it printed so far (the whole text,
+        bounded by the loop). A stop keeps both (`close`); the store gets them as the turn goes."""
+        with self.lock:
+            if self.closed:
+                return
+            run = self._running.setdefault(id(call), _Running())
+            if seconds is not None:
+                run.seconds = seconds
+            if output is not None:
+                run.output = output
+        if output is not None:
+            self._changed(force=False)
 
     def note(self, **notes: Any) -> None:
         """Display notes for the turn's last message (e.g. the history was trimmed to fit)."""
@@ -135,25 +163,40 @@ class TurnBuffer:
         """The turn's messages, once: a second close (from the other thread) gets nothing.
 
         A tool call cut short (or not yet run, in a step of several) gets an observation saying so
-        (every call needs its result, or chat-completions servers reject the history); text cut short
-        is kept, marked stopped, with its timings so far. The notes go on the last answer.
+        (every call needs its result, or chat-completions servers reject the history), after what it
+        had printed (`stopped_observation`; the step shows that output, `info["output"]`). Text cut
+        short is kept, marked stopped, with its timings so far; a turn cut anywhere else (in a tool,
+        between steps, before the first token) ends with an empty answer marked stopped, so the turn
+        says "stopped" once, under it (prompt renderers drop empty messages). The notes go on the
+        last answer.
         """
         with self.lock:
             if self.closed:
                 return []
             self.closed = True
             for call in unanswered_calls(self.messages):
-                info = {"is_error": True, "stopped": True}
+                run = self._running.get(id(call), _Running())
+                info = {"stopped": True, "output": run.output, "seconds": round(run.seconds, 3)}
+                text = stopped_observation(run.output)
                 self.messages.append(
-                    Message("observation", STOPPED_TOOL, "system_error", call.tool_call_id, info=info)
+                    Message("observation", text, "system_error", call.tool_call_id, info=info)
                 )
+            timings = {"timings": self.timer.to_dict()}
             if self.streaming:
-                info = {"stopped": True, "timings": self.timer.to_dict()}
-                self.messages.append(Message("assistant", "".join(self.streaming), info=info))
+                self.messages.append(
+                    Message("assistant", "".join(self.streaming), info={"stopped": True, **timings})
+                )
+            elif not _ends_with_answer(self.messages):
+                self.messages.append(Message("assistant", "", info={"stopped": True, **timings}))
             answers = [m for m in self.messages if m.role == "assistant" and not m.is_tool_call]
             if self.notes and answers:
                 answers[-1].info = {**answers[-1].info, **self.notes}
             return list(self.messages)
+
+
+def _ends_with_answer(messages: Sequence[Message]) -> bool:
+    last = messages[-1] if messages else None
+    return last is not None and last.role == "assistant" and not last.is_tool_call
 
 
 def unanswered_calls(messages: Sequence[Message]) -> list[Message]:
@@ -178,12 +221,18 @@ def produced_nothing(messages: Sequence[Message]) -> bool:
 
 def interrupted(messages: Sequence[Message]) -> list[Message]:
     """A turn found open (its writer gone: a reload, a closed tab, a crash) closed as it stands: calls
-    without their results get one saying so, a partial answer is kept, and the turn is marked."""
+    without their results get one saying so (after the output a running call had printed, kept as a
+    `partial` observation), a partial answer is kept, and the turn is marked."""
     closed = list(messages)
     mark = {"interrupted": True}
+    if closed and closed[-1].role == "observation" and closed[-1].info.get("partial"):
+        running = closed.pop()
+        output = running.info.get("output", "")
+        info = {"output": output, "seconds": running.info.get("seconds"), **mark}
+        text = f"{INTERRUPTED_TOOL} Its output until then:\n{output}" if output.strip() else INTERRUPTED_TOOL
+        closed.append(Message("observation", text, "system_error", running.tool_call_id, info=info))
     for call in unanswered_calls(closed):
-        info = {"is_error": True, **mark}
-        closed.append(Message("observation", INTERRUPTED_TOOL, "system_error", call.tool_call_id, info=info))
+        closed.append(Message("observation", INTERRUPTED_TOOL, "system_error", call.tool_call_id, info=mark))
     last = closed[-1] if closed else None
     if last is not None and last.role == "assistant" and not last.is_tool_call:
         info = {k: v for k, v in last.info.items() if k != "partial"}

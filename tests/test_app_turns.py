@@ -145,7 +145,8 @@ def test_tool_names_from_the_model_are_escaped(env, monkeypatch: pytest.MonkeyPa
     serve([Rule('[click](http://evil.test)\n{"a": 1}', when="go"), Rule("\nNo such tool.", when="")])
     at = ask(open_app(), "go")
     (status,) = [c for c in at.chat_message[1].children.values() if type(c).__name__ == "Status"]
-    assert status.label.startswith(r":material/error: \[click\]\(http://evil\.test\)")
+    assert status.label.startswith(r":material/build: \[click\]\(http://evil\.test\)")
+    assert status.icon == ":material/error:", "the error is the state's icon, drawn once"
 
 
 def test_a_history_trimmed_to_fit_is_noted_under_the_answer(env, monkeypatch: pytest.MonkeyPatch) -> None:

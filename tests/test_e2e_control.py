@@ -107,9 +107,7 @@ def test_stop_interrupts_a_running_cell_and_the_kernel_answers_next(tmp_path: Pa
         ask(page, "run the slow cell")
         page.get_by_text("python: running").first.wait_for(timeout=60_000)
         page.get_by_role("button", name="Stop").click()
-        page.get_by_text("Stopped by the user before the tool returned.").first.wait_for(
-            state="attached", timeout=30_000
-        )
+        page.locator("[data-testid=stCaptionContainer]", has_text="stopped").first.wait_for(timeout=30_000)
         ask(page, "try again")
         page.get_by_text("The kernel says alive 42.").first.wait_for(timeout=30_000)
         history = server.requests[-2]["body"]["messages"]

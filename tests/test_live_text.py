@@ -1,6 +1,6 @@
 """The live view of a call being written: a bounded tail, refreshed at most every interval."""
 
-from app.ui.live_text import ELLIPSIS, CallPreview
+from app.ui.live_text import ELLIPSIS, CallPreview, OutputPreview
 
 
 class Clock:
@@ -28,3 +28,16 @@ def test_a_long_call_keeps_only_its_tail_and_says_so() -> None:
     assert len(shown) - len(ELLIPSIS) < 10 + 4, "at most the tail plus one piece"
     short = CallPreview(tail_chars=100, interval_s=0.0, clock=Clock())
     assert short.add("abc") == "abc", "no ellipsis when nothing was cut"
+
+
+def test_live_output_refreshes_are_throttled_and_the_last_is_never_lost() -> None:
+    clock = Clock()
+    live = OutputPreview(interval_s=0.2, clock=clock)
+    assert live.add("1\n") == "1\n", "the first output shows at once"
+    assert live.add("1\n2\n") is None and live.add("1\n2\n3\n") is None, "then not before the interval"
+    clock.now = 0.1
+    assert live.pending() is None
+    clock.now = 0.2
+    assert live.pending() == "1\n2\n3\n", "the latest text, at the next heartbeat"
+    clock.now = 1.0
+    assert live.pending() is None, "nothing new: nothing to render"

@@ -161,3 +161,23 @@ def test_every_call_of_an_interrupted_step_gets_its_result() -> None:
     *_, second, note = interrupted(step)
     assert (second.tool_call_id, second.content) == ("c2", INTERRUPTED_TOOL)
     assert note.info == {"interrupted": True}
+
+
+def test_a_call_running_when_the_page_went_keeps_its_output_so_far() -> None:
+    """The open turn was saved with the running call's output (`TurnBuffer.snapshot`): a reload
+    closes it as interrupted after that output, for the step and for the model."""
+    turn = [
+        Message("user", "count"),
+        Message("assistant", "for i in range(9): print(i)", "python", "c1"),
+        Message(
+            "observation",
+            "0\n1\n",
+            tool_call_id="c1",
+            info={"partial": True, "output": "0\n1\n", "seconds": 0.7},
+        ),
+    ]
+    *_, call, observation, note = interrupted(turn)
+    assert call.tool_call_id == "c1"
+    assert observation.content == f"{INTERRUPTED_TOOL} Its output until then:\n0\n1\n"
+    assert observation.info == {"output": "0\n1\n", "seconds": 0.7, "interrupted": True}
+    assert note.info == {"interrupted": True}

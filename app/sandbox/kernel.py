@@ -340,16 +340,18 @@ class KernelSession:
         timeout: float | None = None,
         cancel: threading.Event | None = None,
         since: str | None = None,
+        on_output: Callable[[str], None] | None = None,
     ) -> ExecutionResult:
         """Run one cell. `since` is the id of the kernel the caller's previous cell ran on (default:
-        this session's previous cell); when this cell runs on another one, the result says so."""
+        this session's previous cell); when this cell runs on another one, the result says so.
+        `on_output` is called from this thread with each output's text as the kernel sends it."""
         timeout = timeout or self.limits.timeout_s
         asked = time.monotonic()
         busy = self._lock.locked()
         with self._lock:
             self._interrupt.clear()
             started = time.monotonic()
-            result = self._run(code, timeout, cancel, since or self._seen)
+            result = self._run(code, timeout, cancel, since or self._seen, on_output)
             if busy:
                 result.notes.insert(0, WAITED_NOTE.format(seconds=started - asked))
             result.duration_s = time.monotonic() - started
@@ -358,7 +360,12 @@ class KernelSession:
             return result
 
     def _run(
-        self, code: str, timeout: float, cancel: threading.Event | None, since: str | None
+        self,
+        code: str,
+        timeout: float,
+        cancel: threading.Event | None,
+        since: str | None,
+        on_output: Callable[[str], None] | None,
     ) -> ExecutionResult:
         notes: list[str] = []
         if self.kernel is None or not self.kernel.alive():
@@ -367,7 +374,7 @@ class KernelSession:
             self._restart()
         elif since is not None and since != self.kernel.id:
             notes.append(NEW_KERNEL_NOTE)
-        out = OutputCollector(budget=self.output_budget)
+        out = OutputCollector(self.output_budget, on_output)
         oom_before = self.kernel.oom_kills()
         disk = DiskWatch.starting_now(self.workdir, self.limits.disk_mb, self.kernel.folder_enforced)
 

@@ -6,6 +6,7 @@ import base64
 import re
 import struct
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -48,8 +49,12 @@ def cap_text(text: str, limit: int) -> str:
         return text
     keep = max(limit - 80, 2)
     head, tail = text[: keep // 2], text[len(text) - keep // 2 :]
-    cut = len(text) - len(head) - len(tail)
-    return f"{head}\n... [{cut} characters of output cut] ...\n{tail}"
+    return with_cut(head, len(text) - len(head) - len(tail), tail)
+
+
+def with_cut(head: str, cut: int, tail: str) -> str:
+    """`head` and `tail` of a text, saying how many characters were cut between them (none: joined)."""
+    return f"{head}\n... [{cut} characters of output cut] ...\n{tail}" if cut else head + tail
 
 
 def png_size(data: bytes) -> tuple[int, int] | None:
@@ -136,10 +141,13 @@ class OutputCollector:
 
     Past the budget the head is kept plus a rolling tail, so a cell that prints millions of lines
     costs a bounded amount of memory; what was dropped in between is noted in the outputs.
+    `listener`, when given, receives each output's text as it arrives (ANSI stripped, images
+    summarised), before any budget applies: the live view of a running cell.
     """
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, listener: Callable[[str], None] | None = None) -> None:
         self.budget = budget
+        self._listener = listener
         self.execution_count: int | None = None
         self._head: list[Output] = []
         self._tail: deque[Output] = deque()
@@ -165,7 +173,11 @@ class OutputCollector:
             self.execution_count = content.get("execution_count")
         elif kind == "stream":
             self._add_stream(content["name"], content["text"])
+            if self._listener is not None:
+                self._listener(strip_ansi(content["text"]))
         elif kind in {"display_data", "execute_result", "error"}:
+            if self._listener is not None:
+                self._listener(Output(kind, content).text())
             if kind == "execute_result":
                 self.execution_count = content.get("execution_count", self.execution_count)
             if (size := _image_bytes(content.get("data", {}))) is not None:

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.sandbox.outputs import with_cut
 from models.messages import Attachment
 
 EMPTY_OBSERVATION = "(no output)"
+LIVE_OUTPUT_CHARS = 20_000
+STOPPED_TOOL = "Stopped by the user before the tool returned."
+
+
+def stopped_observation(output: str) -> str:
+    """What the model reads for a call the user stopped: that it was stopped, then what the tool had
+    printed until then (the live output, bounded like any observation)."""
+    return f"{STOPPED_TOOL} Its output until then:\n{output}" if output.strip() else STOPPED_TOOL
 
 
 @dataclass(frozen=True)
@@ -24,13 +34,62 @@ class Progress:
     total: int = 0
 
 
+class LiveOutput:
+    """What a running tool has printed so far: written by the tool's thread, read by the turn loop's.
+
+    Bounded as a cell's output for the model is (`app.sandbox.outputs.cap_text`): the first half of
+    `limit` characters and a rolling tail of the other half, with the number cut between them, so a
+    cell printing without end costs a fixed amount of memory and each read at most `limit` characters.
+    """
+
+    def __init__(self, limit: int = LIVE_OUTPUT_CHARS) -> None:
+        self._half = max(limit // 2, 1)
+        self._head: list[str] = []
+        self._head_len = 0
+        self._tail: deque[str] = deque()
+        self._tail_len = 0
+        self._cut = 0
+        self._version = 0
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> None:
+        if not text:
+            return
+        with self._lock:
+            self._version += 1
+            if not self._tail and self._head_len < self._half:
+                room = self._half - self._head_len
+                self._head.append(text[:room])
+                self._head_len += len(self._head[-1])
+                text = text[room:]
+                if not text:
+                    return
+            self._tail.append(text)
+            self._tail_len += len(text)
+            while self._tail_len > self._half:
+                excess = self._tail_len - self._half
+                if len(self._tail[0]) > excess:
+                    self._tail[0] = self._tail[0][excess:]
+                else:
+                    excess = len(self._tail.popleft())
+                self._tail_len -= excess
+                self._cut += excess
+
+    def read(self) -> tuple[int, str]:
+        """How many writes there were (a version: unchanged means nothing new) and the text so far."""
+        with self._lock:
+            return self._version, with_cut("".join(self._head), self._cut, "".join(self._tail))
+
+
 @dataclass
 class ToolContext:
     """Per-session, per-conversation resources handed to a tool call.
 
     `state` is JSON-serialisable tool state owned by one conversation (the browser's citation map, say);
     `workdir` is the session's private folder (the code interpreter's /mnt/data); `progress` is
-    replaced (never mutated) by a tool that reports how far it is, and read by the turn loop.
+    replaced (never mutated) by a tool that reports how far it is, and read by the turn loop;
+    `output` is where a tool writes what it prints while it runs (the loop gives each call a fresh
+    one and shows it live; a tool may replace it with one of its own bound).
     """
 
     session_id: str
@@ -38,6 +97,7 @@ class ToolContext:
     state: dict[str, Any] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
     progress: Progress = field(default_factory=Progress)
+    output: LiveOutput = field(default_factory=LiveOutput)
 
 
 @dataclass

@@ -10,9 +10,9 @@ from app.sandbox.errors import KernelStartError, SandboxUnavailableError
 from app.sandbox.files import changed_files, snapshot
 from app.sandbox.limits import KernelLimits
 from app.sandbox.notebook import outputs_record
-from app.sandbox.outputs import ExecutionResult, cap_text
+from app.sandbox.outputs import ExecutionResult, Output, cap_text
 from app.sandbox.spec import MOUNT_POINT
-from app.tools.base import Tool, ToolContext, ToolResult, text_tool
+from app.tools.base import LiveOutput, Tool, ToolContext, ToolResult, stopped_observation, text_tool
 from models.messages import Attachment
 from models.protocols.base import strip_code_fence
 
@@ -69,8 +69,13 @@ def run_python(text: str, ctx: ToolContext) -> ToolResult:
         session = registry.get_session(ctx.session_id, ctx.workdir)
         before = snapshot(ctx.workdir)
         seen = ctx.state.get(STATE_KEY, {}).get("kernel")
-        result = session.execute(code, cancel=ctx.cancel, since=seen)
-        ctx.state[STATE_KEY] = {"kernel": session.kernel_id}
+        ctx.output = live = LiveOutput(limits.max_output)
+        started_on = session.kernel_id
+        result = session.execute(code, cancel=ctx.cancel, since=seen, on_output=live.write)
+        stopped = result.status == "interrupted" and ctx.cancel.is_set()
+        # A stopped cell's kernel may have been restarted; remembering the one it started on makes
+        # the next cell say so (a kernel of the session that was never used gives no such note).
+        ctx.state[STATE_KEY] = {"kernel": started_on if stopped and started_on else session.kernel_id}
         changed = changed_files(ctx.workdir, before)
     except (SandboxUnavailableError, KernelStartError, RuntimeError, ValueError, OSError) as exc:
         return ToolResult(content=f"[python is unavailable: {exc}]", is_error=True)
@@ -84,17 +89,44 @@ def run_python(text: str, ctx: ToolContext) -> ToolResult:
         )
         for name in changed
     ]
+    info = {
+        "status": result.status,
+        "execution_count": result.execution_count,
+        "duration_s": round(result.duration_s, 3),
+        "outputs": outputs_record(result, limits.max_output, [a.name for a in images]),
+    }
+    if stopped:
+        return _stopped_result(result, changed, limits, images + files, info)
     return ToolResult(
         content=_observation(result, changed, limits),
         is_error=result.status != "ok",
         attachments=images + files,
-        info={
-            "status": result.status,
-            "execution_count": result.execution_count,
-            "duration_s": round(result.duration_s, 3),
-            "outputs": outputs_record(result, limits.max_output, [a.name for a in images]),
-        },
+        info=info,
     )
+
+
+def _stopped_result(
+    result: ExecutionResult,
+    changed: list[str],
+    limits: KernelLimits,
+    attachments: list[Attachment],
+    info: dict[str, object],
+) -> ToolResult:
+    """A cell the user stopped: for the model, the same stopped observation a turn closed mid-call
+    gets (`stopped_observation`), with the kernel's own account (state kept or lost) after the
+    output; for the step, the output alone (`info["output"]`), as printed until the stop."""
+    printed = "".join(out.text() for out in result.outputs if not _interrupt_traceback(out))
+    printed = cap_text(printed, limits.max_output)
+    return ToolResult(
+        content=stopped_observation(_observation(result, changed, limits)),
+        attachments=attachments,
+        info={**info, "stopped": True, "output": printed},
+    )
+
+
+def _interrupt_traceback(out: Output) -> bool:
+    """The KeyboardInterrupt the stop itself raised in the cell: noise on the step's output."""
+    return out.output_type == "error" and out.content.get("ename") == "KeyboardInterrupt"
 
 
 def make_python_tool() -> Tool:

@@ -11,7 +11,16 @@ from typing import Any
 
 import streamlit as st
 
-from app.agent import AgentEvent, Answer, HistoryTrimmed, ToolFinished, ToolRunning, ToolStarted, TurnError
+from app.agent import (
+    AgentEvent,
+    Answer,
+    HistoryTrimmed,
+    ToolFinished,
+    ToolOutput,
+    ToolRunning,
+    ToolStarted,
+    TurnError,
+)
 from app.timings import format_timings
 from app.tools.base import Progress
 from app.tools.browser.citations import escape_markdown, link, render_citations, render_live_citations
@@ -21,7 +30,7 @@ from app.ui.conversations_view import conversation_sidebar
 from app.ui.files_view import read_download
 from app.ui.i18n import plural, said_key, said_kind, t
 from app.ui.images_view import show_image
-from app.ui.live_text import CallPreview
+from app.ui.live_text import CallPreview, OutputPreview
 from app.ui.render import SafeMarkdownStream, safe_markdown
 from app.ui.session import ConversationState
 from models.events import Done, Notice, ReasoningDelta, TextDelta, ToolCallDelta
@@ -200,14 +209,33 @@ def render_attachments(attachments: Iterable[Attachment], key: str, files: Path 
             )
 
 
+def _cut_short(observation: Message) -> bool:
+    """A call stopped by the user or left by a reload before it returned (whatever it printed until
+    then is its `info["output"]`)."""
+    return bool(observation.info.get("stopped") or observation.info.get("interrupted"))
+
+
 def _step_label(call: Message, observation: Message | None) -> str:
+    """The tool's name and how long it ran, after an icon for what it is; the state icon `st.status`
+    draws before it says how it ended (so an error is not marked twice). A call cut short says only
+    "stop" (or "reload") in its icon: the turn's note under the answer says it in words, once."""
     name = escape_markdown(call.metadata)
     if observation is None:
         return f":material/build: {name}"
     seconds = observation.info.get("seconds")
     took = f" · {seconds:.2f} s" if isinstance(seconds, int | float) else ""
-    icon = ":material/error:" if observation.info.get("is_error") else ":material/build:"
+    icon = ":material/build:"
+    if observation.info.get("stopped"):
+        icon = ":material/stop_circle:"
+    elif observation.info.get("interrupted"):
+        icon = ":material/sync_problem:"
     return f"{icon} {name}{took}"
+
+
+def _step_state(observation: Message | None) -> str:
+    if observation is not None and (observation.info.get("is_error") or _cut_short(observation)):
+        return "error"
+    return "complete"
 
 
 def _render_browsing(info: dict[str, Any]) -> None:
@@ -256,7 +284,20 @@ def _render_progress(box: Any, progress: Progress) -> None:
         box.caption(t(f"cogview.progress.{progress.stage}"))
 
 
+def _render_output_so_far(output: str, caption: str) -> None:
+    """What a running or cut-short call printed (bounded by the loop like a finished observation)."""
+    if output.strip():
+        st.caption(caption)
+        st.code(output, language="text", wrap_lines=True)
+    else:
+        st.caption(t("step.no_output"))
+
+
 def _render_observation(observation: Message, key: str, files: Path | None) -> None:
+    if _cut_short(observation) and "output" in observation.info:
+        _render_output_so_far(str(observation.info["output"]), t("step.output_partial"))
+        render_attachments(observation.attachments, key, files)
+        return
     _render_browsing(observation.info)
     text = observation.content
     if len(text) > MAX_OBSERVATION_SHOWN:
@@ -269,8 +310,9 @@ def _render_observation(observation: Message, key: str, files: Path | None) -> N
 
 
 def render_tool_step(call: Message, observation: Message | None, key: str, files: Path | None = None) -> None:
-    state = "error" if observation is not None and observation.info.get("is_error") else "complete"
-    with st.status(_step_label(call, observation), state=state, expanded=False):
+    # A call cut short stays open: what it printed until then is what the user stopped it to see.
+    expanded = observation is not None and _cut_short(observation)
+    with st.status(_step_label(call, observation), state=_step_state(observation), expanded=expanded):
         st.code(call.content, language=CALL_LANGUAGE.get(call.metadata, "json"), wrap_lines=True)
         if observation is not None:
             _render_observation(observation, key, files)
@@ -465,7 +507,9 @@ class _LiveStep:
     code_box: Any
     clock: Any
     progress: Any
+    output_box: Any
     written: CallPreview
+    printed: OutputPreview
     call: Message | None = None
 
     @classmethod
@@ -473,11 +517,17 @@ class _LiveStep:
         status = st.status(":material/build: " + t("step.writing", name=escape_markdown(name)), expanded=True)
         # Not `with status:` here: leaving that block marks the step complete (a check mark, collapsed)
         # while it is still being written and run.
-        code_box, clock, progress = status.empty(), status.empty(), status.empty()
-        return cls(name, status, code_box, clock, progress, CallPreview())
+        code_box, clock, progress, output_box = status.empty(), status.empty(), status.empty(), status.empty()
+        return cls(name, status, code_box, clock, progress, output_box, CallPreview(), OutputPreview())
 
     def show_code(self, text: str) -> None:
         self.code_box.code(text, language=CALL_LANGUAGE.get(self.name, "json"), wrap_lines=True)
+
+    def show_output(self, text: str | None) -> None:
+        """The output so far, when the throttle (`OutputPreview`) hands some out."""
+        if text is not None:
+            with self.output_box.container():
+                _render_output_so_far(text, t("step.output_live"))
 
 
 def _live_tool_steps(
@@ -510,22 +560,28 @@ def _live_tool_steps(
             step.show_code(event.message.content)
             running = ":material/build: " + t("step.running", name=escape_markdown(step.name))
             step.status.update(label=running, expanded=True)  # without `expanded`, the box folds
-        elif isinstance(event, ToolRunning):
+        elif isinstance(event, ToolOutput):
+            turn.tool_running(event.call, output=event.text)
             if step := _step_of(steps, event.call):
-                step.clock.caption(t("step.clock", seconds=f"{event.seconds:.1f}"))
+                step.show_output(step.printed.add(event.text))
+        elif isinstance(event, ToolRunning):
+            turn.tool_running(event.call, seconds=event.seconds)
+            if step := _step_of(steps, event.call):
+                step.clock.caption(":material/timer: " + t("step.clock", seconds=f"{event.seconds:.1f}"))
                 _render_progress(step.progress, event.progress)
+                step.show_output(step.printed.pending())
         elif isinstance(event, ToolFinished):
             turn.add(event.message)
             finished += 1
             if step := _step_of(steps, event.call):
                 step.clock.empty()
                 step.progress.empty()
+                step.output_box.empty()
                 with step.status:
                     _render_observation(event.message, f"live{len(turn.messages)}", files)
-                failed = bool(event.message.info.get("is_error"))
                 step.status.update(
                     label=_step_label(event.call, event.message),
-                    state="error" if failed else "complete",
+                    state=_step_state(event.message),
                     expanded=False,
                 )
             if finished >= started:

@@ -4,7 +4,8 @@ Re-joining and re-rendering the whole call on every token made each token cost m
 call (6.5, 34 and 148 µs a token for calls of 2k, 8k and 32k tokens). `CallPreview` keeps only the
 call's last `TAIL_CHARS` characters and hands them out for rendering at most every `INTERVAL_S`
 seconds, so both the joining and the rendering are bounded however long the call gets. The whole call
-is shown once it is complete (`ToolStarted`).
+is shown once it is complete (`ToolStarted`). `OutputPreview` does the same for a running tool's
+output, which the loop sends whole and bounded (head and tail) at each heartbeat that has news.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 
 TAIL_CHARS = 4000
 INTERVAL_S = 0.1
+OUTPUT_INTERVAL_S = 0.2
 ELLIPSIS = "…\n"
 
 
@@ -48,3 +50,29 @@ class CallPreview:
         """What to show now: the tail of the call, marked when its beginning is cut off."""
         tail = "".join(self._tail)
         return ELLIPSIS + tail if self._cut else tail
+
+
+class OutputPreview:
+    """The live output of a running tool (`ToolOutput`: the whole bounded text so far each time),
+    handed out for rendering at most every `interval_s` seconds; `pending` gives what a refresh
+    skipped, for the next heartbeat, so the last output is never left unshown."""
+
+    def __init__(
+        self, interval_s: float = OUTPUT_INTERVAL_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._interval, self._clock = interval_s, clock
+        self._shown_at: float | None = None
+        self._waiting: str | None = None
+
+    def add(self, text: str) -> str | None:
+        """The latest output; returns it when a refresh is due, else None (kept for `pending`)."""
+        self._waiting = text
+        return self.pending()
+
+    def pending(self) -> str | None:
+        """The output not shown yet, when a refresh is due."""
+        now = self._clock()
+        if self._waiting is None or (self._shown_at is not None and now - self._shown_at < self._interval):
+            return None
+        self._shown_at, text, self._waiting = now, self._waiting, None
+        return text
