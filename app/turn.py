@@ -232,7 +232,8 @@ def interrupted(messages: Sequence[Message]) -> list[Message]:
         text = f"{INTERRUPTED_TOOL} Its output until then:\n{output}" if output.strip() else INTERRUPTED_TOOL
         closed.append(Message("observation", text, "system_error", running.tool_call_id, info=info))
     for call in unanswered_calls(closed):
-        closed.append(Message("observation", INTERRUPTED_TOOL, "system_error", call.tool_call_id, info=mark))
+        info = {"output": "", **mark}
+        closed.append(Message("observation", INTERRUPTED_TOOL, "system_error", call.tool_call_id, info=info))
     last = closed[-1] if closed else None
     if last is not None and last.role == "assistant" and not last.is_tool_call:
         info = {k: v for k, v in last.info.items() if k != "partial"}
