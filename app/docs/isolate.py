@@ -242,14 +242,18 @@ def run_job(
     memory_mb: int | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
     owner: str | None = None,
+    cpu_s: int | None = None,
 ) -> dict[str, Any]:
     """One task ("parse", "count", "render") on a file in a worker from the pool; its final answer.
 
     With an `owner` (a conversation), the worker is kept for that owner's next file for `KEEP_S` seconds.
+    `timeout` limits the wall time; `cpu_s` the CPU time the worker may spend on this file (by default
+    the timeout's, rounded down, plus one second).
     """
     timeout = timeout if timeout is not None else parse_timeout_s()
     memory_mb = memory_mb if memory_mb is not None else parse_memory_mb()
-    job = {"task": task, "name": name, "memory_mb": memory_mb, "cpu_s": int(timeout) + 1, **(params or {})}
+    cpu_s = cpu_s if cpu_s is not None else int(timeout) + 1
+    job = {"task": task, "name": name, "memory_mb": memory_mb, "cpu_s": cpu_s, **(params or {})}
     worker = _take_worker(owner)
     record = worker.run(job, data, timeout, on_record, keep=owner is not None and worker.jobs < KEEP_JOBS)
     if owner is not None and worker.alive():
@@ -265,11 +269,12 @@ def parse_isolated(
     timeout: float | None = None,
     memory_mb: int | None = None,
     owner: str | None = None,
+    cpu_s: int | None = None,
 ) -> tuple[str, list[Page]]:
     """`parse.parse_bytes` in a worker: the file's kind and pages, or a `DocumentError`.
 
     `on_pages` gets the pages in batches as the worker reads them, to index while it reads on; `owner`
-    as for `run_job`.
+    and `cpu_s` as for `run_job`.
     """
     pages: list[Page] = []
 
@@ -282,7 +287,9 @@ def parse_isolated(
             if on_pages is not None:
                 on_pages(batch)
 
-    final = run_job("parse", name, data, timeout=timeout, memory_mb=memory_mb, on_record=take, owner=owner)
+    final = run_job(
+        "parse", name, data, timeout=timeout, memory_mb=memory_mb, on_record=take, owner=owner, cpu_s=cpu_s
+    )
     return final["kind"], pages
 
 
