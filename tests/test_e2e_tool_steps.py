@@ -13,12 +13,15 @@ from playwright.sync_api import Locator, Page
 
 from app.store import Store
 from app.tools.base import STOPPED_TOOL
+from app.turn import INTERRUPTED_TOOL
 from tests.e2e import CHAT_BOX, chromium, running_app
 from tests.scripted_server import Rule, ScriptedServer
 
 pytestmark = pytest.mark.timeout(300)
 LINES = 40  # a line every 0.3 s: 12 s, far longer than the test waits before it stops the cell
 CODE = f"import time\nfor i in range({LINES}):\n    print('line', i, flush=True)\n    time.sleep(0.3)"
+AGAIN = CODE.replace("'line'", "'again'")
+INTERRUPTED = "interrupted: the page was reloaded or closed"
 MAIN = "[data-testid=stMainBlockContainer]"
 STEP = "[data-testid=stExpander]"
 WORDS = {  # locale: (live output caption, output caption after the stop, the turn's note, stop button)
@@ -54,6 +57,7 @@ def test_a_running_step_streams_its_output_and_a_stop_keeps_it(locale: str, tmp_
     rules = [
         Rule("python\n" + CODE, when="count slowly"),
         Rule("\nI stopped at the user's request.", when="what happened"),
+        Rule("python\n" + AGAIN, when="count again"),
     ]
     data = tmp_path / "data"
     with ScriptedServer(rules) as server:
@@ -105,15 +109,37 @@ def test_a_running_step_streams_its_output_and_a_stop_keeps_it(locale: str, tmp_
 
             _ask(page, "what happened")
             page.get_by_text("I stopped at the user's request.").wait_for(timeout=60_000)
+            history = server.requests[-1]["body"]["messages"]
+            if locale == "en-US":  # once is enough: a reload mid-cell keeps the output too
+                _reload_mid_cell(page, tmp_path)
 
-    history = server.requests[-1]["body"]["messages"]
     assert [m["role"] for m in history] == ["user", "assistant", "tool", "user"], "the empty note is not sent"
     observation = history[2]["content"]
     assert observation.startswith(f"{STOPPED_TOOL} Its output until then:\nline 0\nline 1\nline 2\nline 3\n")
     assert f"line {LINES - 1}" not in observation
     with Store(data) as store:
         (summary_row,) = store.list_conversations("local", "chat")
-        first_turn = store.load_conversation("local", summary_row.id).turns[0]
+        turns = store.load_conversation("local", summary_row.id).turns
+    first_turn = turns[0]
     stored = next(m for m in first_turn if m.role == "observation")
     assert stored.info["stopped"] is True and "line 3\n" in stored.info["output"]
     assert first_turn[-1].info.get("stopped") is True and first_turn[-1].content == ""
+    if locale == "en-US":
+        reloaded = next(m for m in turns[2] if m.role == "observation")
+        assert reloaded.info["interrupted"] is True and "again 3\n" in reloaded.info["output"]
+        assert reloaded.content.startswith(f"{INTERRUPTED_TOOL} Its output until then:\nagain 0\n")
+        assert f"again {LINES - 1}" not in reloaded.content
+
+
+def _reload_mid_cell(page: Page, tmp_path: Path) -> None:
+    """A reload while a cell prints: the turn is closed as interrupted, with what was printed (the
+    open turn is saved with the running call's output about every second)."""
+    _ask(page, "count again")
+    page.locator(MAIN).get_by_text("again 4", exact=True).wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.reload()
+    _note(page, INTERRUPTED).wait_for(timeout=60_000)
+    page.locator(MAIN).get_by_text("again 3", exact=True).wait_for(timeout=30_000)
+    assert page.locator(MAIN).get_by_text(f"again {LINES - 1}", exact=True).count() == 0
+    assert _times_said(page, "interrupted") == 1
+    page.screenshot(path=str(tmp_path / "interrupted-en-US.png"), full_page=True)
