@@ -13,8 +13,10 @@ import streamlit as st  # noqa: E402
 from app.ui.downloads import serve_downloads_once  # noqa: E402
 from app.ui.gate import current_user, exposure_warning, is_admin, sign_in_page, sign_out_button  # noqa: E402
 from app.ui.i18n import language_picker, t  # noqa: E402
+from app.ui.style import page_style  # noqa: E402
 
 st.set_page_config(page_title="GLM Studio", page_icon=":material/auto_awesome:", layout="wide")
+page_style()
 serve_downloads_once()
 
 PAGES = [

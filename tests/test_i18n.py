@@ -152,6 +152,7 @@ def english_left(at: AppTest) -> list[str]:
         text
         for text in all_shown(at)
         if "GLM_" not in text
+        and not text.startswith("<style>")  # style rules, not shown text
         and not re.fullmatch(r"[\w./~-]+", text)  # a path or a name
         and not any(text.startswith(d) for d in descriptions)
         and any(word not in NAMES for word in _english_words(text))

@@ -39,6 +39,7 @@ from app.ui.doc_links import PAGE_PARAM, SOURCE_PARAM, citation_linker, requeste
 from app.ui.i18n import said, t
 from app.ui.render import plain, safe_markdown
 from app.ui.session import ConversationState
+from app.ui.style import uploader_words
 from models.backends.base import ChatBackend
 from models.messages import GenerationParams, Message
 
@@ -211,14 +212,17 @@ def document_list(state: ConversationState, docs: list[Document]) -> None:
         (sha, None, why) for sha, why in unopened.items() if sha in names
     ]
     for sha, doc, why in rows:
-        left, right = st.columns([5, 1])
+        left, right = st.columns([20, 1], vertical_alignment="center")
         if doc is not None:
             size = count_label([p.label for p in doc.pages])
             left.caption(f":material/description: **{plain(doc.name)}** · {kind_label(doc.kind)} · {size}")
         else:
             left.error(safe_markdown(why), icon=":material/error:")
         if right.button(
-            ":material/close:", key=f"documents-remove-{sha}", help=t("docs.remove", name=plain(names[sha]))
+            ":material/close:",
+            key=f"documents-remove-{sha}",
+            help=t("docs.remove", name=plain(names[sha])),
+            type="tertiary",
         ):
             shelf(state).remove(state.tool_state, sha)
             unopened.pop(sha, None)
@@ -343,6 +347,8 @@ st.title(t("nav.documents"))
 backend = session.text_backend()
 
 uploader(state)
+# Said outside the fragment: style rules go to the page's event container.
+uploader_words(f"documents-upload-{state.id}", max_upload_mb())
 controls = workspace_controls(
     WORKSPACE, state, session.max_new_default(backend), session.takes_thinking_switch(backend)
 )

@@ -10,7 +10,7 @@ import streamlit as st
 
 from app.config import data_dir
 from app.ui.gate import is_admin, require_user, through_navigation
-from app.ui.i18n import t
+from app.ui.i18n import plural, t
 from app.ui.session import link_to_page
 from models.saved import from_environment, is_configured, read_saved, write_saved
 from models.server_probe import ProbeError, served_models
@@ -70,7 +70,7 @@ def test_connection(api_base: str, api_key: str) -> None:
     if not models:
         st.warning(t("models.none_served"), icon=":material/warning:")
         return
-    st.success(t("models.reachable", n=len(models)), icon=":material/cloud_done:")
+    st.success(plural("models.reachable", len(models)), icon=":material/cloud_done:")
     rows = [{t("models.served"): m.id, t("models.context"): m.context or "?"} for m in models]
     st.dataframe(rows, hide_index=True, use_container_width=True)
 

@@ -25,6 +25,7 @@ from app.ui.chat_view import (
 from app.ui.i18n import plural, said, t
 from app.ui.images_view import show_image
 from app.ui.render import plain, safe_markdown
+from app.ui.style import uploader_words
 from models.errors import ServerGone
 from models.messages import Attachment, Message
 from models.vision import VisionBackend, VisionInputError, VisionLoadError
@@ -89,6 +90,7 @@ def pdf_page_picker(staged: Staged, max_pixels: int) -> None:
         pdf = st.file_uploader(
             t("vision.pdf"), type=["pdf"], key="vision-pdf", max_upload_size=max_upload_mb()
         )
+        uploader_words("vision-pdf", max_upload_mb(), "PDF")
         if pdf is None:
             return
         data = pdf.getvalue()

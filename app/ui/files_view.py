@@ -21,6 +21,7 @@ from app.sandbox.files import snapshot
 from app.sandbox.spec import MOUNT_POINT
 from app.ui.i18n import t
 from app.ui.render import plain
+from app.ui.style import uploader_words
 
 MAX_FILES_SHOWN = 30
 # Bigger files are listed but not offered here: a download is held in the app's memory.
@@ -51,14 +52,16 @@ def _save_uploads(workdir: Path, open_: bool) -> None:
     limit = max_upload_mb()
     free = folder_space(workdir).free
     help_text = t("files.upload_help", mb=limit) + " " + t("files.upload_free", free=_size(free))
+    allowed = max(1, min(limit, free // 2**20))
     uploads = st.file_uploader(
         t("files.upload"),
         accept_multiple_files=True,
         key="chat-uploads",
-        max_upload_size=max(1, min(limit, free // 2**20)),
+        max_upload_size=allowed,
         disabled=not open_,
         help=help_text if open_ else t("files.upload_busy"),
     )
+    uploader_words("chat-uploads", allowed)
     for upload in uploads or []:
         if upload.file_id in handled:
             continue

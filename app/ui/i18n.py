@@ -214,7 +214,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "models.test": ("Test connection", "测试连接"),
     "models.unreachable": ("Can't reach the server: {why}", "无法连接服务器：{why}"),
     "models.none_served": ("The server answered but lists no models.", "服务器有响应，但没有列出任何模型。"),
-    "models.reachable": ("Connected: the server serves {n} model(s).", "连接成功：服务器提供 {n} 个模型。"),
+    "models.reachable.one": ("Connected: the server serves 1 model.", "连接成功：服务器提供 1 个模型。"),
+    "models.reachable.other": (
+        "Connected: the server serves {n} models.",
+        "连接成功：服务器提供 {n} 个模型。",
+    ),
     "models.served": ("Model", "模型"),
     "models.context": ("Context length (tokens)", "上下文长度（token）"),
     "models.folder": ("Checkpoint folder", "模型文件夹"),
@@ -380,6 +384,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "timings.chunks": ("chunks/s", "块/秒"),
     # the code interpreter's files
     "files.upload_help": ("Up to {mb} MB per file.", "每个文件最大 {mb} MB。"),
+    "upload.button": ("Upload", "上传"),
+    "upload.per_file": ("Up to {mb} MB per file", "每个文件最大 {mb} MB"),
     "files.upload_busy": (
         "Uploads wait until the answer is finished: an upload now would stop it.",
         "请等回答结束后再上传：现在上传会中断回答。",
