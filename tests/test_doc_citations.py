@@ -9,7 +9,7 @@ from app.docs.citations import find_citations
 from app.docs.document import Document, Page
 from app.tools.browser.citations import render_live_citations
 from app.ui import i18n
-from app.ui.doc_labels import count_label, whole_file_label
+from app.ui.doc_labels import count_label, page_label, whole_file_label
 from app.ui.doc_links import citation_linker, link_citations, requested_source, source_href
 from app.ui.render import safe_markdown
 
@@ -137,3 +137,18 @@ def test_browser_citations_are_links_while_streaming_and_a_cut_one_is_held_back(
     assert render_live_citations("See 【3", SOURCES) == "See "
     assert render_live_citations("A 【note】 here", SOURCES) == "A 【note】 here", "not a citation: kept"
     assert render_live_citations("See 【9†x】", SOURCES) == "See 【9†x】", "unknown ids stay text"
+
+
+@pytest.mark.parametrize(
+    ("label", "english", "chinese"),
+    [
+        ("lines 1-1", "line 1", "第 1 行"),
+        ("lines 12-12", "line 12", "第 12 行"),
+        ("lines 1-12", "lines 1-12", "第 1-12 行"),
+    ],
+)
+def test_a_single_line_is_not_a_range(label, english, chinese, monkeypatch) -> None:
+    monkeypatch.setattr(i18n, "language", lambda: "en")
+    assert page_label(label) == english
+    monkeypatch.setattr(i18n, "language", lambda: "zh")
+    assert page_label(label) == chinese

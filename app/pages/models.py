@@ -3,6 +3,7 @@ build the tiny demo models; saved in the data directory, under any `GLM_*` varia
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,12 @@ def runs_on_server(kind: Kind) -> bool:
     return backend == "openai"
 
 
+def in_effect(name: str, saved: dict[str, str]) -> str:
+    """A field's starting value: the variable's, when the environment sets it (it wins, so "Test
+    connection" tests what is in use), else the saved one."""
+    return os.environ.get(name, "").strip() or saved.get(name, "")
+
+
 def test_connection(api_base: str, api_key: str) -> None:
     try:
         models = served_models(api_base, api_key)
@@ -94,7 +101,7 @@ def model_form(kind: Kind) -> None:
     if source == "server":
         base = st.text_input(
             t("models.api_base"),
-            saved.get(kind.api_base, ""),
+            in_effect(kind.api_base, saved),
             placeholder=EXAMPLE_API_BASE,
             key=f"models-{kind.name}-base",
         )
@@ -116,7 +123,7 @@ def model_form(kind: Kind) -> None:
             values[kind.api_mode] = mode
         name = st.text_input(
             t("models.name"),
-            saved.get(kind.model, "") if on_server else "",
+            in_effect(kind.model, saved) if on_server else "",
             placeholder=t("models.name_placeholder"),
             key=f"models-{kind.name}-name",
         )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from app.ui.i18n import plural, t
 
 PAGE_LABELS = [
+    (re.compile(r"lines (?P<start>\d+)-(?P=start)"), "docs.label_line"),  # "lines 1-1": one line
     (re.compile(r"p\. (?P<n>\d+)"), "docs.label_page"),
     (re.compile(r"lines (?P<start>\d+)-(?P<end>\d+)"), "docs.label_lines"),
     (re.compile(r"part (?P<n>\d+)"), "docs.label_part"),

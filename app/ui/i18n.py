@@ -448,6 +448,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "docs.indexing": ("Indexing {n} passages…", "正在为 {n} 个段落建立索引…"),
     "docs.kind_text": ("text", "文本"),
     "docs.label_page": ("p. {n}", "第 {n} 页"),
+    "docs.label_line": ("line {start}", "第 {start} 行"),
     "docs.label_lines": ("lines {start}-{end}", "第 {start}-{end} 行"),
     "docs.label_part": ("part {n}", "第 {n} 部分"),
     "docs.label_slide": ("slide {n}", "第 {n} 张幻灯片"),
