@@ -106,8 +106,8 @@ def add_uploads(state: ConversationState, uploads: list[Any]) -> bool:
 def uploader(state: ConversationState) -> None:
     """The uploader, in a fragment of its own: a file picked while an answer streams waits for the answer
     to end (a fragment's run never interrupts the page's run, where any other widget's would stop the
-    answer), then is read. Added files are indexed, and the page runs again to list them and, for a first
-    file, show the conversation's new name in the sidebar."""
+    answer), then is read. Added files are indexed; after a run of the fragment alone, the page runs again
+    to list them and, for a first file, show the conversation's new name in the sidebar."""
     limit = max_upload_mb()
     uploads = st.file_uploader(
         t("docs.add"),
@@ -119,7 +119,8 @@ def uploader(state: ConversationState) -> None:
     if add_uploads(state, uploads or []):
         if docs := open_documents(state):
             index_documents(docs)
-        st.rerun()
+        if session.fragment_run():
+            st.rerun()
 
 
 def open_documents(state: ConversationState) -> list[Document]:

@@ -85,7 +85,11 @@ def render_history(messages: list[Message]) -> None:
             message_notes(message)
 
 
+@st.fragment
 def pdf_page_picker(staged: Staged, max_pixels: int) -> None:
+    """A PDF's page attached as an image, in a fragment of its own: a PDF picked (or a page attached)
+    while an answer streams waits for the answer to end instead of stopping it (a fragment's run never
+    interrupts the page's run). An attached page shows with the staged images after a run of the page."""
     with st.expander(t("vision.pdf_page")):
         pdf = st.file_uploader(
             t("vision.pdf"), type=["pdf"], key="vision-pdf", max_upload_size=max_upload_mb()
@@ -106,6 +110,8 @@ def pdf_page_picker(staged: Staged, max_pixels: int) -> None:
                     st.info(t("vision.already_attached", name=plain(image.name)))
                 else:
                     staged.attachments.append(image)
+                    if session.fragment_run():
+                        st.rerun()
         except ImageError as exc:
             st.error(safe_markdown(said(exc)))
 

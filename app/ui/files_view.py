@@ -84,11 +84,13 @@ def _save_uploads(workdir: Path, open_: bool) -> None:
         st.session_state.setdefault(ANNOUNCE, {}).setdefault(str(workdir), []).append(path.name)
 
 
+@st.fragment
 def session_files_sidebar(workdir: Path, uploads_open: bool = True) -> None:
     """Uploads land in the conversation's folder (names sanitised); the next question tells the model
-    about them (`uploads_open=False` while an answer streams: an upload would stop it). Files are read
-    only when a download is clicked, and a click doesn't rerun the page (a rerun replaces the deferred
-    download the browser is fetching)."""
+    about them (`uploads_open=False` while an answer streams). In a fragment, so an upload reruns only
+    this part, and one made while an answer streams all the same (after an edited question, say) waits
+    for the answer to end instead of stopping it. Files are read only when a download is clicked, and a
+    click doesn't rerun the page (a rerun replaces the deferred download the browser is fetching)."""
     if warning := sandbox_warning():
         st.warning(warning, icon=":material/shield:")
     if note := memory_note():

@@ -486,3 +486,11 @@ def interrupted_turn(state: ConversationState) -> bool:
     state.cancel.set()
     end_turn(state, state.turn)
     return True
+
+
+def fragment_run() -> bool:
+    """Whether this run is only a fragment's (one of its widgets changed), not the whole page's: a
+    fragment that changed what the rest of the page shows reruns the page then (`st.rerun`), which it
+    must not do within a page run (that would drop the run's chat input)."""
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
