@@ -104,7 +104,8 @@ def test_the_viewer_address_round_trips() -> None:
     assert requested_source([other, report], "ab", "1") is None, "too short to tell files apart"
     assert requested_source([report], None, None) is None
     linked = citation_linker("conv1", [report, other])("See [report.pdf, p. 8].")
-    assert linked == f"See [\\[report.pdf, p. 8\\]](?c=conv1&source={'ab' * 8}&page=4)."
+    tip = '"Open this page in a new tab"'
+    assert linked == f"See [\\[report.pdf, p. 8\\]](?c=conv1&source={'ab' * 8}&page=4 {tip})."
 
 
 @pytest.mark.parametrize(

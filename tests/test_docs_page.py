@@ -122,7 +122,7 @@ def test_upload_ask_and_see_page_sources_while_broken_files_show_errors(server, 
     assert user.markdown[0].value == "Which code opens the Draco vault?"
     cid = conversation_id(at)
     vault = Store(tmp_path / "data").load_conversation("local", cid).tool_state["documents"][0]["sha256"]
-    link = f"[\\[vaults.pdf, p. 150\\]](?c={cid}&source={vault[:16]}&page=150)"
+    link = f'[\\[vaults.pdf, p. 150\\]](?c={cid}&source={vault[:16]}&page=150 "Open this page in a new tab")'
     assert f"3318-ZT {link}." in assistant.markdown[0].value, "the citation links to its page"
     assert any("best passages retrieved" in c.value for c in assistant.caption)
     assert unescaped(assistant.expander[0].label) == "vaults.pdf · p. 150"

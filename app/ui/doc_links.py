@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from app.docs.citations import find_citations
 from app.docs.document import Document
+from app.ui.i18n import t
 from app.ui.render import plain
 
 SOURCE_PARAM = "source"
@@ -40,12 +41,15 @@ def source_href(conversation_id: str, doc: Document, index: int) -> str:
 
 
 def citation_linker(conversation_id: str, docs: Sequence[Document]) -> Callable[[str], str]:
-    """The function that links an answer's citations of `docs` (by their names in the conversation)."""
+    """The function that links an answer's citations of `docs` (by their names in the conversation); a
+    link's tooltip says it opens the page in a new tab."""
     by_name = {d.name: d for d in docs}
     labels = {d.name: [p.label for p in d.pages] for d in docs}
 
+    title = t("docs.cite_opens")
+
     def href(name: str, index: int) -> str:
-        return source_href(conversation_id, by_name[name], index)
+        return f'{source_href(conversation_id, by_name[name], index)} "{title}"'
 
     def linked(text: str) -> str:
         return link_citations(text, labels, href)

@@ -479,6 +479,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "docs.sent_prompt": ("; about {prompt} in the whole prompt", "；整个提示约 {prompt} 个 token"),
     "docs.whole_file": ("whole file ({count})", "全文（{count}）"),
     "docs.whole_file_alone": ("whole file", "全文"),
+    "docs.cite_opens": ("Open this page in a new tab", "在新标签页中打开此页"),
     # vision
     "vision.placeholder": ("Ask about your images…", "就您的图片提问…"),
     "vision.cant_show": ("{name} can't be shown", "无法显示 {name}"),
