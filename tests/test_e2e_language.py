@@ -272,16 +272,18 @@ def test_server_errors_in_the_browsers_language_and_after_the_switch(tmp_path: P
         with chromium() as browser, running_app(env, tmp_path / "app.log") as app:
             page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": 1000})
             page.goto(f"{app.url}/")
-            page.wait_for_selector(CHAT_BOX, timeout=30_000)
-            for question in ("讲讲灯塔", "长 " * 300):
+            page.wait_for_selector(CHAT_BOX, timeout=60_000)
+            for question, error in (
+                ("讲讲灯塔", "与模型服务器的连接中断了"),
+                ("长 " * 300, "超出了模型的上下文长度"),
+            ):
                 page.fill(CHAT_BOX, question)
                 page.press(CHAT_BOX, "Enter")
-            page.get_by_text("与模型服务器的连接中断了").first.wait_for(timeout=60_000)
-            page.get_by_text("超出了模型的上下文长度").first.wait_for(timeout=60_000)
+                page.get_by_text(error).first.wait_for(timeout=90_000)
             page.screenshot(path=str(tmp_path / "zh-errors.png"), full_page=True)
             switch(page, "English")
-            page.get_by_text("The connection to the model server was lost").first.wait_for(timeout=30_000)
-            page.get_by_text("longer than the model's context").first.wait_for(timeout=30_000)
+            page.get_by_text("The connection to the model server was lost").first.wait_for(timeout=60_000)
+            page.get_by_text("longer than the model's context").first.wait_for(timeout=60_000)
             page.screenshot(path=str(tmp_path / "en-errors.png"), full_page=True)
             shown = page.locator("[data-testid=stChatMessage]").all_inner_texts()
     assert not any("超出了模型的上下文长度" in text or "连接中断" in text for text in shown)
