@@ -258,9 +258,11 @@ def test_a_conversation_in_each_workspace_listed_by_date_with_its_speed(studio, 
     ]
 
 
-def test_server_errors_in_the_browsers_language_and_after_the_switch(tmp_path: Path) -> None:
+def test_server_errors_in_the_browsers_language_and_after_the_switch(studio, tmp_path: Path) -> None:
     """A question the server refuses as too long and an answer whose connection breaks off read in
-    Chinese in a Chinese browser, and in English once the sidebar switches (the stored turns again)."""
+    Chinese in a Chinese browser, and in English once the sidebar switches (the stored turns again).
+    An app of its own (its server refuses long prompts and cuts answers), the module's browser."""
+    _, browser = studio
     rules = [Rule("\nLighthouses guide ships along dark coasts.", when="灯塔", cut_after=2)]
     with ScriptedServer(rules, max_model_len=200) as server:
         env = {
@@ -269,7 +271,7 @@ def test_server_errors_in_the_browsers_language_and_after_the_switch(tmp_path: P
             "GLM_MAX_CONTEXT": "100000",
             "GLM_DATA_DIR": str(tmp_path / "data"),
         }
-        with chromium() as browser, running_app(env, tmp_path / "app.log") as app:
+        with running_app(env, tmp_path / "app.log") as app:
             page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": 1000})
             page.goto(f"{app.url}/")
             page.wait_for_selector(CHAT_BOX, timeout=60_000)
@@ -286,4 +288,5 @@ def test_server_errors_in_the_browsers_language_and_after_the_switch(tmp_path: P
             page.get_by_text("longer than the model's context").first.wait_for(timeout=60_000)
             page.screenshot(path=str(tmp_path / "en-errors.png"), full_page=True)
             shown = page.locator("[data-testid=stChatMessage]").all_inner_texts()
+            page.close()
     assert not any("超出了模型的上下文长度" in text or "连接中断" in text for text in shown)
