@@ -4,9 +4,8 @@ A big model gets every core this process may use (`sched_getaffinity`, so a cont
 limit counts, not the host's core count). A small model leaves one core to the app's own threads (the
 page streaming the answer, the web server) and takes at most `SMALL_MODEL_THREADS`: its matrix
 products are too small to split many ways, and a team of threads that outnumbers the free cores spins
-and waits. Measured on this project's 2-core machine in the running app (tests/test_e2e_first_run.py,
-the same answer): 41.7 s with 2 threads, 13.6 s with 1. Alone in a process (`bench.tiny_demo`, no
-page streaming meanwhile) 2 threads were faster, which is why the rule counts the app's threads.
+and waits. Measured on this project's 2-core machine, busy with other work (load average 7): the tiny
+demo model generated 33 tokens/s greedily with one thread and 7 with two (plain `generate`).
 
 `GLM_TORCH_THREADS` overrides the choice. torch's setting is process-wide, so with a text and a
 vision model loaded the larger of their choices holds.
@@ -22,9 +21,10 @@ SMALL_MODEL_PARAMETERS = 200_000_000
 """Below this a model is small (a 9B model is 45 times larger)."""
 SMALL_MODEL_THREADS = 4
 
-SMALL_MODEL_MAX_NEW_TOKENS = 256
-"""The answer length offered by default for a small model: a tiny random model rarely stops by itself,
-and 256 tokens take a few seconds here where 1024 took 6 to 19 (`bench.tiny_demo`)."""
+SMALL_MODEL_MAX_NEW_TOKENS = 128
+"""The answer length offered by default for a small model, short enough to finish in seconds on a busy
+machine. With a 151,552-token vocabulary, sampling dominates a tiny model's cost: 256 sampled tokens
+took 3.6 s of CPU here (0.7 s greedy), and 18 s when the 2 cores were shared by a load of 19."""
 
 DEFAULT_MAX_NEW_TOKENS = 1024
 

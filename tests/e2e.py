@@ -44,10 +44,13 @@ class RunningApp:
 
 
 @contextmanager
-def running_app(env: dict[str, str], log: Path, args: Sequence[str] = ()) -> Iterator[RunningApp]:
-    """`streamlit run app/main.py` headless on a free port (plus `args`), yielded once healthy."""
+def running_app(
+    env: dict[str, str], log: Path, args: Sequence[str] = (), launcher: Sequence[str] = ("-m", "streamlit")
+) -> Iterator[RunningApp]:
+    """`streamlit run app/main.py` headless on a free port (plus `args`), yielded once healthy;
+    `launcher` is what runs Streamlit's command line (a bench may wrap it)."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true"]
+    command = [sys.executable, *launcher, "run", "app/main.py", "--server.headless", "true"]
     command += ["--server.port", str(port), "--browser.gatherUsageStats", "false", *args]
     with log.open("w") as out:
         app = subprocess.Popen(
