@@ -9,6 +9,8 @@ from markdown_it import MarkdownIt
 
 from app.store import Store
 from app.store.export import from_json, to_json, to_markdown
+from app.tools.base import STOPPED_TOOL
+from app.turn import TurnBuffer
 from models.messages import Attachment, Message
 
 TRICKY_OUTPUT = "```\nnot the end of the block\n````\nstill output"
@@ -122,3 +124,15 @@ def test_reasoning_is_kept_and_exported_apart(tmp_path):
         if t.type == "inline" and tokens[i - 2].type == "blockquote_open"
     ]
     assert quoted == ["Add two and two.\nThat makes 4."]
+
+
+def test_a_turn_stopped_mid_cell_exports_the_output_and_says_stopped_once(tmp_path):
+    call = Message("assistant", "for i in range(9): print(i)", "python", "c1")
+    turn = TurnBuffer([Message("user", "count"), call])
+    turn.tool_running(call, seconds=1.5, output="0\n1\n")
+    with Store(tmp_path) as store:
+        cid = store.create_conversation("alice", "chat")
+        store.append_turn("alice", cid, turn.close())
+        text = to_markdown(store.load_conversation("alice", cid))
+    assert f"{STOPPED_TOOL} Its output until then:\n0\n1\n" in text
+    assert text.count("(stopped)") == 1

@@ -49,7 +49,7 @@ def _message_markdown(message: Message) -> list[str]:
     timings = format_timings(message.info.get("timings") or message.info)
     if timings:
         parts.append(f"*{timings}*")
-    if message.info.get("stopped"):
+    if message.info.get("stopped") and message.role != "observation":  # a stopped call's text says so
         parts.append("*(stopped)*")
     if error := message.info.get("error"):
         parts.append(f"**Error:** {error}")
