@@ -149,6 +149,7 @@ def test_upload_ask_and_see_page_sources_while_broken_files_show_errors(server, 
     (picker,) = [s for s in viewer.selectbox if s.label == "Page"]
     assert picker.value == 149 and picker.format_func(picker.value) == "p. 150"
     assert any("access code for the Draco vault" in x.value for x in viewer.text), "the cited page's text"
+    assert not [c.value for c in viewer.caption if "can't be shown" in c.value], "the page rendered"
     assert "source" not in viewer.query_params and viewer.query_params["c"] == cid
     assert [d["name"] for d in stored.tool_state["documents"]] == ["vaults.pdf", "memo.txt"]
     assert stored.messages[1].info["sources"][0]["page"] == "p. 150"

@@ -87,6 +87,9 @@ def test_a_citation_is_a_link_while_streaming_and_opens_the_viewer_at_its_page(t
         chosen = picker.evaluate("e => [...e.querySelectorAll('input')].map(i => i.value) + e.textContent")
         assert "p. 2" in chosen and "lo-writer-latin.pdf" in dialog.inner_text()
         assert "Kléber" not in dialog.inner_text(), "page 2, not page 1"
+        image = dialog.locator('img[alt="p. 2"]')  # the PDF's page as it looks
+        image.wait_for(state="attached", timeout=30_000)
+        assert image.evaluate("img => img.naturalWidth > img.naturalHeight / 2")
         assert "source=" not in viewer.url, "the address forgets the request once it is shown"
         (turn,) = _turns(data, "documents", 1)
         page.get_by_text("full results next week").first.wait_for(timeout=30_000)

@@ -95,6 +95,15 @@ class Shelf:
             docs.append(doc)
         return docs, problems
 
+    def original(self, sha256: str) -> bytes | None:
+        """The kept original of a file of the conversation, or None when it is no longer stored."""
+        stored = self.store.load_conversation(self.user, self.conversation_id).documents
+        path = next((d.path for d in stored if d.sha256 == sha256), None)
+        try:
+            return Path(path).read_bytes() if path else None
+        except OSError:
+            return None
+
     def _reparse(self, name: str, path: str | None, progress: Progress | None, cache: Path) -> Document:
         try:
             data = Path(path).read_bytes() if path else None

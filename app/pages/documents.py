@@ -37,6 +37,7 @@ from app.ui.chat_view import (
 from app.ui.doc_labels import count_label, kind_label, page_label, whole_file_label
 from app.ui.doc_links import PAGE_PARAM, SOURCE_PARAM, citation_linker, requested_source
 from app.ui.i18n import said, t
+from app.ui.images_view import show_image
 from app.ui.render import plain, safe_markdown
 from app.ui.session import ConversationState
 from app.ui.style import uploader_words
@@ -44,6 +45,7 @@ from models.backends.base import ChatBackend
 from models.messages import GenerationParams, Message
 
 WORKSPACE = "documents"
+VIEWER_PIXELS = 1_000_000  # a page in the source viewer: about 840 x 1190 for A4
 STRATEGIES = ("whole", "retrieved")
 
 
@@ -316,7 +318,7 @@ def render_history(messages: list[Message], docs: dict[str, Document], linked: C
             render_sources(message.info, docs, key=str(n))
 
 
-def show_requested_source(docs: list[Document]) -> None:
+def show_requested_source(state: ConversationState, docs: list[Document]) -> None:
     """The source viewer, when the address asks for a file's page (a citation's link): opened once,
     then the address forgets it, so the next run doesn't open it again."""
     params = st.query_params
@@ -325,19 +327,32 @@ def show_requested_source(docs: list[Document]) -> None:
         params.pop(name, None)
     if requested is not None:
         doc, index = requested
-        st.dialog(plain(doc.name), width="large")(source_viewer)(doc, index)
+        st.dialog(plain(doc.name), width="large")(source_viewer)(state, doc, index)
 
 
-def source_viewer(doc: Document, index: int) -> None:
-    """One file, at page `index`, with a picker for its other pages."""
+def source_viewer(state: ConversationState, doc: Document, index: int) -> None:
+    """One file, at page `index`, with a picker for its other pages: a PDF's page as it looks (rendered in
+    the parser's sandboxed worker from the kept original), then the text the model read."""
     labels = [page_label(p.label) for p in doc.pages]
     st.caption(f":material/description: {kind_label(doc.kind)} · {count_label([p.label for p in doc.pages])}")
     choice = index
     if len(labels) > 1:
-        pages = range(len(labels))
-        show = labels.__getitem__
-        choice = st.selectbox(t("docs.page"), pages, index=index, format_func=show, key="doc-viewer")
-    st.text(doc.pages[choice].text)
+        pages, show = range(len(labels)), labels.__getitem__
+        key = f"doc-viewer-{doc.sha256[:12]}-{index}"  # each citation opens at its own page
+        choice = st.selectbox(t("docs.page"), pages, index=index, format_func=show, key=key)
+    page = doc.pages[choice]
+    if doc.kind == "pdf":
+        try:
+            data = shelf(state).original(doc.sha256)
+            if data is None:
+                raise DocumentError(doc.name, "the original file is no longer stored")
+            png = isolate.render_pdf_page(data, page.number, doc.name, VIEWER_PIXELS)
+            with st.container(border=True):  # a white page on a white dialog: framed
+                show_image(png, labels[choice])
+        except DocumentError as exc:
+            st.caption(f":material/broken_image: {t('docs.page_not_shown', why=safe_markdown(said(exc)))}")
+        st.caption(t("docs.page_text"))
+    st.text(page.text)
 
 
 state = session.conversation(WORKSPACE)
@@ -362,7 +377,7 @@ linked = citation_linker(state.id, docs)
 if not docs:
     session.empty_state("text", WORKSPACE, backend, state.messages)
 render_history(state.messages, by_name, linked)
-show_requested_source(docs)
+show_requested_source(state, docs)
 
 if backend is None:
     st.chat_input(t("model.text_unavailable"), disabled=True, key="documents-input-off")

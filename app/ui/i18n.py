@@ -480,6 +480,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "docs.whole_file": ("whole file ({count})", "全文（{count}）"),
     "docs.whole_file_alone": ("whole file", "全文"),
     "docs.cite_opens": ("Open this page in a new tab", "在新标签页中打开此页"),
+    "docs.page_text": ("The page's text, as the model read it:", "模型读取的本页文本："),
+    "docs.page_not_shown": ("The page can't be shown as it looks: {why}", "无法按原样显示此页：{why}"),
     # vision
     "vision.placeholder": ("Ask about your images…", "就您的图片提问…"),
     "vision.cant_show": ("{name} can't be shown", "无法显示 {name}"),
