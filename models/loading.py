@@ -10,8 +10,11 @@ some 400,000 objects that Python's cyclic garbage collector would otherwise walk
 collection. Streamlit runs one after every script run (`runner.postScriptGC`), twice per answer,
 and here each took 0.3 to 2 s under load, holding the GIL, so generation and the web server's
 event loop stalled meanwhile. `gc.freeze()` after a load moves everything alive then out of the
-collector's reach (a full collection then takes milliseconds); the cost is that cyclic garbage among
-those objects is never collected, and they are meant to stay anyway.
+collector's reach (a full collection then takes milliseconds). A frozen object is still freed by
+reference counting (the text and vision models are, tested), but cyclic garbage among frozen objects
+is not collected: a dropped model with cycles (a diffusers pipeline has them, so the cogview tool's
+isn't frozen) would stay. Each load therefore starts by unfreezing, so what an earlier load froze and
+the app has dropped since (a model switched away from on the Models page) goes at the next load.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ _lock = threading.RLock()
 
 
 def one_at_a_time(load: Callable[P, T]) -> Callable[P, T]:
-    """Run `load` while no other decorated load runs in this process; freeze what it loaded."""
+    """Run `load` while no other decorated load runs in this process; freeze what is alive after it."""
 
     @functools.wraps(load)
     def serialized(*args: P.args, **kwargs: P.kwargs) -> T:
         with _lock:
+            gc.unfreeze()
             loaded = load(*args, **kwargs)
             gc.collect()
             gc.freeze()

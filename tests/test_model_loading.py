@@ -67,3 +67,22 @@ def test_a_loaded_model_is_out_of_the_collectors_walks_and_still_freed_when_drop
     dropped = weakref.ref(model)
     del backend, model
     assert dropped() is None, "reference counting still frees a frozen model once nothing holds it"
+
+
+class Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_what_a_load_froze_and_was_dropped_since_goes_at_the_next_load(
+    checkpoints: tuple[Path, Path],
+) -> None:
+    settings = ModelSettings("transformers", str(checkpoints[0]), "", "", "", "chat", False, 0)
+    cycle = Cycle()
+    gone = weakref.ref(cycle)
+    get_text_backend(settings)
+    del cycle
+    gc.collect()
+    assert gone() is not None, "frozen with the first load, a cycle is out of the collector's reach"
+    get_text_backend(settings)
+    assert gone() is None, "the next load unfreezes first, and the collection after it frees the cycle"
