@@ -10,7 +10,7 @@ from app.docs.document import Document, Page
 from app.tools.browser.citations import render_live_citations
 from app.ui import i18n
 from app.ui.doc_labels import count_label, page_label, whole_file_label
-from app.ui.doc_links import citation_linker, link_citations, requested_source, source_href
+from app.ui.doc_links import citation_linker, first_cited, link_citations, requested_source, source_href
 from app.ui.render import safe_markdown
 
 DOCS = {
@@ -103,6 +103,8 @@ def test_the_viewer_address_round_trips() -> None:
     assert requested_source([other, report], "ef" * 8, "1") is None
     assert requested_source([other, report], "ab", "1") is None, "too short to tell files apart"
     assert requested_source([report], None, None) is None
+    text = "[other.pdf, p. 1] then [report.pdf, p. 8] and [report.pdf, p. 2]"
+    assert first_cited(text, [report, other]) == {"other.pdf": 0, "report.pdf": 3}
     linked = citation_linker("conv1", [report, other])("See [report.pdf, p. 8].")
     tip = '"Open this page in a new tab"'
     assert linked == f"See [\\[report.pdf, p. 8\\]](?c=conv1&source={'ab' * 8}&page=4 {tip})."

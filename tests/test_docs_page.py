@@ -49,6 +49,7 @@ def locked_pdf() -> bytes:
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     rules = [
+        Rule("\nIt closes at 3 pm [minutes.pdf, p. 2].", when="What do the minutes say"),
         Rule("\nThe Draco code is 3318-ZT [vaults.pdf, p. 150].", when="Draco"),
         Rule("\nThe cafeteria closes at 3 pm [memo.txt, lines 1-2].", when="cafeteria"),
         Rule("\nSee the documents."),
@@ -184,6 +185,20 @@ def test_a_small_file_goes_whole_and_its_pages_are_the_sources(server, tmp_path:
     sources = stored.messages[1].info["sources"]
     assert [(s["page"], s["index"]) for s in sources] == [("p. 1", 0), ("p. 2", 1), ("p. 3", 2)]
     assert all("text" not in s and len(s["sha256"]) == 64 for s in sources)
+
+
+def test_a_file_sent_whole_opens_at_the_page_the_answer_cites(server) -> None:
+    at = open_page()
+    uploader(at).upload(
+        "minutes.pdf", small_pdf("Opening remarks.", "The cafeteria closes at 3 pm.", "Close.")
+    )
+    at.run()
+    at.chat_input(key="documents-input").set_value("What do the minutes say?").run()
+    assert not at.exception
+    assistant = at.chat_message[1]
+    assert "(?c=" in assistant.markdown[0].value, "the citation is a link"
+    assert assistant.selectbox[0].value == 1, "the sources open at p. 2"
+    assert assistant.expander[0].text[0].value.strip() == "The cafeteria closes at 3 pm."
 
 
 def test_documents_survive_a_reload_a_lost_cache_and_a_removal(server, tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from app.ui.chat_view import (
     workspace_controls,
 )
 from app.ui.doc_labels import count_label, kind_label, page_label, whole_file_label
-from app.ui.doc_links import PAGE_PARAM, SOURCE_PARAM, citation_linker, requested_source
+from app.ui.doc_links import PAGE_PARAM, SOURCE_PARAM, citation_linker, first_cited, requested_source
 from app.ui.i18n import said, t
 from app.ui.images_view import show_image
 from app.ui.render import plain, safe_markdown
@@ -234,21 +234,26 @@ def document_list(state: ConversationState, docs: list[Document]) -> None:
         st.error(safe_markdown(message), icon=":material/error:")
 
 
-def _whole_file(group: list[dict[str, Any]], doc: Document | None, key: str) -> None:
-    """One file sent whole: a page picker and that page's text (not the whole file on every rerun)."""
+def _whole_file(group: list[dict[str, Any]], doc: Document | None, key: str, cited: int | None) -> None:
+    """One file sent whole: a page picker, at the first page the answer cites (`cited`), and that page's
+    text (not the whole file on every rerun)."""
     if doc is None:
         st.caption(t("docs.file_gone"))
         return
     indexes = [s["index"] for s in group if "index" in s] or list(range(len(doc.pages)))
-    choice = 0
+    choice = indexes.index(cited) if cited in indexes else 0
     if len(indexes) > 1:
         labels = [page_label(doc.pages[i].label) for i in indexes]
-        choice = st.selectbox(t("docs.page"), range(len(indexes)), format_func=labels.__getitem__, key=key)
+        show = labels.__getitem__
+        choice = st.selectbox(t("docs.page"), range(len(indexes)), choice, format_func=show, key=key)
     st.text(doc.pages[indexes[choice]].text)
 
 
-def render_sources(info: dict[str, Any], docs: dict[str, Document], key: str = "live") -> None:
-    """The strategy, the tokens sent, and every passage the model was given, by file and page.
+def render_sources(
+    info: dict[str, Any], docs: dict[str, Document], key: str = "live", cited: dict[str, int] | None = None
+) -> None:
+    """The strategy, the tokens sent, and every passage the model was given, by file and page; a file
+    sent whole opens at the first page the answer cites (`cited`: file name -> page index).
 
     Files are found by content hash (two files may share a name); `key` tells this answer's widgets apart.
     """
@@ -281,7 +286,8 @@ def render_sources(info: dict[str, Any], docs: dict[str, Document], key: str = "
         doc = by_sha.get(sha) or docs.get(pages[0]["file"])
         whole = whole_file_label([p["page"] for p in pages])
         with st.expander(f"{plain(pages[0]['file'])} · {plain(whole)}"):
-            _whole_file(pages, doc, key=f"documents-source-{key}-{n}")
+            first = (cited or {}).get(doc.name) if doc is not None else None
+            _whole_file(pages, doc, f"documents-source-{key}-{n}", first)
 
 
 def source_info(ctx: DocContext) -> dict[str, Any]:
@@ -315,7 +321,8 @@ def render_history(messages: list[Message], docs: dict[str, Document], linked: C
             text = linked(message.content) if message.role == "assistant" else message.content
             st.markdown(safe_markdown(text))
             message_notes(message)
-            render_sources(message.info, docs, key=str(n))
+            cited = first_cited(message.content, docs.values()) if message.role == "assistant" else {}
+            render_sources(message.info, docs, str(n), cited)
 
 
 def show_requested_source(state: ConversationState, docs: list[Document]) -> None:

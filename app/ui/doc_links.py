@@ -8,7 +8,7 @@ Citations of files the conversation doesn't have stay text (`app.docs.citations`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlencode
 
 from app.docs.citations import find_citations
@@ -55,6 +55,15 @@ def citation_linker(conversation_id: str, docs: Sequence[Document]) -> Callable[
         return link_citations(text, labels, href)
 
     return linked
+
+
+def first_cited(text: str, docs: Iterable[Document]) -> dict[str, int]:
+    """The first page `text` cites of each file of `docs` it cites (file name -> page index)."""
+    labels = {d.name: [p.label for p in d.pages] for d in docs}
+    first: dict[str, int] = {}
+    for cited in find_citations(text, labels):
+        first.setdefault(cited.name, cited.index)
+    return first
 
 
 def requested_source(
