@@ -23,6 +23,7 @@ import functools
 import gc
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -44,3 +45,10 @@ def one_at_a_time(load: Callable[P, T]) -> Callable[P, T]:
             return loaded
 
     return serialized
+
+
+def folder_without_config(model: str) -> bool:
+    """Whether `model` names a folder here that holds no `config.json`: not a checkpoint (yet), which
+    transformers would report as a tokenizer or `model_type` error far from the cause."""
+    folder = Path(model).expanduser()
+    return folder.is_dir() and not (folder / "config.json").is_file()

@@ -610,6 +610,19 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "无法连接 GLM_API_BASE={api_base} 上的 OpenAI 兼容服务器（{detail}）。请启动服务器，"
         "或设置 GLM_API_BASE / GLM_API_KEY。",
     ),
+    "model_error.not_a_checkpoint": (
+        "{variable}={folder} is a folder without a config.json, so not a model checkpoint (yet). Choose "
+        "another model on the Models page, which can also create a tiny demo model, or put a checkpoint "
+        "there and try again.",
+        "{variable}={folder} 是一个没有 config.json 的文件夹，（还）不是模型检查点。请在“模型设置”页面"
+        "选择其他模型（也可以在那里创建微型演示模型），或把检查点放到该文件夹后重试。",
+    ),
+    "model_error.local_load_failed": (
+        "Can't load {variable}={model} ({detail}). Choose another model on the Models page, which can "
+        "also create a tiny demo model, or use a server (GLM_BACKEND=openai).",
+        "无法加载 {variable}={model}（{detail}）。请在“模型设置”页面选择其他模型（也可以在那里创建"
+        "微型演示模型），或改用服务器（GLM_BACKEND=openai）。",
+    ),
     "model_error.no_model_list": (
         "The server at GLM_API_BASE={api_base} answers {status} on /models, so it can't say its "
         "models. Set GLM_MODEL to the name of the model it serves.",

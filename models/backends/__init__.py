@@ -5,7 +5,7 @@ from __future__ import annotations
 from models.backends.base import ChatBackend, ToolDeclaration
 from models.errors import ReportedError
 from models.hub import offline_unless_reachable
-from models.loading import one_at_a_time
+from models.loading import folder_without_config, one_at_a_time
 from models.settings import ModelSettings, env_str
 
 __all__ = ["BackendLoadError", "ChatBackend", "ToolDeclaration", "get_text_backend"]
@@ -51,13 +51,25 @@ def get_text_backend(settings: ModelSettings | None = None) -> ChatBackend:
             ) from exc
     from models.backends.local import load_transformers_backend
 
+    if folder_without_config(settings.model):
+        raise BackendLoadError(
+            f"GLM_MODEL={settings.model} is a folder without a config.json: not a model checkpoint.",
+            "not_a_checkpoint",
+            variable="GLM_MODEL",
+            folder=settings.model,
+        )
     offline_unless_reachable(settings.model)
     try:
         return load_transformers_backend(settings.model, settings.trust_remote_code, settings.max_context)
     except Exception as exc:
+        detail = f"{type(exc).__name__}: {exc}"
         raise BackendLoadError(
-            f"Can't load GLM_MODEL={settings.model} with transformers ({type(exc).__name__}: {exc}). "
+            f"Can't load GLM_MODEL={settings.model} with transformers ({detail}). "
             "Choose another model on the Models page (/models), which can also create a tiny demo "
             "model, or set GLM_MODEL to a local checkpoint folder (`.venv/bin/python -m models.tiny "
-            "./tiny-glm` builds a tiny one), or use a server with GLM_BACKEND=openai and GLM_API_BASE."
+            "./tiny-glm` builds a tiny one), or use a server with GLM_BACKEND=openai and GLM_API_BASE.",
+            "local_load_failed",
+            variable="GLM_MODEL",
+            model=settings.model,
+            detail=detail,
         ) from exc

@@ -9,7 +9,7 @@ server for its models once.
 from __future__ import annotations
 
 from models.hub import offline_unless_reachable
-from models.loading import one_at_a_time
+from models.loading import folder_without_config, one_at_a_time
 from models.settings import ModelSettings, env_str
 from models.vision.base import VisionBackend, VisionEvent, VisionInputError, VisionLoadError
 
@@ -28,5 +28,13 @@ def get_vision_backend(settings: ModelSettings | None = None) -> VisionBackend:
         )
     from models.vision.local import load_local_vision_backend
 
+    if folder_without_config(settings.vision_model):
+        raise VisionLoadError(
+            f"GLM_VISION_MODEL={settings.vision_model} is a folder without a config.json: not a model "
+            "checkpoint.",
+            "not_a_checkpoint",
+            variable="GLM_VISION_MODEL",
+            folder=settings.vision_model,
+        )
     offline_unless_reachable(settings.vision_model)
     return load_local_vision_backend(settings.vision_model, settings.trust_remote_code)

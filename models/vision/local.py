@@ -170,7 +170,16 @@ def load_local_vision_backend(
     except VisionLoadError:
         raise
     except Exception as exc:
-        raise VisionLoadError(_load_failure(model_id, exc)) from exc
+        if "trust_remote_code" in str(exc):
+            raise VisionLoadError(_load_failure(model_id, exc)) from exc
+        detail = f"{type(exc).__name__}: {exc}"
+        raise VisionLoadError(
+            _load_failure(model_id, exc),
+            "local_load_failed",
+            variable="GLM_VISION_MODEL",
+            model=model_id,
+            detail=detail,
+        ) from exc
 
 
 def _load_failure(model_id: str, exc: Exception) -> str:
