@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.ui.i18n import LANGUAGE_KEY
 from tests.scripted_server import ScriptedServer
 from tests.test_app_chat import MAIN
 
@@ -20,8 +21,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         yield monkeypatch
 
 
-def _sidebar_notes() -> list[str]:
+def _sidebar_notes(language: str = "en") -> list[str]:
     at = AppTest.from_file(MAIN, default_timeout=60)
+    at.session_state[LANGUAGE_KEY] = language
     at.run()
     assert not at.exception
     return [note.value for note in at.sidebar.info]
@@ -32,6 +34,14 @@ def test_sidebar_says_how_to_set_a_search_backend(env) -> None:
     assert len(notes) == 1
     assert notes[0].startswith("Web search is off. Set GLM_SEARCH_BACKEND to one of: searxng")
     assert "GLM_SEARXNG_URL" in notes[0] and "duckduckgo" in notes[0]
+
+
+def test_the_search_note_in_chinese(env) -> None:
+    (note,) = [n for n in _sidebar_notes("zh") if "GLM_SEARCH_BACKEND" in n]
+    assert note.startswith("网页搜索未开启。请把 GLM_SEARCH_BACKEND 设为以下之一：searxng")
+    env.setenv("GLM_SEARCH_BACKEND", "brave")
+    (note,) = [n for n in _sidebar_notes("zh") if "GLM_SEARCH_BACKEND" in n]
+    assert note == "GLM_SEARCH_BACKEND 为 'brave'，但未设置 GLM_BRAVE_API_KEY。"
 
 
 def test_sidebar_lists_ignored_allow_entries(env) -> None:

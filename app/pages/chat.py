@@ -7,7 +7,6 @@ from app.agent import run_turn, without_refused_turns
 from app.config import max_steps
 from app.docs.limits import max_upload_mb
 from app.sandbox import warm_pool
-from app.tools.browser import search_setup_hint
 from app.tools.builtins import load_tools
 from app.tools.mcp import sync_mcp_tools
 from app.tools.registry import all_tools
@@ -24,7 +23,7 @@ from app.ui.cogview_view import cogview_sidebar
 from app.ui.files_view import session_files_sidebar, with_upload_note
 from app.ui.i18n import t
 from app.ui.render import safe_markdown
-from app.ui.tools_view import tools_sidebar
+from app.ui.tools_view import browser_setup_note, tools_sidebar
 from models.messages import Message
 
 WORKSPACE = "chat"
@@ -48,8 +47,8 @@ controls = workspace_controls(
 prompt = st.chat_input(t("chat.placeholder"), disabled=backend is None, max_upload_size=max_upload_mb())
 with st.sidebar:
     enabled = tools_sidebar(all_tools(), plugin_errors, mcp)
-    if any(tool.name == "simple_browser" for tool in enabled) and (hint := search_setup_hint()):
-        st.info(hint)
+    if any(tool.name == "simple_browser" for tool in enabled) and (note := browser_setup_note()):
+        st.info(note)
     cogview_sidebar()
     session_files_sidebar(files, uploads_open=prompt is None and not controls.retry)
 

@@ -384,6 +384,21 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "timings.chunks": ("chunks/s", "块/秒"),
     # the code interpreter's files
     "files.upload_help": ("Up to {mb} MB per file.", "每个文件最大 {mb} MB。"),
+    "search.setup": (
+        "Set GLM_SEARCH_BACKEND to one of: searxng (with GLM_SEARXNG_URL, e.g. http://127.0.0.1:8888), "
+        "duckduckgo (no key), brave (with GLM_BRAVE_API_KEY) or tavily (with GLM_TAVILY_API_KEY).",
+        "请把 GLM_SEARCH_BACKEND 设为以下之一：searxng（另设 GLM_SEARXNG_URL，例如 http://127.0.0.1:8888）、"
+        "duckduckgo（无需密钥）、brave（另设 GLM_BRAVE_API_KEY）或 tavily（另设 GLM_TAVILY_API_KEY）。",
+    ),
+    "search.off": ("Web search is off. {setup}", "网页搜索未开启。{setup}"),
+    "search.unknown": (
+        "Unknown GLM_SEARCH_BACKEND {backend!r}. {setup}",
+        "未知的 GLM_SEARCH_BACKEND {backend!r}。{setup}",
+    ),
+    "search.missing": (
+        "GLM_SEARCH_BACKEND is {backend!r} but {needed} is not set.",
+        "GLM_SEARCH_BACKEND 为 {backend!r}，但未设置 {needed}。",
+    ),
     "upload.button": ("Upload", "上传"),
     "upload.per_file": ("Up to {mb} MB per file", "每个文件最大 {mb} MB"),
     "files.upload_busy": (

@@ -9,6 +9,8 @@ import math
 import streamlit as st
 
 from app.tools.base import Tool
+from app.tools.browser import search_backend_problem
+from app.tools.browser.guard import allow_problems
 from app.tools.mcp import McpSetup
 from app.tools.mcp.hub import ServerStatus
 from app.ui.i18n import plural, t
@@ -73,3 +75,12 @@ def _server_section(server: ServerStatus, tools: list[Tool]) -> list[Tool]:
         restarts = plural("mcp.restarts", server.restarts) if server.restarts else ""
         st.caption(t(f"mcp.kind.{server.kind}") + restarts)
         return [tool for tool in tools if _toggle(tool)]
+
+
+def browser_setup_note() -> str | None:
+    """What the sidebar tells the admin about the browser's setup (the search backend in the user's
+    language, ignored `GLM_BROWSER_ALLOW` entries as the guard words them), or None when all is well."""
+    problem = search_backend_problem()
+    backend = t(f"search.{problem[0]}", setup=t("search.setup"), **problem[1]) if problem else None
+    notes = [note for note in (backend, *allow_problems()) if note]
+    return "\n\n".join(notes) or None

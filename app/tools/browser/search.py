@@ -44,6 +44,13 @@ class SearchHit:
     snippet: str
 
 
+_PROBLEMS = {
+    "off": "Web search is off. {setup}",
+    "unknown": "Unknown GLM_SEARCH_BACKEND {backend!r}. {setup}",
+    "missing": "GLM_SEARCH_BACKEND is {backend!r} but {needed} is not set.",
+}
+
+
 def search_setup_hint() -> str | None:
     """What the sidebar should tell the admin about the browser's setup, or None when all is well.
 
@@ -54,14 +61,22 @@ def search_setup_hint() -> str | None:
 
 
 def _backend_problem() -> str | None:
+    """The search backend's problem in English (for the admin's notes and the model's observation)."""
+    problem = search_backend_problem()
+    return _PROBLEMS[problem[0]].format(setup=_SETUP, **problem[1]) if problem else None
+
+
+def search_backend_problem() -> tuple[str, dict[str, str]] | None:
+    """What is wrong with the search backend's setup as a kind ("off", "unknown", "missing") and the
+    values its text needs (the UI says it in the user's language), or None when nothing is."""
     backend = env_str("GLM_SEARCH_BACKEND").lower()
     if not backend:
-        return f"Web search is off. {_SETUP}"
+        return "off", {}
     if backend not in SEARCH_BACKENDS:
-        return f"Unknown GLM_SEARCH_BACKEND {backend!r}. {_SETUP}"
+        return "unknown", {"backend": backend}
     needed = _REQUIRED.get(backend)
     if needed and not env_str(needed):
-        return f"GLM_SEARCH_BACKEND is {backend!r} but {needed} is not set."
+        return "missing", {"backend": backend, "needed": needed}
     return None
 
 
