@@ -76,24 +76,37 @@ class _Pages:
         return self.labelled.get((kind, n))
 
 
-def find_citations(text: str, documents: Mapping[str, Sequence[str]]) -> list[Citation]:
-    """Every citation in `text` of a page of `documents` (file name -> its pages' labels), in order.
+@dataclass(frozen=True)
+class CitationFinder:
+    """Finds citations of one set of files; built once for a stream or a page of answers (`of`)."""
 
-    Each cited file-and-page of a group is one citation; in a group with one citation, the citation
-    spans the whole group, brackets included."""
-    if not documents:
-        return []
-    names = _names(documents)
-    pages = {name: _Pages.of(labels) for name, labels in documents.items()}
-    found: list[Citation] = []
-    for group in _GROUP.finditer(text):
-        kind = group.lastgroup or ""
-        inner_start = group.start(kind)
-        cited = list(_in_group(group[kind], inner_start, names, pages))
-        if len(cited) == 1:
-            cited = [Citation(group.start(), group.end(), cited[0].name, cited[0].index)]
-        found += cited
-    return found
+    names: list[tuple[str, str]]
+    pages: dict[str, _Pages]
+
+    @classmethod
+    def of(cls, documents: Mapping[str, Sequence[str]]) -> CitationFinder:
+        """For `documents`: file name -> its pages' labels."""
+        return cls(_names(documents), {name: _Pages.of(labels) for name, labels in documents.items()})
+
+    def find(self, text: str) -> list[Citation]:
+        """Every citation in `text` of a page of the files, in order. Each cited file-and-page of a group
+        is one citation; in a group with one citation, the citation spans the whole group, brackets
+        included."""
+        if not self.pages:
+            return []
+        found: list[Citation] = []
+        for group in _GROUP.finditer(text):
+            kind = group.lastgroup or ""
+            cited = list(_in_group(group[kind], group.start(kind), self.names, self.pages))
+            if len(cited) == 1:
+                cited = [Citation(group.start(), group.end(), cited[0].name, cited[0].index)]
+            found += cited
+        return found
+
+
+def find_citations(text: str, documents: Mapping[str, Sequence[str]]) -> list[Citation]:
+    """Every citation in `text` of a page of `documents` (file name -> its pages' labels), in order."""
+    return CitationFinder.of(documents).find(text)
 
 
 def _names(documents: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:

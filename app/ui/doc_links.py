@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlencode
 
-from app.docs.citations import find_citations
+from app.docs.citations import CitationFinder, find_citations
 from app.docs.document import Document
 from app.ui.i18n import t
 from app.ui.render import plain
@@ -21,12 +21,15 @@ PAGE_PARAM = "page"
 SHA_CHARS = 16
 
 
-def link_citations(text: str, documents: Mapping[str, Sequence[str]], href: Callable[[str, int], str]) -> str:
-    """`text` (Markdown) with each citation of `documents` (name -> page labels) made a link to
-    `href(name, page index)`; the link's text is the citation as written."""
+def link_citations(
+    text: str, documents: Mapping[str, Sequence[str]] | CitationFinder, href: Callable[[str, int], str]
+) -> str:
+    """`text` (Markdown) with each citation of `documents` (name -> page labels, or a finder made for
+    them) made a link to `href(name, page index)`; the link's text is the citation as written."""
+    finder = documents if isinstance(documents, CitationFinder) else CitationFinder.of(documents)
     out: list[str] = []
     at = 0
-    for cited in find_citations(text, documents):
+    for cited in finder.find(text):
         label = plain(text[cited.start : cited.end])
         out += [text[at : cited.start], f"[{label}]({href(cited.name, cited.index)})"]
         at = cited.end
@@ -44,7 +47,7 @@ def citation_linker(conversation_id: str, docs: Sequence[Document]) -> Callable[
     """The function that links an answer's citations of `docs` (by their names in the conversation); a
     link's tooltip says it opens the page in a new tab."""
     by_name = {d.name: d for d in docs}
-    labels = {d.name: [p.label for p in d.pages] for d in docs}
+    finder = CitationFinder.of({d.name: [p.label for p in d.pages] for d in docs})
 
     title = t("docs.cite_opens")
 
@@ -52,7 +55,7 @@ def citation_linker(conversation_id: str, docs: Sequence[Document]) -> Callable[
         return f'{source_href(conversation_id, by_name[name], index)} "{title}"'
 
     def linked(text: str) -> str:
-        return link_citations(text, labels, href)
+        return link_citations(text, finder, href)
 
     return linked
 
