@@ -146,6 +146,7 @@ def format_timings(timings: dict[str, Any], words: dict[str, str] | None = None)
     parts.extend(f"{tool['name']} {tool['seconds']:.2f} s" for tool in timings.get("tools", []))
     if timings.get("seconds") is not None:
         parts.append(f"{say['took']} {timings['seconds']:.2f} s")
-    if timings.get("total_s") is not None:
-        parts.append(f"{say['total']} {timings['total_s']:.1f} s")
+    if (total := timings.get("total_s")) is not None:
+        # Under a second, as finely as the first token's time (never "first token 0.12 s · total 0.1 s").
+        parts.append(f"{say['total']} {total:.2f} s" if total < 1 else f"{say['total']} {total:.1f} s")
     return " · ".join(parts)

@@ -39,6 +39,7 @@ def test_sidebar_says_how_to_set_a_search_backend(env) -> None:
 def test_the_search_note_in_chinese(env) -> None:
     (note,) = [n for n in _sidebar_notes("zh") if "GLM_SEARCH_BACKEND" in n]
     assert note.startswith("网页搜索未开启。请把 GLM_SEARCH_BACKEND 设为以下之一：searxng")
+    assert "`http://127.0.0.1:8888`）" in note, "as code: an autolink would take the text after it"
     env.setenv("GLM_SEARCH_BACKEND", "brave")
     (note,) = [n for n in _sidebar_notes("zh") if "GLM_SEARCH_BACKEND" in n]
     assert note == "GLM_SEARCH_BACKEND 为 'brave'，但未设置 GLM_BRAVE_API_KEY。"

@@ -93,3 +93,8 @@ def test_a_stopped_step_is_measured_from_what_streamed():
 
 def test_timings_stored_before_counted_by_still_read_as_tokens():
     assert format_timings({"ttft_s": 0.2, "tokens_per_s": 12.0}) == "first token 0.20 s · 12.0 tokens/s"
+
+
+def test_a_short_turns_total_is_never_shown_below_its_first_token() -> None:
+    timings = {"ttft_s": 0.12, "total_s": 0.134, "tools": []}
+    assert format_timings(timings) == "first token 0.12 s · total 0.13 s"

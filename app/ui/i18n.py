@@ -387,7 +387,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "search.setup": (
         "Set GLM_SEARCH_BACKEND to one of: searxng (with GLM_SEARXNG_URL, e.g. http://127.0.0.1:8888), "
         "duckduckgo (no key), brave (with GLM_BRAVE_API_KEY) or tavily (with GLM_TAVILY_API_KEY).",
-        "请把 GLM_SEARCH_BACKEND 设为以下之一：searxng（另设 GLM_SEARXNG_URL，例如 http://127.0.0.1:8888）、"
+        "请把 GLM_SEARCH_BACKEND 设为以下之一：searxng（另设 GLM_SEARXNG_URL，例如 `http://127.0.0.1:8888`）、"
         "duckduckgo（无需密钥）、brave（另设 GLM_BRAVE_API_KEY）或 tavily（另设 GLM_TAVILY_API_KEY）。",
     ),
     "search.off": ("Web search is off. {setup}", "网页搜索未开启。{setup}"),
