@@ -47,6 +47,8 @@ def test_concurrent_first_loads_fail_in_words_and_load_on_retry(tmp_path: Path, 
         failed_to_load(chat, RETRY, f"GLM_MODEL={text} is a folder without a config.json")
         failed_to_load(images, RETRY_ZH, f"GLM_VISION_MODEL={vision} 是一个没有 config.json 的文件夹")
         assert chat.locator(CHAT_BOX).is_disabled() and images.locator(CHAT_BOX).is_disabled()
+        assert chat.locator(CHAT_BOX).get_attribute("placeholder") == "The text model isn't available"
+        assert images.locator(CHAT_BOX).get_attribute("placeholder") == "视觉模型不可用"
 
         build_text_checkpoint(text)
         build_vision_checkpoint(vision)

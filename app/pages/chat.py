@@ -44,7 +44,11 @@ controls = workspace_controls(
 )
 # Asked before the sidebar is drawn (the box stays pinned at the bottom): while this run streams an
 # answer, the uploader is disabled, since an upload would rerun the page and stop the answer.
-prompt = st.chat_input(t("chat.placeholder"), disabled=backend is None, max_upload_size=max_upload_mb())
+prompt = st.chat_input(
+    t("chat.placeholder") if backend is not None else t("model.text_unavailable"),
+    disabled=backend is None,
+    max_upload_size=max_upload_mb(),
+)
 with st.sidebar:
     enabled = tools_sidebar(all_tools(), plugin_errors, mcp)
     if any(tool.name == "simple_browser" for tool in enabled) and (note := browser_setup_note()):
