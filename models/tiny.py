@@ -4,7 +4,10 @@
 `Glm4MoeForCausalLM` (GLM-4.5's special tokens and the chat template published with GLM-4.6, copied
 unchanged to `glm45_chat_template.jinja`); with `--vision` a `Glm4vForConditionalGeneration` with its
 processor. Both load through the real Auto classes (the
-vision processor through `models.vision.processors.processor_class`, see there why).
+vision processor through `models.vision.processors.processor_class`, see there why). The vision
+checkpoint is also servable by vLLM: its processor is saved as `Glm4vProcessor` with a video
+processor config beside it (vLLM builds the full processor, which needs both), and its attention
+heads have size 32.
 
 The tokenizer is a byte-level BPE trained here on a small built-in corpus, with the GLM-4 special
 tokens at their real ids (see GLM4_PROTOCOL.md) and the ids below them filled with reserved tokens
@@ -303,7 +306,25 @@ def build_vision_checkpoint(outdir: Path, family: str = "glm4v") -> Path:
         tie_word_embeddings=False,
     )
     model = model_class(config)
-    return _save(model, tokenizer, processor, outdir)
+    _save(model, tokenizer, processor, outdir)
+    _save_video_processor_config(image_processor, processor.family_processor, outdir)
+    return outdir
+
+
+def _save_video_processor_config(image_processor: Any, processor_name: str, outdir: Path) -> None:
+    """The video processor's config, written as JSON: its class needs torchvision, which the app's
+    environment hasn't (transformers' defaults fill in the rest when a server loads it)."""
+    size = dict(image_processor.size)
+    config = {
+        "video_processor_type": processor_name.removesuffix("Processor") + "VideoProcessor",
+        "size": size,
+        "max_image_size": {"longest_edge": size["longest_edge"]},
+        "patch_size": image_processor.patch_size,
+        "temporal_patch_size": image_processor.temporal_patch_size,
+        "merge_size": image_processor.merge_size,
+    }
+    path = outdir / "video_preprocessor_config.json"
+    path.write_text(json.dumps(config, indent=2) + "\n", "utf-8")
 
 
 def build_moe_checkpoint(outdir: Path, chat_template: str | None = None) -> Path:

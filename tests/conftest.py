@@ -57,6 +57,28 @@ def vllm_text(tmp_path_factory: pytest.TempPathFactory):
         yield server
 
 
+@pytest.fixture(scope="session")
+def vllm_vision(tmp_path_factory: pytest.TempPathFactory):
+    """A second real vLLM, serving the tiny GLM-4.1V (Glm4v) checkpoint for the Vision page, started once
+    for the whole run like `vllm_text` (one vLLM process serves one model)."""
+    import os
+    from pathlib import Path
+
+    from models.tiny import build_vision_checkpoint
+    from tests.vllm_server import VllmServer, running_vllm, vllm_missing_reason
+
+    if running := os.environ.get("GLM_TEST_VLLM_VISION"):  # "BASE_URL CHECKPOINT", as GLM_TEST_VLLM
+        base_url, checkpoint = running.split()
+        yield VllmServer(base_url, "glm-4.1v-tiny", Path(checkpoint), Path(os.devnull))
+        return
+    if reason := vllm_missing_reason():
+        pytest.skip(reason)
+    root = tmp_path_factory.mktemp("vllm-vision")
+    checkpoint = build_vision_checkpoint(root / "glm4v")
+    with running_vllm(checkpoint, "glm-4.1v-tiny", root / "vllm.log") as server:
+        yield server
+
+
 @pytest.fixture(scope="module")
 def weather_tool() -> Iterator[Tool]:
     """A registered function tool for the loop's tests: `get_weather(city)`."""

@@ -272,7 +272,7 @@ def test_the_stream_asks_for_usage_and_reports_the_servers_count(
     events = list(backend.stream([Message("user", "What is it?")], PARAMS, threading.Event()))
     assert server.requests[-1]["stream_options"] == {"include_usage": True}
     answer = "".join(e.text for e in events if isinstance(e, TextDelta))
-    assert events[-1] == Done("stop", {"completion_tokens": len(answer.split())})
+    assert events[-1] == Done("stop", {"completion_tokens": len(answer.split()), "prompt_tokens": 9})
 
 
 def test_vision_can_have_its_own_server_and_key(

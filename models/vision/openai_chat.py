@@ -120,6 +120,8 @@ class OpenAIVisionBackend:
                     return
                 if chunk.usage is not None and chunk.usage.completion_tokens is not None:
                     usage = {"completion_tokens": chunk.usage.completion_tokens}
+                    if chunk.usage.prompt_tokens is not None:  # images included, as the server counted
+                        usage["prompt_tokens"] = chunk.usage.prompt_tokens
                 if not chunk.choices:
                     continue
                 choice = chunk.choices[0]
