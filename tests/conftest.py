@@ -36,47 +36,37 @@ def deferred_downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[]
 
 
 @pytest.fixture(scope="session")
-def vllm_text(tmp_path_factory: pytest.TempPathFactory):
-    """A real vLLM serving the tiny GLM-4 text checkpoint, started once for the whole run (it takes a
-    minute or more to start on 2 cores). Skipped only where `.venv-vllm` is missing outside CI."""
-    import os
-    from pathlib import Path
+def vllm_pool(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The real vLLMs serving the tiny checkpoints, for the whole run (each takes minutes to start on
+    2 cores): those the collected tests use start together at the first use (tests/vllm_server.py).
+    `GLM_TEST_VLLM` / `GLM_TEST_VLLM_VISION` ("BASE_URL CHECKPOINT") name ones already serving."""
+    import contextlib
 
-    from models.tiny import build_text_checkpoint
-    from tests.vllm_server import VllmServer, running_vllm, vllm_missing_reason
+    from models.tiny import build_text_checkpoint, build_vision_checkpoint
+    from tests.vllm_server import TinyServer, VllmPool
 
-    if running := os.environ.get("GLM_TEST_VLLM"):  # "BASE_URL CHECKPOINT": a vLLM already serving it
-        base_url, checkpoint = running.split()
-        yield VllmServer(base_url, "glm-4-9b-chat-tiny", Path(checkpoint), Path(os.devnull))
-        return
-    if reason := vllm_missing_reason():
-        pytest.skip(reason)
-    root = tmp_path_factory.mktemp("vllm-text")
-    checkpoint = build_text_checkpoint(root / "glm")
-    with running_vllm(checkpoint, "glm-4-9b-chat-tiny", root / "vllm.log") as server:
-        yield server
+    servers = {
+        "text": TinyServer(build_text_checkpoint, "glm-4-9b-chat-tiny", "GLM_TEST_VLLM"),
+        "vision": TinyServer(build_vision_checkpoint, "glm-4.1v-tiny", "GLM_TEST_VLLM_VISION"),
+    }
+    used = {name for item in request.session.items for name in item.fixturenames}
+    wanted = {key for key in servers if f"vllm_{key}" in used}
+    with contextlib.ExitStack() as stack:
+        yield VllmPool(servers, wanted, lambda key: tmp_path_factory.mktemp(f"vllm-{key}"), stack)
 
 
 @pytest.fixture(scope="session")
-def vllm_vision(tmp_path_factory: pytest.TempPathFactory):
-    """A second real vLLM, serving the tiny GLM-4.1V (Glm4v) checkpoint for the Vision page, started once
-    for the whole run like `vllm_text` (one vLLM process serves one model)."""
-    import os
-    from pathlib import Path
+def vllm_text(vllm_pool):
+    """A real vLLM serving the tiny GLM-4 text checkpoint. Skipped only where `.venv-vllm` is missing
+    outside CI."""
+    return vllm_pool.get("text")
 
-    from models.tiny import build_vision_checkpoint
-    from tests.vllm_server import VllmServer, running_vllm, vllm_missing_reason
 
-    if running := os.environ.get("GLM_TEST_VLLM_VISION"):  # "BASE_URL CHECKPOINT", as GLM_TEST_VLLM
-        base_url, checkpoint = running.split()
-        yield VllmServer(base_url, "glm-4.1v-tiny", Path(checkpoint), Path(os.devnull))
-        return
-    if reason := vllm_missing_reason():
-        pytest.skip(reason)
-    root = tmp_path_factory.mktemp("vllm-vision")
-    checkpoint = build_vision_checkpoint(root / "glm4v")
-    with running_vllm(checkpoint, "glm-4.1v-tiny", root / "vllm.log") as server:
-        yield server
+@pytest.fixture(scope="session")
+def vllm_vision(vllm_pool):
+    """A second real vLLM, serving the tiny GLM-4.1V (Glm4v) checkpoint for the Vision page (one vLLM
+    process serves one model)."""
+    return vllm_pool.get("vision")
 
 
 @pytest.fixture(scope="module")

