@@ -1,5 +1,6 @@
 """Sign-in in the real app: before signing in, no URL reaches a workspace or anyone's conversations,
-even as the first request a fresh server gets (when Streamlit would run a file of app/pages/ itself)."""
+even as the first request a fresh server gets (when Streamlit would run a file of app/pages/ itself);
+signed in, a user who isn't in GLM_ADMINS has no Models page."""
 
 from __future__ import annotations
 
@@ -63,6 +64,8 @@ def test_no_workspace_before_sign_in(app_env: dict[str, str], tmp_path: Path, fi
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("heading", name="Long document").wait_for(timeout=30_000)
         assert "Local secret plans" not in page.inner_text("body"), "alice never sees the local user's data"
+        nav = page.locator("[data-testid=stSidebarNav]").inner_text()
+        assert "Long document" in nav and "Models" not in nav, "Models is for GLM_ADMINS only (none here)"
         page.get_by_role("button", name="Sign out").click()
         only_the_sign_in_form(page)
 
