@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from PIL import Image
 
 PIPELINES = ("CogView4Pipeline", "CogView3PlusPipeline")
@@ -69,6 +68,8 @@ class LocalImageModel:
             on_step(index + 1, steps)
             return tensors
 
+        import torch
+
         if cancel.is_set():
             raise GenerationCancelled
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -104,6 +105,8 @@ def _pipeline_class(source: str) -> Any:
 
 
 def _weights_gib(pipeline: Any) -> float:
+    import torch
+
     total = 0
     for component in pipeline.components.values():
         if isinstance(component, torch.nn.Module):
@@ -113,6 +116,8 @@ def _weights_gib(pipeline: Any) -> float:
 
 def _place(pipeline: Any) -> Placement:
     """All on the GPU when it fits beside what is already there, offloaded when it doesn't, else CPU."""
+    import torch
+
     if not torch.cuda.is_available():
         return Placement("cpu")
     needed = _weights_gib(pipeline) * GPU_HEADROOM
@@ -130,6 +135,8 @@ def _place(pipeline: Any) -> Placement:
 def load_local_model(source: str) -> LocalImageModel:
     """Load the CogView pipeline at `source` (a folder or a hub id) and place it; `ImageModelLoadError`
     when it can't be."""
+    import torch
+
     pipeline_class = _pipeline_class(source)
     dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
     try:
