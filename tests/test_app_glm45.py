@@ -97,7 +97,9 @@ def test_documents_page_shows_reasoning_apart(base_env: Path, monkeypatch: pytes
             _, assistant = at.chat_message
             thinking = [e for e in assistant.expander if "Thinking" in e.label]
             assert [e.markdown[0].value for e in thinking] == ["The memo says 3318."]
-            assert "The code is 3318 [memo.txt, line 1]." in [m.value for m in assistant.markdown]
+            answers = [m.value for m in assistant.markdown if m.value.startswith("The code is 3318 [")]
+            assert len(answers) == 1 and "The memo says" not in answers[0]
+            assert "memo.txt, line 1" in answers[0] and "&page=1" in answers[0]
             at.run()
             _, replayed = at.chat_message
             assert [e.label for e in replayed.expander if "Thinking" in e.label]
