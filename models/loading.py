@@ -11,10 +11,11 @@ collection. Streamlit runs one after every script run (`runner.postScriptGC`), t
 and here each took 0.3 to 2 s under load, holding the GIL, so generation and the web server's
 event loop stalled meanwhile. `gc.freeze()` after a load moves everything alive then out of the
 collector's reach (a full collection then takes milliseconds). A frozen object is still freed by
-reference counting (the text and vision models are, tested), but cyclic garbage among frozen objects
-is not collected: a dropped model with cycles (a diffusers pipeline has them, so the cogview tool's
-isn't frozen) would stay. Each load therefore starts by unfreezing, so what an earlier load froze and
-the app has dropped since (a model switched away from on the Models page) goes at the next load.
+reference counting (the tiny text model is, tested; the tiny vision model was too, tried), but cyclic
+garbage among frozen objects is not collected: a dropped object with cycles (a diffusers pipeline has
+them) would stay. Each load therefore starts by unfreezing, so whatever an earlier load froze and the
+app has dropped since (a model switched away from on the Models page, a replaced cogview pipeline)
+goes at the next load.
 """
 
 from __future__ import annotations
