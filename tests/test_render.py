@@ -133,7 +133,8 @@ def test_raw_html_is_shown_as_text_the_way_st_markdown_renders_it(text: str) -> 
 
 def test_the_app_never_renders_markdown_as_html() -> None:
     """`st.markdown` escapes raw HTML only while `unsafe_allow_html` is off; no call may turn it on. The
-    one `st.html` is `images_view.show_image`'s figure, built by `figure_html` (tested below)."""
+    only `st.html` are `images_view.show_image`'s figure, built by `figure_html`, and the
+    style-only rules of `style.py` (both tested below)."""
     app = Path(__file__).resolve().parent.parent / "app"
     offenders = []
     for path in app.rglob("*.py"):
@@ -142,9 +143,24 @@ def test_the_app_never_renders_markdown_as_html() -> None:
                 offenders.append(f"{path}:{node.lineno}")
             if isinstance(node, ast.Attribute) and node.attr == "html" and ast.unparse(node.value) == "st":
                 offenders.append(f"{path.relative_to(app)}:{ast.unparse(node)}")
-    assert offenders == ["ui/images_view.py:st.html"]
+    assert sorted(offenders) == ["ui/images_view.py:st.html", "ui/style.py:st.html", "ui/style.py:st.html"]
     source = (app / "ui" / "images_view.py").read_text(encoding="utf-8")
     assert "st.html(figure_html(" in source
+    style = (app / "ui" / "style.py").read_text(encoding="utf-8")
+    assert style.count("st.html(") == 2
+    assert style.count('st.html(f"<style>') + style.count('st.html(\n        "<style>"') == 2
+
+
+@pytest.mark.parametrize("text", ["</style><script>alert(1)</script>", 'a"b\\c', "上传"])
+def test_style_strings_cannot_close_the_style_element(text: str) -> None:
+    """The style-only `st.html` of app/ui/style.py carries catalogue words as CSS strings."""
+    import json
+
+    from app.ui.style import css_string
+
+    literal = css_string(text)
+    assert "<" not in literal and literal.startswith('"') and literal.endswith('"')
+    assert json.loads(literal.replace("\\3C ", "<")) == text
 
 
 @pytest.mark.parametrize(
