@@ -290,3 +290,53 @@ def test_server_errors_in_the_browsers_language_and_after_the_switch(studio, tmp
             shown = page.locator("[data-testid=stChatMessage]").all_inner_texts()
             page.close()
     assert not any("超出了模型的上下文长度" in text or "连接中断" in text for text in shown)
+
+
+def over_limit(name: str, mime: str) -> dict:
+    """A file one byte over the limit."""
+    return {"name": name, "mimeType": mime, "buffer": b"x" * (LIMIT_MB * 2**20 + 1)}
+
+
+def refused(page: Page, uploader: str, upload: dict, said: str) -> None:
+    """`upload` picked in `uploader` is refused with a message stating the limit, and the chat box stays."""
+    page.locator(f"{uploader} input[type=file]").first.set_input_files(upload)
+    page.locator(uploader).get_by_text(said).first.wait_for(timeout=30_000)
+    page.wait_for_selector(f"{CHAT_BOX}:not([disabled])", timeout=30_000)
+
+
+def test_a_file_over_the_upload_limit_is_refused_by_every_picker(studio, tmp_path_factory) -> None:
+    """Streamlit refuses it in the browser (each uploader gets `max_upload_size`), so it is never sent:
+    its own chip says the limit, in English in both languages (Streamlit has no translations)."""
+    app, browser = studio
+    data = next(tmp_path_factory.getbasetemp().glob("language*/data"))
+    said = f"File must be {LIMIT_MB}.0MB or smaller."
+    page = browser.new_page(locale="en-US")
+
+    page.goto(f"{app.url}/documents")
+    title(page)
+    refused(page, f".st-key-{documents_uploader_key(page)}", over_limit("big.txt", "text/plain"), said)
+    page.wait_for_timeout(1000)
+    assert page.get_by_text("big.txt · ").count() == 0, "no document listed"
+
+    page.goto(app.url)
+    title(page)
+    refused(page, ".st-key-chat-uploads", over_limit("big.txt", "text/plain"), said)
+    small = {"name": "small.txt", "mimeType": "text/plain", "buffer": b"under the limit\n"}
+    page.locator(".st-key-chat-uploads input[type=file]").set_input_files([small])
+    page.locator(f"{SIDEBAR} [data-testid=stDownloadButton]").filter(has_text="small.txt").wait_for(
+        timeout=30_000
+    )
+    assert page.locator(f"{SIDEBAR} [data-testid=stDownloadButton]").filter(has_text="big.txt").count() == 0
+    assert [p.read_bytes() for p in data.rglob("small.txt")] == [b"under the limit\n"]
+
+    page.goto(f"{app.url}/vision")
+    title(page)
+    refused(page, "[data-testid=stChatInput]", over_limit("big.png", "image/png"), said)
+    page.locator(SIDEBAR).get_by_text("Ask about a PDF page").click()
+    refused(page, ".st-key-vision-pdf", over_limit("big.pdf", "application/pdf"), said)
+
+    chinese = browser.new_page(locale="zh-CN")
+    chinese.goto(f"{app.url}/documents")
+    assert title(chinese) == "长文档"
+    refused(chinese, f".st-key-{documents_uploader_key(chinese)}", over_limit("big.txt", "text/plain"), said)
+    assert list(data.rglob("big.*")) == [], "nothing refused was stored"
