@@ -76,10 +76,14 @@ def test_an_uploaded_image_reaches_the_vision_server_and_the_answer_streams_back
         ask(page, "What colour is it?")
         (turn,) = turns_stored(data, "vision", 1)
         answer = turn[-1]
-        shown = page.locator(MESSAGE).nth(1)
-        page.wait_for_function("(m) => m.innerText.trim().length > 0", arg=shown.element_handle())
-        assert words(answer.content)[:12] in words(shown.inner_text()), "the stored answer is the one shown"
-        thumbnail = page.locator(MESSAGE).first.locator("img").first
+        # The stored answer is the one shown (once the page has drawn the turn from the store).
+        page.wait_for_function(
+            """([selector, expected]) => [...document.querySelectorAll(selector)].some(
+                (m) => m.innerText.replace(/[^\\p{L}\\p{N}]/gu, "").includes(expected))""",
+            arg=[MESSAGE, words(answer.content)[:12]],
+            timeout=60_000,
+        )
+        thumbnail = page.locator(MESSAGE, has_text="What colour is it?").first.locator("img").first
         assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", thumbnail.element_handle())
         page.wait_for_selector(CHAT_BOX)
         page.screenshot(path=str(tmp_path / "vision-vllm.png"))

@@ -85,15 +85,18 @@ def add_uploads(state: ConversationState, uploads: list[Any]) -> bool:
     documents, added = shelf(state), False
     added_before = bool(state.tool_state.get("documents")) and len(state.tool_state["documents"]) > 0
     for upload in new:
-        done.add(upload.file_id)
         bar = st.progress(0.0, text=t("docs.reading", name=plain(upload.name)))
         try:
             doc = documents.add(
                 state.tool_state, upload.name, upload.getvalue(), _bar_progress(bar, upload.name)
             )
         except DocumentError as exc:
+            done.add(upload.file_id)
             errors[upload.name] = said(exc)
         else:
+            # Marked done only once read: a run cut short mid-read (a question sent meanwhile reruns the
+            # page) leaves the file to the next run, which `add` lists once however often it is read.
+            done.add(upload.file_id)
             errors.pop(upload.name, None)
             unopened.pop(doc.sha256, None)  # uploaded again after it couldn't be reopened
             added = True
