@@ -141,13 +141,17 @@ def _render_assistant(item: dict[str, Any], keep_reasoning: bool) -> str:
     parts.append(f"\n<think>{kept}</think>")
     if content := item["content"].strip():
         parts.append("\n" + content)
-    for call in item.get("tool_calls") or ():
-        function = call["function"]
-        parts.append(f"\n<tool_call>{function['name']}\n")
-        for key, value in (function["arguments"] or {}).items():
-            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            parts.append(f"<arg_key>{key}</arg_key>\n<arg_value>{shown}</arg_value>\n")
-        parts.append("</tool_call>")
+    parts += [tool_call_text(call["function"], "\n") for call in item.get("tool_calls") or ()]
+    return "".join(parts)
+
+
+def tool_call_text(function: dict[str, Any], nl: str) -> str:
+    """One call as the template writes it; `nl` is the break 4.5/4.6 put between its parts (4.7: none)."""
+    parts = [f"{nl}<tool_call>{function['name']}{nl}"]
+    for key, value in (function["arguments"] or {}).items():
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        parts.append(f"<arg_key>{key}</arg_key>{nl}<arg_value>{shown}</arg_value>{nl}")
+    parts.append("</tool_call>")
     return "".join(parts)
 
 

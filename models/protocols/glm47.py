@@ -77,13 +77,7 @@ def _render_assistant(item: dict[str, Any], keep_reasoning: bool) -> str:
     else:
         parts.append("</think>")
     parts.append(item["content"].strip())
-    for call in item.get("tool_calls") or ():
-        function = call["function"]
-        parts.append(f"<tool_call>{function['name']}")
-        for key, value in (function["arguments"] or {}).items():
-            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            parts.append(f"<arg_key>{key}</arg_key><arg_value>{shown}</arg_value>")
-        parts.append("</tool_call>")
+    parts += [glm45.tool_call_text(call["function"], "") for call in item.get("tool_calls") or ()]
     return "".join(parts)
 
 
