@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -58,13 +59,12 @@ def _upload(page: Page, path: Path, at: str = UPLOADER) -> None:
     page.locator(at).first.set_input_files(str(path))
 
 
-def test_a_citation_is_a_link_while_streaming_and_opens_the_viewer_at_its_page(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    answer = "\nThe bridge vote is reported on [lo-writer-latin.pdf, p. 2]; see also [other.pdf, p. 1]."
-    rules = [Rule(answer + MORE, when="bridge", delay=0.03)]
+@contextmanager
+def documents_with_the_pdf(tmp_path: Path, rules: list[Rule]) -> Iterator[Page]:
+    """The Documents page of a fresh app answering by `rules`, with the 3-page PDF uploaded and listed."""
     with (
         ScriptedServer(rules) as server,
-        running_app(_env(server, data), tmp_path / "app.log") as app,
+        running_app(_env(server, tmp_path / "data"), tmp_path / "app.log") as app,
         chromium() as browser,
     ):
         page = browser.new_page()
@@ -72,6 +72,14 @@ def test_a_citation_is_a_link_while_streaming_and_opens_the_viewer_at_its_page(t
         page.wait_for_selector(CHAT_BOX, timeout=60_000)
         _upload(page, PDF)
         page.get_by_text("PDF · 3 pages").first.wait_for(timeout=60_000)
+        yield page
+
+
+def test_a_citation_is_a_link_while_streaming_and_opens_the_viewer_at_its_page(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    answer = "\nThe bridge vote is reported on [lo-writer-latin.pdf, p. 2]; see also [other.pdf, p. 1]."
+    rules = [Rule(answer + MORE, when="bridge", delay=0.03)]
+    with documents_with_the_pdf(tmp_path, rules) as page:
         _ask(page, "Where is the bridge vote reported?")
         link = page.locator(f"{MESSAGE_TEXT} a", has_text="[lo-writer-latin.pdf, p. 2]")
         link.first.wait_for(timeout=60_000)
@@ -105,16 +113,7 @@ def test_documents_upload_while_streaming_keeps_the_answer_and_a_docx_is_counted
         Rule("\nThe vote is on p. 2." + MORE, when="bridge", delay=0.03),
         Rule("\nThe harbour master reported 417 ships [harbour-minutes.docx, part 1].", when="ships"),
     ]
-    with (
-        ScriptedServer(rules) as server,
-        running_app(_env(server, data), tmp_path / "app.log") as app,
-        chromium() as browser,
-    ):
-        page = browser.new_page()
-        page.goto(f"{app.url}/documents")
-        page.wait_for_selector(CHAT_BOX, timeout=60_000)
-        _upload(page, PDF)
-        page.get_by_text("PDF · 3 pages").first.wait_for(timeout=60_000)
+    with documents_with_the_pdf(tmp_path, rules) as page:
         _ask(page, "Where is the bridge vote reported?")
         page.get_by_text("The vote is on p. 2.").first.wait_for(timeout=60_000)
         _upload(page, DOCX)  # while the answer streams
